@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from clusters.kafka.gateway import KafkaGatewayError
+from clusters.kafka.launcher import CellError
+from clusters.services.fleet import fleet_down, fleet_status, fleet_up
+
+
+class Command(BaseCommand):
+    help = "Start, stop or inspect a local cell of KRaft Kafka brokers (up | down | status)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("action", choices=["up", "down", "status"])
+        parser.add_argument("--name", default=settings.SKIFF_LOCAL_CELL_NAME, help="cell name")
+        parser.add_argument("--nodes", type=int, default=3, help="nodes (1 = light mode)")
+        parser.add_argument("--port-base", type=int, default=None, help="first port of the cell")
+        parser.add_argument("--heap-mb", type=int, default=256, help="JVM heap per broker")
+
+    def handle(self, *args, action, name, nodes, port_base, heap_mb, **options):
+        try:
+            if action == "up":
+                if nodes < 1:
+                    raise CommandError("--nodes must be at least 1.")
+                cell = fleet_up(name=name, nodes=nodes, port_base=port_base, heap_mb=heap_mb)
+                self.stdout.write(
+                    f"Cell '{cell.name}' is up: {cell.brokers.count()} broker(s), "
+                    f"bootstrap {cell.bootstrap_servers} (SASL_SSL, SCRAM-SHA-512)."
+                )
+            elif action == "down":
+                fleet_down(name=name)
+                self.stdout.write(f"Cell '{name}' is stopped.")
+            else:
+                info = fleet_status(name=name)
+                if info is None:
+                    self.stdout.write(f"Cell '{name}' has never been started here.")
+                    return
+                for node in info.nodes:
+                    state = "up" if node.alive else "down"
+                    self.stdout.write(
+                        f"node {node.node_id}: {state:4} pid={node.pid or '-'} "
+                        f"client={node.host}:{node.client_port} "
+                        f"metrics=http://{node.host}:{node.metrics_port}/metrics"
+                    )
+        except (CellError, KafkaGatewayError) as exc:
+            raise CommandError(str(exc)) from exc

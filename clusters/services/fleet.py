@@ -1,0 +1,85 @@
+"""Fleet services: start, stop and record local cells; admin connections to any cell."""
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.kafka.gateway import KafkaConnection
+from clusters.kafka.launcher import CellInfo, LocalCell
+from clusters.models import Broker, Cell
+
+
+def local_cell_dir(name: str) -> Path:
+    return Path(settings.SKIFF_HOME) / "cells" / name
+
+
+def local_cell(name: str) -> LocalCell:
+    return LocalCell(local_cell_dir(name), name=name, fleet_dir=Path(settings.SKIFF_FLEET_DIR))
+
+
+def fleet_up(
+    *, name: str, nodes: int = 3, port_base: int | None = None, heap_mb: int = 256
+) -> Cell:
+    """Start (or restart with its data) a local cell and record it and its brokers."""
+    info = local_cell(name).up(nodes=nodes, port_base=port_base, heap_mb=heap_mb)
+    return cell_record_local(info)
+
+
+def fleet_down(*, name: str) -> None:
+    """Stop exactly the broker processes this installation started for the cell."""
+    local_cell(name).down()
+    Cell.objects.filter(name=name).update(state=Cell.State.DOWN)
+    Broker.objects.filter(cell__name=name).update(state=Broker.State.DOWN, pid=None)
+
+
+def fleet_status(*, name: str) -> CellInfo | None:
+    return local_cell(name).status()
+
+
+@transaction.atomic
+def cell_record_local(info: CellInfo) -> Cell:
+    """Upsert the Cell and Broker rows for a running local cell."""
+    cell, _ = Cell.objects.update_or_create(
+        name=info.name,
+        defaults={
+            "kind": Cell.Kind.LOCAL,
+            "kafka_cluster_id": info.cluster_id,
+            "bootstrap_servers": info.bootstrap,
+            "credentials_path": str(info.state_dir / "cell.json"),
+            "ca_path": str(info.ca_path),
+            "state": Cell.State.HEALTHY
+            if all(node.alive for node in info.nodes)
+            else Cell.State.DEGRADED,
+        },
+    )
+    now = timezone.now()
+    for node in info.nodes:
+        Broker.objects.update_or_create(
+            cell=cell,
+            node_id=node.node_id,
+            defaults={
+                "host": node.host,
+                "port": node.client_port,
+                "metrics_url": f"http://{node.host}:{node.metrics_port}/metrics",
+                "pid": node.pid,
+                "state": Broker.State.UP if node.alive else Broker.State.DOWN,
+                "last_seen_at": now if node.alive else None,
+            },
+        )
+    cell.brokers.exclude(node_id__in=[node.node_id for node in info.nodes]).delete()
+    return cell
+
+
+def cell_admin_connection(cell: Cell) -> KafkaConnection:
+    """The platform's super-user connection to a cell, read from its owner-only credentials file."""
+    credentials = json.loads(Path(cell.credentials_path).read_text())
+    return KafkaConnection(
+        bootstrap=cell.bootstrap_servers,
+        username=credentials["admin_username"],
+        password=credentials["admin_password"],
+        ca_path=cell.ca_path,
+        timeout=settings.SKIFF_KAFKA_TIMEOUT,
+    )

@@ -1,0 +1,65 @@
+"""The embedded default behind `make run`: a local cell plus the console in one terminal."""
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from clusters.kafka.gateway import KafkaGatewayError
+from clusters.kafka.launcher import CellError
+from clusters.services.fleet import fleet_down, fleet_up
+from console.models import User
+from console.services.teams import team_create, user_create
+
+FIRST_ADMIN_EMAIL = "admin@skiff.local"
+
+
+class Command(BaseCommand):
+    help = "Start the local cell and serve the console; Ctrl-C stops both."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addrport", default="127.0.0.1:8000")
+        parser.add_argument("--nodes", type=int, default=3)
+        parser.add_argument("--no-fleet", action="store_true", help="do not start a local cell")
+
+    def handle(self, *args, addrport, nodes, no_fleet, **options):
+        cell_name = settings.SKIFF_LOCAL_CELL_NAME
+        if not no_fleet:
+            self.stdout.write(f"Starting local cell '{cell_name}' ({nodes} KRaft nodes)…")
+            try:
+                cell = fleet_up(name=cell_name, nodes=nodes)
+            except (CellError, KafkaGatewayError) as exc:
+                raise CommandError(f"The local Kafka cell did not start: {exc}") from exc
+            self.stdout.write(f"Cell '{cell.name}' ready: bootstrap {cell.bootstrap_servers}")
+        self._print_login(addrport)
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            if not no_fleet:
+                self.stdout.write(f"Stopping local cell '{cell_name}'…")
+                fleet_down(name=cell_name)
+
+    def _print_login(self, addrport: str) -> None:
+        host = f"http://{addrport}"
+        if User.objects.exists():
+            self.stdout.write(f"Console: {host}/  (sign in with your account)")
+            return
+        # First run: make one owner so the console is usable at once. The password is
+        # shown once here and kept in an owner-only file under SKIFF_HOME.
+        password = secrets.token_urlsafe(12)
+        user = user_create(email=FIRST_ADMIN_EMAIL, password=password, validate=False)
+        user.is_staff = user.is_superuser = True
+        user.save(update_fields=["is_staff", "is_superuser"])
+        team_create(name="Default team", slug="default", owner=user)
+        password_file = Path(settings.SKIFF_HOME) / "console-admin-password"
+        password_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+        self.stdout.write(
+            f"Console: {host}/\n"
+            f"  Sign in as {FIRST_ADMIN_EMAIL} with password {password}\n"
+            f"  (saved in {password_file}; more users: "
+            "python manage.py create_team_admin --email … --password … --team …)"
+        )

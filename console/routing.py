@@ -1,0 +1,3 @@
+"""WebSocket routes of every app, gathered in one list (live throughput adds its consumer here)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,53 @@
+"""Team, membership and API-token services: the only writers of these models."""
+
+from datetime import datetime
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from console.models import ApiToken, Membership, Role, Team, User, hash_token
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str, name: str = "", validate: bool = True) -> User:
+    email = User.objects.normalize_email(email).lower()
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": f"A user with email {email} already exists."})
+    user = User(email=email, name=name)
+    if validate:
+        validate_password(password, user)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def team_create(*, name: str, slug: str, owner: User) -> Team:
+    slug = slug.strip().lower()
+    if Team.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"The team slug '{slug}' is taken."})
+    team = Team(name=name or slug, slug=slug)
+    team.full_clean()
+    team.save()
+    Membership.objects.create(team=team, user=owner, role=Role.OWNER)
+    return team
+
+
+def api_token_create(
+    *, user: User, team: Team, name: str, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token for `user` acting in `team`; returns the row and the raw token."""
+    if not Membership.objects.filter(user=user, team=team).exists():
+        raise ValidationError("Tokens can only be created for a team the user belongs to.")
+    raw = ApiToken.generate_raw()
+    token = ApiToken.objects.create(
+        user=user,
+        team=team,
+        name=name,
+        key_hash=hash_token(raw),
+        key_hint=raw[:8],
+        expires_at=expires_at,
+    )
+    return token, raw
