@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from clusters.api.views import ClusterViewSet
@@ -5,4 +6,12 @@ from clusters.api.views import ClusterViewSet
 router = SimpleRouter()
 router.register("clusters", ClusterViewSet, basename="cluster")
 
-urlpatterns = router.urls
+urlpatterns = [
+    # A file name, so no trailing slash (the router's own route has one too).
+    path(
+        "clusters/<int:pk>/ca.pem",
+        ClusterViewSet.as_view({"get": "ca_pem"}),
+        name="cluster-ca-file",
+    ),
+    *router.urls,
+]

@@ -1,14 +1,68 @@
-from rest_framework import viewsets
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from clusters.api.serializers import ClusterOutput
+from clusters.api.serializers import ClusterCreatedOutput, ClusterCreateInput, ClusterOutput
 from clusters.models import Cluster
+from clusters.services.clusters import ClusterSpec, cluster_create, cluster_delete
 from console.api.mixins import TeamScopedAPIMixin
 from console.permissions import Action
 
 
-class ClusterViewSet(TeamScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
-    """The team's serverless clusters (creation and deletion arrive with provisioning)."""
+class ClusterViewSet(
+    TeamScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The team's serverless clusters."""
 
-    queryset = Cluster.objects.select_related("cell").order_by("name")
+    queryset = Cluster.objects.live().select_related("cell", "team").order_by("name")
     serializer_class = ClusterOutput
+    required_actions = {"POST": Action.CLUSTER_MANAGE, "DELETE": Action.CLUSTER_MANAGE}
     required_action = Action.CLUSTER_VIEW
+
+    @extend_schema(request=ClusterCreateInput, responses={201: ClusterCreatedOutput})
+    def create(self, request):
+        data = ClusterCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        access = values.get("access") or {}
+        network = values.get("network") or {}
+        created = cluster_create(
+            team=self.team,
+            user=request.user,
+            spec=ClusterSpec(
+                name=values["name"],
+                tags=values.get("tags") or {},
+                policy_template=access.get("policy_template", "produce_consume"),
+                policy_document=access.get("policy_document"),
+                allowed_client_ips=network.get("allowed_client_ips") or [],
+            ),
+        )
+        body = ClusterOutput(created.cluster).data
+        body["initial_key"] = {"username": created.initial_key.username, "secret": created.secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={202: ClusterOutput})
+    def destroy(self, request, pk=None):
+        cluster = cluster_delete(cluster=self.get_object())
+        return Response(ClusterOutput(cluster).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="ca.pem")
+    def ca_pem(self, request, pk=None):
+        """The platform CA certificate that clients use to verify the cell's TLS listener."""
+        cluster = self.get_object()
+        if cluster.cell is None:
+            raise Http404("This cluster is not placed on a cell yet.")
+        return FileResponse(
+            open(cluster.cell.ca_path, "rb"),
+            content_type="application/x-pem-file",
+            as_attachment=True,
+            filename="skiff-ca.pem",
+        )

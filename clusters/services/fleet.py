@@ -73,6 +73,35 @@ def cell_record_local(info: CellInfo) -> Cell:
     return cell
 
 
+@transaction.atomic
+def cell_register_manifest(*, manifest_path: Path, name: str, kind: str) -> Cell:
+    """Register (or refresh) a cell described by a manifest file, e.g. docker-compose's.
+
+    The manifest holds the admin credential, so the Cell row keeps only its path.
+    """
+    manifest = json.loads(Path(manifest_path).read_text())
+    cell, _ = Cell.objects.update_or_create(
+        name=name,
+        defaults={
+            "kind": kind,
+            "kafka_cluster_id": manifest.get("cluster_id", ""),
+            "bootstrap_servers": manifest["bootstrap"],
+            "client_bootstrap_servers": manifest.get("client_bootstrap", ""),
+            "credentials_path": str(Path(manifest_path).resolve()),
+            "ca_path": manifest["ca_path"],
+            "state": Cell.State.HEALTHY,
+        },
+    )
+    for node in manifest.get("nodes", []):
+        host, _, port = node["internal_address"].rpartition(":")
+        Broker.objects.update_or_create(
+            cell=cell,
+            node_id=node["node_id"],
+            defaults={"host": host, "port": int(port), "metrics_url": node["metrics_url"]},
+        )
+    return cell
+
+
 def cell_admin_connection(cell: Cell) -> KafkaConnection:
     """The platform's super-user connection to a cell, read from its owner-only credentials file."""
     credentials = json.loads(Path(cell.credentials_path).read_text())

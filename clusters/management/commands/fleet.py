@@ -1,23 +1,41 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from clusters.kafka.gateway import KafkaGatewayError
 from clusters.kafka.launcher import CellError
-from clusters.services.fleet import fleet_down, fleet_status, fleet_up
+from clusters.models import Cell
+from clusters.services.fleet import (
+    cell_register_manifest,
+    fleet_down,
+    fleet_status,
+    fleet_up,
+)
 
 
 class Command(BaseCommand):
     help = "Start, stop or inspect a local cell of KRaft Kafka brokers (up | down | status)."
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["up", "down", "status"])
+        parser.add_argument("action", choices=["up", "down", "status", "register"])
         parser.add_argument("--name", default=settings.SKIFF_LOCAL_CELL_NAME, help="cell name")
         parser.add_argument("--nodes", type=int, default=3, help="nodes (1 = light mode)")
         parser.add_argument("--port-base", type=int, default=None, help="first port of the cell")
         parser.add_argument("--heap-mb", type=int, default=256, help="JVM heap per broker")
+        parser.add_argument("--manifest", help="register: the cell manifest (JSON) to record")
+        parser.add_argument(
+            "--kind", default=Cell.Kind.COMPOSE, choices=[Cell.Kind.COMPOSE, Cell.Kind.EXTERNAL]
+        )
 
-    def handle(self, *args, action, name, nodes, port_base, heap_mb, **options):
+    def handle(self, *args, action, name, nodes, port_base, heap_mb, manifest, kind, **options):
         try:
+            if action == "register":
+                if not manifest:
+                    raise CommandError("register needs --manifest PATH.")
+                cell = cell_register_manifest(manifest_path=Path(manifest), name=name, kind=kind)
+                self.stdout.write(f"Registered cell '{cell.name}': {cell.bootstrap_servers}")
+                return
             if action == "up":
                 if nodes < 1:
                     raise CommandError("--nodes must be at least 1.")
@@ -41,5 +59,5 @@ class Command(BaseCommand):
                         f"client={node.host}:{node.client_port} "
                         f"metrics=http://{node.host}:{node.metrics_port}/metrics"
                     )
-        except (CellError, KafkaGatewayError) as exc:
+        except (CellError, KafkaGatewayError, OSError, KeyError, ValueError) as exc:
             raise CommandError(str(exc)) from exc

@@ -1,0 +1,921 @@
+"""Run a local cell: N combined broker+controller KRaft nodes as JVMs on this host.
+
+State layout (everything secret is 0600, directories 0700)::
+
+    <state_dir>/cell.json                 ports, cluster id, credentials
+    <state_dir>/tls/ca.pem, ca-key.pem    the platform CA of this cell
+    <state_dir>/node-<id>/node.properties rendered on every start (so code changes apply)
+    <state_dir>/node-<id>/tls/            keystore.pem (PKCS#8 key + chain), truststore.pem
+    <state_dir>/node-<id>/data/           log.dirs (metadata log included)
+    <state_dir>/node-<id>/logs/           server.log, authorizer.log
+    <state_dir>/node-<id>/console.log     JVM stdout/stderr
+    <state_dir>/node-<id>/kafka.pid
+
+The first ``up`` formats storage with the admin SCRAM credential; later ``up`` calls restart the
+same cell with its data. JVMs run in their own session, so Ctrl-C in the parent does not kill
+them mid-write; ``down`` stops exactly the processes named in the pid files, after checking that
+each pid still is our ``kafka.Kafka`` with our node.properties (pids get reused).
+
+    python -m clusters.kafka.launcher up|down|status [--state-dir var/fleet/local]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import fcntl
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from clusters.kafka import certs, gateway
+from clusters.kafka.runtime import DEFAULT_FLEET_DIR, REPO_ROOT, Runtime, ensure_classpath
+
+STATE_VERSION = 1
+ADMIN_USERNAME = "admin"
+CONTROLLER_USERNAME = "controller"
+LOCAL_HOST = "127.0.0.1"
+
+# Default port blocks: 19100, 19200, … 19900. Below the Linux ephemeral range (32768+), so
+# outgoing connections never squat on them.
+PORT_SEARCH_START = 19100
+PORT_SEARCH_END = 19900
+PORT_SEARCH_STEP = 100
+# node i (0-based) of a block uses base + i*10 + offset
+CLIENT_OFFSET, INTERNAL_OFFSET, CONTROLLER_OFFSET, METRICS_OFFSET = 0, 1, 2, 3
+MAX_NODES_PER_BLOCK = PORT_SEARCH_STEP // 10
+
+
+class CellError(RuntimeError):
+    """A local cell could not be started, stopped or inspected."""
+
+
+# --------------------------------------------------------------------------------------------
+# Public data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    node_id: int
+    host: str
+    client_port: int
+    internal_port: int
+    controller_port: int
+    metrics_port: int
+    pid: int | None
+    alive: bool
+
+    @property
+    def client_address(self) -> str:
+        return f"{self.host}:{self.client_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.host}:{self.metrics_port}/metrics"
+
+
+@dataclass(frozen=True)
+class CellInfo:
+    name: str
+    cluster_id: str
+    bootstrap: str
+    nodes: tuple[NodeInfo, ...]
+    admin_username: str
+    admin_password: str
+    ca_path: Path
+    state_dir: Path
+
+    def __repr__(self) -> str:  # keep the admin password out of logs and tracebacks
+        return (
+            f"CellInfo(name={self.name!r}, cluster_id={self.cluster_id!r}, "
+            f"bootstrap={self.bootstrap!r}, nodes={len(self.nodes)}, state_dir={self.state_dir})"
+        )
+
+    @property
+    def running(self) -> bool:
+        return bool(self.nodes) and all(n.alive for n in self.nodes)
+
+    def admin_connection(self, timeout: float = 15.0) -> gateway.KafkaConnection:
+        return gateway.KafkaConnection(
+            bootstrap=self.bootstrap,
+            username=self.admin_username,
+            password=self.admin_password,
+            ca_path=self.ca_path,
+            timeout=timeout,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Node properties (pure; reused by the docker-compose configuration)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeAddress:
+    """Where one node listens and how others reach it.
+
+    ``host`` is the name peers and clients dial (127.0.0.1 locally, the service name in
+    compose). ``bind_host`` is the listen address (defaults to ``host``; ``0.0.0.0`` in a
+    container). ``client_advertised`` overrides the tenant listener's advertised "host:port"
+    when clients reach the node through a port mapping.
+    """
+
+    node_id: int
+    host: str
+    client_port: int
+    internal_port: int
+    controller_port: int
+    bind_host: str | None = None
+    client_advertised: str | None = None
+
+
+def replication_defaults(cluster_size: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cell of ``cluster_size`` brokers."""
+    return (3, 2) if cluster_size >= 3 else (1, 1)
+
+
+def render_node_properties(
+    node: NodeAddress,
+    *,
+    voters: Sequence[NodeAddress],
+    log_dir: str,
+    keystore_path: str,
+    truststore_path: str,
+    admin_password: str,
+    controller_password: str,
+    replication_factor: int,
+    process_roles: str = "broker,controller",
+    admin_username: str = ADMIN_USERNAME,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """The server.properties of one node of a secured Skiff cell.
+
+    Listeners: CLIENT (tenants, SASL_SSL + SCRAM-SHA-512), INTERNAL (inter-broker, SASL_SSL +
+    SCRAM-SHA-512 as the admin user) and CONTROLLER (KRaft, SASL_PLAINTEXT + PLAIN as the
+    ``controller`` user: Kafka cannot use SCRAM on the controller listener, and controllers need
+    CLUSTER_ACTION from their peers, so this principal is a super user — never ANONYMOUS).
+    """
+    for secret in (admin_password, controller_password):
+        # JAAS values are double-quoted; the generator only makes URL-safe tokens anyway.
+        if any(c in secret for c in '"\\\n;'):
+            raise ValueError("passwords must not contain quotes, backslashes, ';' or newlines")
+    roles = {r.strip() for r in process_roles.split(",")}
+    if not roles <= {"broker", "controller"} or "broker" not in roles:
+        raise ValueError(f"unsupported process.roles {process_roles!r}")
+    is_controller = "controller" in roles
+    rf, min_isr = replication_factor, (2 if replication_factor >= 3 else 1)
+    bind = node.bind_host or node.host
+    client_adv = node.client_advertised or f"{node.host}:{node.client_port}"
+
+    listeners = [
+        f"CLIENT://{bind}:{node.client_port}",
+        f"INTERNAL://{bind}:{node.internal_port}",
+    ]
+    if is_controller:
+        listeners.append(f"CONTROLLER://{bind}:{node.controller_port}")
+    voter_list = ",".join(f"{v.node_id}@{v.host}:{v.controller_port}" for v in voters)
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+
+    props: dict[str, str] = {
+        "process.roles": ",".join(r for r in ("broker", "controller") if r in roles),
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voter_list,
+        "listeners": ",".join(listeners),
+        "advertised.listeners": f"CLIENT://{client_adv},INTERNAL://{node.host}:{node.internal_port}",
+        "listener.security.protocol.map": (
+            "CLIENT:SASL_SSL,INTERNAL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT"
+        ),
+        "inter.broker.listener.name": "INTERNAL",
+        "controller.listener.names": "CONTROLLER",
+        # SASL
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.internal.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        # Server side of SCRAM needs a login module but no credentials (they live in metadata).
+        "listener.name.client.scram-sha-512.sasl.jaas.config": f"{scram} required;",
+        "listener.name.internal.scram-sha-512.sasl.jaas.config": (
+            f'{scram} required username="{admin_username}" password="{admin_password}";'
+        ),
+        # PLAIN: username/password = what this node sends; user_controller = what it accepts.
+        "listener.name.controller.plain.sasl.jaas.config": (
+            f'{plain} required username="{CONTROLLER_USERNAME}" '
+            f'password="{controller_password}" user_{CONTROLLER_USERNAME}="{controller_password}";'
+        ),
+        # Kafka authenticates a connection once; without re-authentication (KIP-368) a deleted
+        # access key keeps its open connections for as long as they last. This bounds it.
+        "connections.max.reauth.ms": "300000",
+        # TLS with the platform CA, PEM files, no keystore passwords (Kafka refuses them for PEM).
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": keystore_path,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": truststore_path,
+        "ssl.endpoint.identification.algorithm": "https",
+        "ssl.client.auth": "none",
+        # Authorization
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{admin_username};User:{CONTROLLER_USERNAME}",
+        # Topics
+        "auto.create.topics.enable": "false",
+        "num.partitions": "1",
+        "default.replication.factor": str(rf),
+        "min.insync.replicas": str(min_isr),
+        "offsets.topic.replication.factor": str(rf),
+        "transaction.state.log.replication.factor": str(rf),
+        "transaction.state.log.min.isr": str(min_isr),
+        "share.coordinator.state.topic.replication.factor": str(rf),
+        "share.coordinator.state.topic.min.isr": str(min_isr),
+        "unclean.leader.election.enable": "false",
+        "group.initial.rebalance.delay.ms": "0",
+        # Storage
+        "log.dirs": log_dir,
+    }
+    if extra:
+        props.update(extra)
+    lines = ["# Rendered by clusters.kafka.launcher.render_node_properties: do not edit."]
+    lines += [f"{key}={_escape_property(value)}" for key, value in props.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _escape_property(value: str) -> str:
+    # java.util.Properties treats backslash as an escape; nothing else we write needs escaping.
+    return value.replace("\\", "\\\\")
+
+
+# Lighter defaults for cells on a developer machine: fewer internal-topic partitions make the
+# first consumer group (which creates __consumer_offsets) and start-up noticeably faster.
+LOCAL_PROFILE: Mapping[str, str] = {
+    "offsets.topic.num.partitions": "10",
+    "transaction.state.log.num.partitions": "10",
+    "share.coordinator.state.topic.num.partitions": "10",
+    "num.network.threads": "2",
+    "num.io.threads": "4",
+    "log.retention.check.interval.ms": "60000",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, base64url without padding (like Uuid.toString).
+
+    Kafka's own generator also avoids ids starting with '-' (they look like CLI flags).
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(32)  # 43 chars of [A-Za-z0-9_-]
+
+
+def _port_free(port: int, host: str = LOCAL_HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # Same option the JVM sets on server sockets: TIME_WAIT leftovers don't count as used.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _block_ports(base: int, nodes: int) -> list[int]:
+    return [base + i * 10 + off for i in range(nodes) for off in range(4)]
+
+
+_CLAIMS_FILE = Path(tempfile.gettempdir()) / f"skiff-port-claims-{os.getuid()}.json"
+
+
+@contextmanager
+def _claims_lock() -> Iterator[dict[str, str]]:
+    """Port blocks reserved by cell state dirs on this host (base -> state_dir).
+
+    Needed because a cell claims its ports seconds before its JVMs bind them, and a stopped
+    cell keeps its ports for the next start: a bind() probe alone would hand them out twice.
+    """
+    lock_path = _CLAIMS_FILE.with_suffix(".lock")
+    with open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            claims: dict[str, str] = json.loads(_CLAIMS_FILE.read_text())
+        except (FileNotFoundError, ValueError):
+            claims = {}
+        yield claims
+        _CLAIMS_FILE.write_text(json.dumps(claims, indent=1, sort_keys=True))
+
+
+def _claim_is_live(base: int, state_dir: str) -> bool:
+    try:
+        state = json.loads((Path(state_dir) / "cell.json").read_text())
+    except (FileNotFoundError, ValueError, OSError):
+        return False
+    return state.get("port_base") == base
+
+
+def _choose_port_base(state_dir: Path, nodes: int) -> int:
+    if nodes > MAX_NODES_PER_BLOCK:
+        raise CellError(f"at most {MAX_NODES_PER_BLOCK} nodes fit a default port block")
+    with _claims_lock() as claims:
+        for base in range(PORT_SEARCH_START, PORT_SEARCH_END + 1, PORT_SEARCH_STEP):
+            owner = claims.get(str(base))
+            if owner and owner != str(state_dir) and _claim_is_live(base, owner):
+                continue
+            if all(_port_free(p) for p in _block_ports(base, nodes)):
+                claims[str(base)] = str(state_dir)
+                return base
+    raise CellError(
+        f"no free port block in {PORT_SEARCH_START}-{PORT_SEARCH_END + 99}; "
+        "stop another cell or pass port_base"
+    )
+
+
+def _read_cmdline(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # Field 3 of stat (after the parenthesised comm) is the state; a zombie is not running.
+    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode(errors="replace")
+    except FileNotFoundError:
+        return f"({path} does not exist)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (our own URL)
+            resp.read(1)
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _NodeState:
+    node_id: int
+    client_port: int
+    internal_port: int
+    controller_port: int
+    metrics_port: int
+
+
+@dataclass(frozen=True)
+class _CellState:
+    name: str
+    cluster_id: str
+    port_base: int
+    nodes: tuple[_NodeState, ...]
+    admin_password: str
+    controller_password: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "name": self.name,
+                "cluster_id": self.cluster_id,
+                "port_base": self.port_base,
+                "admin_username": ADMIN_USERNAME,
+                "admin_password": self.admin_password,
+                "controller_password": self.controller_password,
+                "nodes": [n.__dict__ for n in self.nodes],
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> _CellState:
+        data = json.loads(text)
+        if data.get("version") != STATE_VERSION:
+            raise CellError(f"unsupported cell.json version {data.get('version')!r}")
+        return cls(
+            name=data["name"],
+            cluster_id=data["cluster_id"],
+            port_base=data["port_base"],
+            nodes=tuple(_NodeState(**n) for n in data["nodes"]),
+            admin_password=data["admin_password"],
+            controller_password=data["controller_password"],
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The cell
+# --------------------------------------------------------------------------------------------
+
+
+class LocalCell:
+    def __init__(self, state_dir: Path, name: str = "local", fleet_dir: Path = DEFAULT_FLEET_DIR):
+        self.state_dir = Path(state_dir).resolve()
+        self.name = name
+        self.fleet_dir = Path(fleet_dir).resolve()
+        # Popen handles of JVMs started by this object, so we can reap them (no zombies).
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._heap_mb = 256
+
+    # ---- paths -----------------------------------------------------------------------------
+
+    @property
+    def _state_file(self) -> Path:
+        return self.state_dir / "cell.json"
+
+    @property
+    def ca_path(self) -> Path:
+        return self.state_dir / "tls" / certs.CA_CERT_NAME
+
+    def node_dir(self, node_id: int) -> Path:
+        return self.state_dir / f"node-{node_id}"
+
+    def _properties_path(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "node.properties"
+
+    def _pid_path(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "kafka.pid"
+
+    def console_log(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "console.log"
+
+    def server_log(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "logs" / "server.log"
+
+    # ---- public API ------------------------------------------------------------------------
+
+    def up(
+        self,
+        *,
+        nodes: int | None = None,
+        port_base: int | None = None,
+        heap_mb: int = 256,
+        timeout: float = 120,
+    ) -> CellInfo:
+        """Start the cell (creating it on first use) and wait until every broker serves.
+
+        ``nodes`` defaults to 3 for a new cell and to the existing size otherwise; asking for a
+        different size or port base than an existing cell has is an error.
+        """
+        runtime = ensure_classpath(self.fleet_dir)
+        self._heap_mb = heap_mb
+        started: list[int] = []
+        with self._lock():
+            state = self._load_state()
+            if state is None:
+                state = self._create(nodes or 3, port_base, runtime)
+            else:
+                if nodes is not None and nodes != len(state.nodes):
+                    raise CellError(
+                        f"cell {state.name!r} in {self.state_dir} has {len(state.nodes)} nodes, "
+                        f"not {nodes}"
+                    )
+                if port_base is not None and port_base != state.port_base:
+                    raise CellError(
+                        f"cell {state.name!r} uses port base {state.port_base}, not {port_base}"
+                    )
+            info = self._info(state)
+            if info.running:
+                return info
+            for node in state.nodes:
+                self._write_properties(state, node)
+            self._format_missing(state, runtime)
+            for node_info in info.nodes:
+                if not node_info.alive:
+                    self._spawn(state, node_info.node_id, runtime)
+                    started.append(node_info.node_id)
+            try:
+                return self._wait_ready(state, started, timeout)
+            except BaseException:
+                self._stop_nodes(state, started, timeout=15)
+                raise
+
+    def down(self, timeout: float = 30) -> None:
+        """Stop every node of the cell (SIGTERM, then SIGKILL after ``timeout``)."""
+        with self._lock():
+            state = self._load_state()
+            if state is None:
+                return
+            self._stop_nodes(state, [n.node_id for n in state.nodes], timeout=timeout)
+
+    def status(self) -> CellInfo | None:
+        state = self._load_state()
+        return None if state is None else self._info(state)
+
+    def stop_node(self, node_id: int, timeout: float = 30) -> None:
+        with self._lock():
+            state = self._require_state()
+            self._node_state(state, node_id)
+            self._stop_nodes(state, [node_id], timeout=timeout)
+
+    def start_node(self, node_id: int, timeout: float = 60) -> CellInfo:
+        """Start one stopped node and wait until the whole cell serves again."""
+        runtime = ensure_classpath(self.fleet_dir)
+        with self._lock():
+            state = self._require_state()
+            node = self._node_state(state, node_id)
+            if self._live_pid(node_id) is None:
+                self._write_properties(state, node)
+                self._spawn(state, node_id, runtime)
+            try:
+                return self._wait_ready(state, [node_id], timeout)
+            except BaseException:
+                self._stop_nodes(state, [node_id], timeout=15)
+                raise
+
+    # ---- state -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        certs.ensure_private_dir(self.state_dir)
+        with open(self.state_dir / ".lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
+    def _load_state(self) -> _CellState | None:
+        try:
+            return _CellState.from_json(self._state_file.read_text())
+        except FileNotFoundError:
+            return None
+
+    def _require_state(self) -> _CellState:
+        state = self._load_state()
+        if state is None:
+            raise CellError(f"no cell in {self.state_dir}; run up() first")
+        return state
+
+    @staticmethod
+    def _node_state(state: _CellState, node_id: int) -> _NodeState:
+        for node in state.nodes:
+            if node.node_id == node_id:
+                return node
+        raise CellError(f"cell {state.name!r} has no node {node_id}")
+
+    def _create(self, nodes: int, port_base: int | None, runtime: Runtime) -> _CellState:
+        if nodes < 1:
+            raise CellError("a cell needs at least one node")
+        if port_base is None:
+            port_base = _choose_port_base(self.state_dir, nodes)
+        else:
+            busy = [p for p in _block_ports(port_base, nodes) if not _port_free(p)]
+            if busy:
+                raise CellError(f"ports already in use: {', '.join(map(str, busy))}")
+            with _claims_lock() as claims:
+                claims[str(port_base)] = str(self.state_dir)
+        state = _CellState(
+            name=self.name,
+            cluster_id=new_cluster_id(),
+            port_base=port_base,
+            nodes=tuple(
+                _NodeState(
+                    node_id=i + 1,
+                    client_port=port_base + i * 10 + CLIENT_OFFSET,
+                    internal_port=port_base + i * 10 + INTERNAL_OFFSET,
+                    controller_port=port_base + i * 10 + CONTROLLER_OFFSET,
+                    metrics_port=port_base + i * 10 + METRICS_OFFSET,
+                )
+                for i in range(nodes)
+            ),
+            admin_password=_new_password(),
+            controller_password=_new_password(),
+        )
+        ca = certs.ensure_ca(self.state_dir / "tls", common_name=f"Skiff cell {self.name} CA")
+        for node in state.nodes:
+            certs.issue_node_certificate(
+                ca, self.node_dir(node.node_id) / "tls", f"skiff-{self.name}-node-{node.node_id}"
+            )
+        certs.write_private_file(self._state_file, state.to_json())
+        return state
+
+    def _addresses(self, state: _CellState) -> list[NodeAddress]:
+        return [
+            NodeAddress(
+                node_id=n.node_id,
+                host=LOCAL_HOST,
+                client_port=n.client_port,
+                internal_port=n.internal_port,
+                controller_port=n.controller_port,
+            )
+            for n in state.nodes
+        ]
+
+    def _write_properties(self, state: _CellState, node: _NodeState) -> None:
+        addresses = self._addresses(state)
+        me = next(a for a in addresses if a.node_id == node.node_id)
+        tls = self.node_dir(node.node_id) / "tls"
+        rf, _ = replication_defaults(len(state.nodes))
+        text = render_node_properties(
+            me,
+            voters=addresses,
+            log_dir=str(self.node_dir(node.node_id) / "data"),
+            keystore_path=str(tls / "keystore.pem"),
+            truststore_path=str(tls / "truststore.pem"),
+            admin_password=state.admin_password,
+            controller_password=state.controller_password,
+            replication_factor=rf,
+            extra=LOCAL_PROFILE,
+        )
+        certs.write_private_file(self._properties_path(node.node_id), text)
+
+    def _info(self, state: _CellState) -> CellInfo:
+        infos = []
+        for n in state.nodes:
+            pid = self._live_pid(n.node_id)
+            infos.append(
+                NodeInfo(
+                    node_id=n.node_id,
+                    host=LOCAL_HOST,
+                    client_port=n.client_port,
+                    internal_port=n.internal_port,
+                    controller_port=n.controller_port,
+                    metrics_port=n.metrics_port,
+                    pid=pid,
+                    alive=pid is not None,
+                )
+            )
+        return CellInfo(
+            name=state.name,
+            cluster_id=state.cluster_id,
+            bootstrap=",".join(f"{LOCAL_HOST}:{n.client_port}" for n in state.nodes),
+            nodes=tuple(infos),
+            admin_username=ADMIN_USERNAME,
+            admin_password=state.admin_password,
+            ca_path=self.ca_path,
+            state_dir=self.state_dir,
+        )
+
+    # ---- processes -------------------------------------------------------------------------
+
+    def _is_our_kafka(self, pid: int, node_id: int) -> bool:
+        cmdline = _read_cmdline(pid)
+        if not cmdline:
+            return False
+        return "kafka.Kafka" in cmdline and str(self._properties_path(node_id)) in cmdline
+
+    def _live_pid(self, node_id: int) -> int | None:
+        self._reap(node_id)
+        try:
+            pid = int(self._pid_path(node_id).read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        proc = self._procs.get(node_id)
+        if proc is not None and proc.pid == pid:
+            # Our own child: trust the handle. (/proc/<pid>/cmdline reads empty for a moment
+            # while the java launcher re-execs itself, which would look like a dead node.)
+            return pid
+        return pid if self._is_our_kafka(pid, node_id) else None
+
+    def _reap(self, node_id: int) -> None:
+        proc = self._procs.get(node_id)
+        if proc is not None and proc.poll() is not None:
+            del self._procs[node_id]
+
+    def _java_base(self, runtime: Runtime, heap_mb: int) -> list[str]:
+        return [
+            str(runtime.java),
+            f"-Xms{heap_mb}m",
+            f"-Xmx{heap_mb}m",
+            # Same collector settings as Kafka's kafka-server-start.sh.
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35",
+            "-XX:+ExplicitGCInvokesConcurrent",
+            # A broker that ran out of memory must die loudly rather than limp on.
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={runtime.log4j_config}",
+        ]
+
+    def _format_missing(self, state: _CellState, runtime: Runtime) -> None:
+        """Format the storage of every node that has none yet (in parallel: one JVM each)."""
+        pending: list[tuple[int, subprocess.Popen[bytes], Path]] = []
+        for node in state.nodes:
+            data = self.node_dir(node.node_id) / "data"
+            if (data / "meta.properties").exists():
+                continue
+            log_path = self.node_dir(node.node_id) / "format.log"
+            cmd = [
+                *self._java_base(runtime, 128),
+                f"-Dkafka.logs.dir={self.node_dir(node.node_id) / 'logs'}",
+                "-cp",
+                runtime.classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--cluster-id",
+                state.cluster_id,
+                "--config",
+                str(self._properties_path(node.node_id)),
+                "--add-scram",
+                f"SCRAM-SHA-512=[name={ADMIN_USERNAME},password={state.admin_password}]",
+            ]
+            with open(log_path, "wb") as log_fh:
+                proc = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT
+                )
+            pending.append((node.node_id, proc, log_path))
+        for node_id, proc, log_path in pending:
+            if proc.wait(timeout=120) != 0:
+                raise CellError(
+                    f"formatting storage of node {node_id} failed:\n{_tail(log_path, 30)}"
+                )
+
+    def _spawn(self, state: _CellState, node_id: int, runtime: Runtime) -> None:
+        node = self._node_state(state, node_id)
+        node_dir = self.node_dir(node_id)
+        logs = certs.ensure_private_dir(node_dir / "logs")
+        cmd = [
+            *self._java_base(runtime, self._heap_mb),
+            f"-Dkafka.logs.dir={logs}",
+            # The agent listens on loopback only: metrics are for the platform's sampler.
+            f"-javaagent:{runtime.agent_jar}={LOCAL_HOST}:{node.metrics_port}:"
+            f"{runtime.metrics_config}",
+            "-cp",
+            runtime.classpath,
+            "kafka.Kafka",
+            str(self._properties_path(node_id)),
+        ]
+        console = self.console_log(node_id)
+        with open(console, "ab") as out:
+            os.chmod(console, 0o600)
+            out.write(f"\n==== skiff: starting node {node_id} at {time.ctime()}\n".encode())
+            out.flush()
+            proc = subprocess.Popen(
+                cmd,
+                cwd=node_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Own session: a Ctrl-C in the terminal that ran `up` must not SIGINT the JVMs.
+                start_new_session=True,
+                close_fds=True,
+            )
+        self._procs[node_id] = proc
+        certs.write_private_file(self._pid_path(node_id), f"{proc.pid}\n")
+
+    def _stop_nodes(self, state: _CellState, node_ids: Sequence[int], *, timeout: float) -> None:
+        targets: dict[int, int] = {}
+        for node_id in node_ids:
+            pid = self._live_pid(node_id)
+            if pid is not None:
+                targets[node_id] = pid
+            else:
+                self._pid_path(node_id).unlink(missing_ok=True)
+        for pid in targets.values():
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while targets and time.monotonic() < deadline:
+            for node_id in list(targets):
+                if not self._still_running(node_id, targets[node_id]):
+                    del targets[node_id]
+                    self._pid_path(node_id).unlink(missing_ok=True)
+            if targets:
+                time.sleep(0.1)
+        for node_id, pid in targets.items():
+            if self._is_our_kafka(pid, node_id):
+                _signal(pid, signal.SIGKILL)
+        for node_id in list(targets):
+            kill_deadline = time.monotonic() + 10
+            while self._still_running(node_id, targets[node_id]):
+                if time.monotonic() > kill_deadline:
+                    raise CellError(f"node {node_id} (pid {targets[node_id]}) does not die")
+                time.sleep(0.05)
+            self._pid_path(node_id).unlink(missing_ok=True)
+
+    def _still_running(self, node_id: int, pid: int) -> bool:
+        proc = self._procs.get(node_id)
+        if proc is not None and proc.pid == pid:
+            if proc.poll() is None:
+                return True
+            del self._procs[node_id]
+            return False
+        return self._is_our_kafka(pid, node_id)
+
+    # ---- readiness -------------------------------------------------------------------------
+
+    def _wait_ready(self, state: _CellState, started: Sequence[int], timeout: float) -> CellInfo:
+        info = self._info(state)
+        conn = replace(info.admin_connection(), timeout=5.0)
+        expected = {n.node_id for n in state.nodes}
+        deadline = time.monotonic() + timeout
+        last_problem = "no attempt yet"
+        while True:
+            for node_id in started:
+                if self._live_pid(node_id) is None:
+                    raise CellError(
+                        f"Kafka node {node_id} of cell {state.name!r} exited during start-up.\n"
+                        + self._failure_tail(node_id)
+                    )
+            registered: set[int] = set()
+            try:
+                described = gateway.describe_cluster(conn)
+                registered = {b.node_id for b in described.brokers}
+            except gateway.KafkaGatewayError as exc:
+                last_problem = exc.message
+            metrics_down = [n.node_id for n in info.nodes if not _http_ok(n.metrics_url)]
+            if registered >= expected and not metrics_down:
+                return self._info(state)
+            if registered and not registered >= expected:
+                last_problem = f"brokers registered: {sorted(registered)} of {sorted(expected)}"
+            elif metrics_down:
+                last_problem = f"metrics endpoint not answering on node(s) {metrics_down}"
+            if time.monotonic() >= deadline:
+                suspect = next(iter(sorted((expected - registered) or set(metrics_down))), None)
+                suspect = suspect or (started[0] if started else state.nodes[0].node_id)
+                raise CellError(
+                    f"cell {state.name!r} was not ready within {timeout:g}s ({last_problem}).\n"
+                    f"Log of node {suspect}:\n" + self._failure_tail(suspect)
+                )
+            time.sleep(0.5)
+
+    def _failure_tail(self, node_id: int) -> str:
+        return (
+            f"--- {self.console_log(node_id)}\n{_tail(self.console_log(node_id), 20)}\n"
+            f"--- {self.server_log(node_id)}\n{_tail(self.server_log(node_id), 30)}"
+        )
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# CLI (for humans and the Makefile; the console uses `manage.py fleet`)
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m clusters.kafka.launcher")
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / "var" / "fleet" / "local")
+    parser.add_argument("--name", default="local")
+    parser.add_argument("--nodes", type=int, default=None)
+    parser.add_argument("--port-base", type=int, default=None)
+    parser.add_argument("--heap-mb", type=int, default=256)
+    args = parser.parse_args(argv)
+    cell = LocalCell(args.state_dir, name=args.name)
+    try:
+        if args.command == "up":
+            info = cell.up(nodes=args.nodes, port_base=args.port_base, heap_mb=args.heap_mb)
+        elif args.command == "down":
+            cell.down()
+            print(f"cell in {args.state_dir} stopped")
+            return 0
+        else:
+            maybe = cell.status()
+            if maybe is None:
+                print(f"no cell in {args.state_dir}")
+                return 1
+            info = maybe
+    except CellError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"cell {info.name}  cluster id {info.cluster_id}")
+    print(f"  bootstrap  {info.bootstrap}  (SASL_SSL, SCRAM-SHA-512, CA {info.ca_path})")
+    print(f"  admin      {info.admin_username}  (password in {info.state_dir / 'cell.json'})")
+    for n in info.nodes:
+        state = f"pid {n.pid}" if n.alive else "stopped"
+        print(f"  node {n.node_id}  {n.client_address}  metrics {n.metrics_url}  {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

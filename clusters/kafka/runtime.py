@@ -1,0 +1,157 @@
+"""Resolve the broker runtime (Kafka jars + JMX exporter agent) from fleet/pom.xml.
+
+Maven is run once; afterwards a marker file holding a hash of the pom makes every later call a
+few stat() calls. Changing the pom (e.g. a Kafka upgrade) invalidates the marker and re-resolves.
+
+    python -m clusters.kafka.runtime        # what `make` calls
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FLEET_DIR = REPO_ROOT / "fleet"
+
+INSTALL_HINT = "Install Java 17+ and Maven: apt-get install openjdk-17-jdk-headless maven"
+AGENT_JAR_NAME = "jmx_prometheus_javaagent.jar"
+MARKER_NAME = ".skiff-resolved"
+MIN_JAVA_MAJOR = 17
+
+
+class RuntimeUnavailable(RuntimeError):
+    """The broker runtime cannot be resolved or used on this host."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    java: Path
+    lib_dir: Path
+    agent_jar: Path
+    config_dir: Path
+
+    @property
+    def classpath(self) -> str:
+        # The JVM expands `dir/*` itself, which keeps the command line short and stable.
+        return f"{self.lib_dir}/*"
+
+    @property
+    def log4j_config(self) -> Path:
+        return self.config_dir / "log4j2.yaml"
+
+    @property
+    def metrics_config(self) -> Path:
+        return self.config_dir / "jmx-exporter.yaml"
+
+
+def _which(name: str) -> Path:
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeUnavailable(f"`{name}` was not found on PATH. {INSTALL_HINT}")
+    return Path(found)
+
+
+def java_major_version(java: Path) -> int:
+    proc = subprocess.run(
+        [str(java), "-XshowSettings:properties", "-version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    for line in proc.stderr.splitlines():
+        line = line.strip()
+        if line.startswith("java.specification.version ="):
+            value = line.split("=", 1)[1].strip()
+            return int(value.split(".")[-1] if value.startswith("1.") else value)
+    raise RuntimeUnavailable(f"Could not determine the Java version of {java}. {INSTALL_HINT}")
+
+
+def _pom_digest(fleet_dir: Path) -> str:
+    return hashlib.sha256((fleet_dir / "pom.xml").read_bytes()).hexdigest()
+
+
+def _runtime(fleet_dir: Path, java: Path) -> Runtime:
+    return Runtime(
+        java=java,
+        lib_dir=fleet_dir / "lib",
+        agent_jar=fleet_dir / "agent" / AGENT_JAR_NAME,
+        config_dir=fleet_dir / "config",
+    )
+
+
+def _is_resolved(runtime: Runtime, digest: str) -> bool:
+    marker = runtime.lib_dir / MARKER_NAME
+    try:
+        return marker.read_text().strip() == digest and runtime.agent_jar.is_file()
+    except FileNotFoundError:
+        return False
+
+
+def ensure_classpath(fleet_dir: Path = DEFAULT_FLEET_DIR, *, quiet: bool = True) -> Runtime:
+    """Return the broker runtime, resolving it with Maven the first time."""
+    fleet_dir = fleet_dir.resolve()
+    if not (fleet_dir / "pom.xml").is_file():
+        raise RuntimeUnavailable(f"{fleet_dir / 'pom.xml'} is missing")
+    java = _which("java")
+    digest = _pom_digest(fleet_dir)
+    runtime = _runtime(fleet_dir, java)
+    if _is_resolved(runtime, digest):
+        return runtime
+
+    major = java_major_version(java)
+    if major < MIN_JAVA_MAJOR:
+        raise RuntimeUnavailable(f"Java {major} found at {java}; Kafka 4 needs 17+. {INSTALL_HINT}")
+    mvn = _which("mvn")
+    runtime.lib_dir.mkdir(parents=True, exist_ok=True)
+    # Two processes resolving at once (make run + a test session) would delete each other's jars.
+    with open(runtime.lib_dir / ".resolve.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _is_resolved(runtime, digest):
+            _resolve(fleet_dir, runtime, mvn, digest, quiet=quiet)
+    return runtime
+
+
+def _resolve(fleet_dir: Path, runtime: Runtime, mvn: Path, digest: str, *, quiet: bool) -> None:
+    # Stale jars from a previous Kafka version would silently end up on the classpath.
+    for stale in runtime.lib_dir.glob("*.jar"):
+        stale.unlink()
+    cmd = [
+        str(mvn),
+        "-B",
+        *(["-q"] if quiet else []),
+        "-f",
+        str(fleet_dir / "pom.xml"),
+        # Executions are configured in the pom (output folders, the agent's version).
+        "dependency:copy-dependencies@broker-classpath",
+        "dependency:copy@metrics-agent",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise RuntimeUnavailable(f"Resolving the Kafka classpath failed ({' '.join(cmd)}):\n{tail}")
+    if not any(runtime.lib_dir.glob("kafka_2.13-*.jar")) or not runtime.agent_jar.is_file():
+        raise RuntimeUnavailable(
+            f"Maven succeeded but {runtime.lib_dir} or the agent jar is missing"
+        )
+    (runtime.lib_dir / MARKER_NAME).write_text(digest + "\n")
+
+
+def main() -> int:
+    try:
+        runtime = ensure_classpath(quiet=False)
+    except RuntimeUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    jars = len(list(runtime.lib_dir.glob("*.jar")))
+    print(f"Kafka runtime ready: {jars} jars in {runtime.lib_dir}, agent {runtime.agent_jar}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Service limits of a serverless cluster (reference/msk-serverless.md §Limits)."""
+
+from decimal import Decimal
+
+MB = 1_000_000
+
+CLUSTER_INGRESS_BYTES_PER_SEC = 200 * MB
+CLUSTER_EGRESS_BYTES_PER_SEC = 400 * MB
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+MAX_PARTITIONS = 2400
+MAX_COMPACTED_PARTITIONS = 120
+PARTITION_MUTATIONS_PER_WINDOW = 250
+PARTITION_MUTATION_WINDOW_SECONDS = 300
+MAX_CONSUMER_GROUPS = 500
+MAX_TAGS = 50
+
+
+def access_key_quotas(broker_count: int) -> dict[str, float]:
+    """Client quotas for one access key on a cell with `broker_count` brokers.
+
+    Kafka enforces byte-rate quotas per broker, so the cluster limit is split across brokers;
+    the controller mutation rate (partitions created/deleted per second) is the 250-per-5-minutes
+    limit as a rate.
+    """
+    brokers = max(broker_count, 1)
+    return {
+        "producer_byte_rate": float(CLUSTER_INGRESS_BYTES_PER_SEC // brokers),
+        "consumer_byte_rate": float(CLUSTER_EGRESS_BYTES_PER_SEC // brokers),
+        "controller_mutation_rate": float(
+            Decimal(PARTITION_MUTATIONS_PER_WINDOW) / PARTITION_MUTATION_WINDOW_SECONDS
+        ),
+    }

@@ -1,0 +1,267 @@
+"""Serverless cluster lifecycle as seen by users: validate, create, retry, delete.
+
+The broker work happens in `clusters.services.provisioning`, run by tasks enqueued on commit.
+"""
+
+import ipaddress
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clusters import limits
+from clusters.models import (
+    AccessKey,
+    Cluster,
+    ClusterDraft,
+    ClusterEvent,
+    PolicyTemplate,
+    cluster_name_validator,
+)
+from clusters.services.sealing import seal
+from console.models import Team, User
+
+TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+
+@dataclass
+class ClusterSpec:
+    """What a user asks for, from the wizard or the API."""
+
+    name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    policy_template: str = PolicyTemplate.PRODUCE_CONSUME
+    policy_document: dict | None = None
+    allowed_client_ips: list[str] = field(default_factory=list)
+
+
+def validate_cluster_name(team: Team, name: str) -> str:
+    name = (name or "").strip()
+    try:
+        cluster_name_validator(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from exc
+    if Cluster.objects.live().filter(team=team, name=name).exists():
+        raise ValidationError(
+            {"name": f"Your team already has a cluster named '{name}'. Choose another name."}
+        )
+    return name
+
+
+def validate_tags(tags) -> dict[str, str]:
+    if tags in (None, ""):
+        return {}
+    if not isinstance(tags, dict):
+        raise ValidationError({"tags": "Tags must be an object of key/value strings."})
+    if len(tags) > limits.MAX_TAGS:
+        raise ValidationError({"tags": f"At most {limits.MAX_TAGS} tags per cluster."})
+    clean = {}
+    for key, value in tags.items():
+        key = str(key).strip()
+        value = "" if value is None else str(value)
+        if not TAG_KEY_RE.match(key):
+            raise ValidationError(
+                {"tags": f"Tag key '{key}' must be 1–128 letters, digits, spaces or _.:/=+-@."}
+            )
+        if len(value) > 256:
+            raise ValidationError({"tags": f"Tag '{key}' has a value over 256 characters."})
+        clean[key] = value
+    return clean
+
+
+def validate_client_ips(ips) -> list[str]:
+    if ips in (None, ""):
+        return []
+    if isinstance(ips, str):
+        ips = [part for part in re.split(r"[\s,]+", ips) if part]
+    if not isinstance(ips, list):
+        raise ValidationError({"allowed_client_ips": "Give a list of IP addresses."})
+    clean: list[str] = []
+    for raw in ips:
+        text = str(raw).strip()
+        if "/" in text:
+            raise ValidationError(
+                {
+                    "allowed_client_ips": f"'{text}' is a CIDR range: Kafka ACLs match exact "
+                    "client addresses only, so list each address."
+                }
+            )
+        try:
+            address = str(ipaddress.ip_address(text))
+        except ValueError as exc:
+            raise ValidationError(
+                {"allowed_client_ips": f"'{text}' is not a valid IPv4 or IPv6 address."}
+            ) from exc
+        if address not in clean:
+            clean.append(address)
+    return clean
+
+
+def validate_policy(template: str, document) -> tuple[str, dict | None]:
+    if template not in PolicyTemplate.values:
+        choices = ", ".join(PolicyTemplate.values)
+        raise ValidationError(
+            {"policy_template": f"Unknown policy template '{template}'. Choose one of: {choices}."}
+        )
+    if template != PolicyTemplate.CUSTOM:
+        return template, None
+    if not isinstance(document, dict):
+        raise ValidationError({"policy_document": "A custom policy must be a JSON object."})
+    statements = document.get("Statement")
+    if document.get("Version") is None or not isinstance(statements, list) or not statements:
+        raise ValidationError(
+            {"policy_document": "A policy needs a 'Version' and a non-empty 'Statement' list."}
+        )
+    return template, document
+
+
+def validate_cluster_spec(team: Team, spec: ClusterSpec) -> ClusterSpec:
+    """Check everything before anything is created; raises ValidationError per field."""
+    errors: dict[str, list[str]] = {}
+    clean = ClusterSpec(name=spec.name)
+    checks = [
+        ("name", lambda: validate_cluster_name(team, spec.name)),
+        ("tags", lambda: validate_tags(spec.tags)),
+        ("allowed_client_ips", lambda: validate_client_ips(spec.allowed_client_ips)),
+        ("policy", lambda: validate_policy(spec.policy_template, spec.policy_document)),
+    ]
+    for attr, check in checks:
+        try:
+            value = check()
+        except ValidationError as exc:
+            for key, messages in exc.message_dict.items():
+                errors.setdefault(key, []).extend(messages)
+            continue
+        if attr == "policy":
+            clean.policy_template, clean.policy_document = value
+        else:
+            setattr(clean, attr, value)
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def check_cluster_limit(team: Team) -> None:
+    limit = settings.SKIFF_MAX_CLUSTERS_PER_TEAM
+    if Cluster.objects.live().filter(team=team).count() >= limit:
+        raise ValidationError(
+            {
+                "name": f"Your team has reached its limit of {limit} clusters. Delete one or ask "
+                "the platform team to raise the limit."
+            }
+        )
+
+
+def access_key_username(cluster: Cluster, key_name: str) -> str:
+    # The cluster prefix makes usernames unique across teams; the random tail keeps a re-created
+    # cluster of the same name from inheriting an old key's identity.
+    return f"{cluster.wire_prefix}{key_name}.{secrets.token_hex(3)}"
+
+
+def new_key_secret() -> str:
+    return secrets.token_urlsafe(32)  # 43 characters, 256 bits
+
+
+@dataclass(frozen=True)
+class CreatedCluster:
+    cluster: Cluster
+    initial_key: AccessKey
+    secret: str | None  # None when a repeated submission returned the cluster created before
+
+
+def cluster_create(
+    *, team: Team, user: User | None, spec: ClusterSpec, draft: ClusterDraft | None = None
+) -> CreatedCluster:
+    """Record a CREATING cluster with its first access key and enqueue provisioning.
+
+    Submitting the same draft twice returns the first cluster (one cluster per draft).
+    """
+    with transaction.atomic():
+        if draft is not None:
+            draft = ClusterDraft.objects.select_for_update().get(pk=draft.pk)
+            if draft.cluster_id is not None:
+                cluster = draft.cluster
+                return CreatedCluster(cluster, cluster.access_keys.first(), None)
+        clean = validate_cluster_spec(team, spec)
+        check_cluster_limit(team)
+        cluster = Cluster(
+            team=team,
+            name=clean.name,
+            tags=clean.tags,
+            allowed_client_ips=clean.allowed_client_ips,
+            created_by=user,
+        )
+        try:
+            with transaction.atomic():
+                cluster.save()
+        except IntegrityError as exc:  # a concurrent create of the same name won the race
+            raise ValidationError(
+                {"name": f"Your team already has a cluster named '{clean.name}'."}
+            ) from exc
+        secret = new_key_secret()
+        key = AccessKey.objects.create(
+            cluster=cluster,
+            name="initial",
+            description="Created with the cluster",
+            username=access_key_username(cluster, "initial"),
+            policy_template=clean.policy_template,
+            policy_document=clean.policy_document,
+            sealed_secret=seal(secret),
+        )
+        ClusterEvent.objects.create(
+            cluster=cluster, kind=ClusterEvent.Kind.REQUESTED, occurred_at=timezone.now()
+        )
+        if draft is not None:
+            draft.cluster = cluster
+            draft.save(update_fields=["cluster", "updated_at"])
+        _enqueue_provisioning(cluster.pk)
+    cluster.refresh_from_db()
+    return CreatedCluster(cluster, key, secret)
+
+
+def cluster_retry(*, cluster: Cluster) -> Cluster:
+    """Run provisioning again for a FAILED cluster (every step is idempotent)."""
+    with transaction.atomic():
+        locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if locked.state != Cluster.State.FAILED:
+            raise ValidationError(f"Only a failed cluster can be retried (it is {locked.state}).")
+        locked.state = Cluster.State.CREATING
+        locked.state_reason = ""
+        locked.progress = ""
+        locked.save(update_fields=["state", "state_reason", "progress", "updated_at"])
+        _enqueue_provisioning(locked.pk)
+    locked.refresh_from_db()
+    return locked
+
+
+def cluster_delete(*, cluster: Cluster) -> Cluster:
+    """Mark the cluster DELETING and enqueue the removal of everything it has on the cell."""
+    with transaction.atomic():
+        locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if locked.state == Cluster.State.DELETED:
+            raise ValidationError("This cluster is already deleted.")
+        if locked.state == Cluster.State.CREATING:
+            raise ValidationError("Wait until the cluster is ACTIVE or FAILED, then delete it.")
+        locked.state = Cluster.State.DELETING
+        locked.state_reason = ""
+        locked.progress = ""
+        locked.save(update_fields=["state", "state_reason", "progress", "updated_at"])
+        _enqueue_deletion(locked.pk)
+    locked.refresh_from_db()
+    return locked
+
+
+def _enqueue_provisioning(cluster_id: int) -> None:
+    from clusters.tasks import provision_cluster_task
+
+    transaction.on_commit(lambda: provision_cluster_task.delay(cluster_id))
+
+
+def _enqueue_deletion(cluster_id: int) -> None:
+    from clusters.tasks import delete_cluster_task
+
+    transaction.on_commit(lambda: delete_cluster_task.delay(cluster_id))

@@ -1,0 +1,223 @@
+"""Provisioning and deletion of serverless clusters on a cell: idempotent, compensated steps.
+
+A cluster's whole footprint on its cell is derivable from the database (its keys' usernames and
+its wire prefix), so compensation does not track what each step did: on any failure
+`remove_cluster_footprint` deletes everything of that cluster on the cell, which is also the
+core of deletion. Each step is safe to re-run (upserts and idempotent creates).
+"""
+
+import logging
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from clusters import limits
+from clusters.kafka import gateway
+from clusters.kafka.gateway import KafkaConnection, KafkaGatewayError
+from clusters.models import AccessKey, Cell, Cluster, ClusterEvent
+from clusters.services.access_templates import template_acl_bindings
+from clusters.services.fleet import cell_admin_connection
+from clusters.services.sealing import unseal
+
+logger = logging.getLogger(__name__)
+
+
+class ProvisioningError(Exception):
+    """A step failed with a message a user can act on."""
+
+
+# --- placement ------------------------------------------------------------------------------
+
+
+def least_loaded_healthy_cell() -> Cell:
+    live = ~Q(clusters__state=Cluster.State.DELETED) & Q(clusters__isnull=False)
+    cell = (
+        Cell.objects.filter(state=Cell.State.HEALTHY)
+        .annotate(load=Count("clusters", filter=live))
+        .order_by("load", "id")
+        .first()
+    )
+    if cell is None:
+        raise ProvisioningError(
+            "No healthy Kafka cell is available. The platform team has been told; retry later."
+        )
+    return cell
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+def step_place_on_cell(cluster: Cluster) -> None:
+    if cluster.cell_id is None:
+        cluster.cell = least_loaded_healthy_cell()
+        cluster.save(update_fields=["cell", "updated_at"])
+
+
+def step_create_keys(cluster: Cluster, conn: KafkaConnection) -> None:
+    for key in _active_keys(cluster):
+        secret = unseal(key.sealed_secret)
+        if secret is None:
+            # The secret was wiped after the user saw it, so the SCRAM user exists already.
+            if key.username not in gateway.list_scram_users(conn):
+                raise ProvisioningError(
+                    f"Access key '{key.name}' has no secret left to create; delete this "
+                    "cluster and create it again."
+                )
+            continue
+        gateway.create_scram_user(conn, key.username, secret)  # an upsert: safe to repeat
+
+
+def step_apply_acls(cluster: Cluster, conn: KafkaConnection) -> None:
+    bindings = [
+        binding
+        for key in _active_keys(cluster)
+        for binding in template_acl_bindings(
+            key.policy_template,
+            username=key.username,
+            prefix=cluster.wire_prefix,
+            hosts=cluster.allowed_client_ips,
+        )
+    ]
+    if bindings:
+        gateway.create_acls(conn, bindings)  # creating an existing binding is a no-op
+
+
+def step_set_quotas(cluster: Cluster, conn: KafkaConnection) -> None:
+    quotas = limits.access_key_quotas(cluster.cell.brokers.count())
+    for key in _active_keys(cluster):
+        gateway.alter_user_quotas(conn, key.username, quotas)
+
+
+def step_activate(cluster: Cluster) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        # The SCRAM users exist now: the sealed secrets have done their job.
+        cluster.access_keys.exclude(sealed_secret="").update(sealed_secret="")
+        ClusterEvent.objects.get_or_create(
+            cluster=cluster, kind=ClusterEvent.Kind.ACTIVATED, defaults={"occurred_at": now}
+        )
+        cluster.state = Cluster.State.ACTIVE
+        cluster.state_reason = ""
+        cluster.save(update_fields=["state", "state_reason", "updated_at"])
+
+
+def provision_cluster(*, cluster_id: int) -> Cluster:
+    """CREATING → ACTIVE, or FAILED with a reason and nothing of the cluster left on the cell."""
+    cluster = Cluster.objects.select_related("team", "cell").get(pk=cluster_id)
+    if cluster.state != Cluster.State.CREATING:
+        return cluster  # a duplicate or late task: nothing to do
+    conn: KafkaConnection | None = None
+    try:
+        step_place_on_cell(cluster)
+        _record_progress(cluster, "placed on a cell")
+        conn = cell_admin_connection(cluster.cell)
+        step_create_keys(cluster, conn)
+        _record_progress(cluster, "access key created")
+        step_apply_acls(cluster, conn)
+        _record_progress(cluster, "ACLs applied")
+        step_set_quotas(cluster, conn)
+        _record_progress(cluster, "quotas set")
+        step_activate(cluster)
+    except (ProvisioningError, KafkaGatewayError, OSError) as exc:
+        _fail(cluster, exc, conn)
+    return cluster
+
+
+def _fail(cluster: Cluster, exc: Exception, conn: KafkaConnection | None) -> None:
+    reason = _user_message(exc)
+    logger.warning("provisioning of cluster %s failed: %s", cluster.pk, reason)
+    if cluster.cell_id is not None:
+        try:
+            remove_cluster_footprint(cluster, conn or cell_admin_connection(cluster.cell))
+        except (KafkaGatewayError, OSError) as cleanup_exc:
+            reason += (
+                " Cleaning up on the cell also failed "
+                f"({_user_message(cleanup_exc)}); Retry or Delete will finish it."
+            )
+    cluster.state = Cluster.State.FAILED
+    cluster.state_reason = reason
+    cluster.save(update_fields=["state", "state_reason", "updated_at"])
+    ClusterEvent.objects.create(
+        cluster=cluster, kind=ClusterEvent.Kind.FAILED, occurred_at=timezone.now(), detail=reason
+    )
+
+
+# --- removal --------------------------------------------------------------------------------
+
+
+def remove_cluster_footprint(
+    cluster: Cluster, conn: KafkaConnection, *, include_data: bool = False
+) -> None:
+    """Delete the cluster's keys (SCRAM users, quotas, ACLs) and, with data, topics and groups.
+
+    Matches by the keys' usernames and the wire prefix, so it never touches another tenant.
+    """
+    usernames = set(cluster.access_keys.values_list("username", flat=True))
+    prefix = cluster.wire_prefix
+    existing_users = gateway.list_scram_users(conn)
+    principals = {f"User:{username}" for username in usernames}
+    bindings = [b for b in gateway.describe_acls(conn) if b.principal in principals]
+    if bindings:
+        gateway.delete_acls(conn, bindings)
+    for username in sorted(usernames):
+        gateway.alter_user_quotas(conn, username, dict.fromkeys(gateway.QUOTA_KEYS))
+        if username in existing_users:
+            gateway.delete_scram_user(conn, username)
+    if include_data:
+        groups = [group for group in gateway.list_consumer_groups(conn) if group.startswith(prefix)]
+        gateway.delete_consumer_groups(conn, groups)
+        for topic in gateway.list_topics(conn):
+            if topic.startswith(prefix):
+                gateway.delete_topic(conn, topic, missing_ok=True)
+
+
+def delete_cluster(*, cluster_id: int) -> Cluster:
+    """DELETING → DELETED once nothing of the cluster is left on its cell; else a reason."""
+    cluster = Cluster.objects.select_related("team", "cell").get(pk=cluster_id)
+    if cluster.state != Cluster.State.DELETING:
+        return cluster
+    try:
+        if cluster.cell_id is not None:
+            remove_cluster_footprint(
+                cluster, cell_admin_connection(cluster.cell), include_data=True
+            )
+    except (KafkaGatewayError, OSError) as exc:
+        cluster.state_reason = (
+            f"Deletion is incomplete: {_user_message(exc)} Delete again to retry."
+        )
+        cluster.save(update_fields=["state_reason", "updated_at"])
+        return cluster
+    now = timezone.now()
+    with transaction.atomic():
+        AccessKey.objects.filter(cluster=cluster, revoked_at__isnull=True).update(
+            revoked_at=now, sealed_secret=""
+        )
+        ClusterEvent.objects.get_or_create(
+            cluster=cluster, kind=ClusterEvent.Kind.DELETED, defaults={"occurred_at": now}
+        )
+        cluster.state = Cluster.State.DELETED
+        cluster.state_reason = ""
+        cluster.deleted_at = now
+        cluster.save(update_fields=["state", "state_reason", "deleted_at", "updated_at"])
+    return cluster
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _active_keys(cluster: Cluster):
+    return cluster.access_keys.filter(revoked_at__isnull=True).order_by("id")
+
+
+def _record_progress(cluster: Cluster, progress: str) -> None:
+    cluster.progress = progress
+    cluster.save(update_fields=["progress", "updated_at"])
+
+
+def _user_message(exc: Exception) -> str:
+    if isinstance(exc, KafkaGatewayError):
+        return exc.message
+    if isinstance(exc, OSError):
+        return f"The cell's credentials could not be read ({exc.strerror or exc})."
+    return str(exc)

@@ -1,0 +1,330 @@
+/* Skiff console behaviour. Same-origin, no inline scripts, no eval: works under a strict CSP.
+ *
+ * Load it in <head> WITHOUT defer/async (so the theme is applied before first paint):
+ *   <script src="{% static 'skiff/skiff.js' %}"></script>
+ *
+ * What it does
+ *  - Theme: applies data-bs-theme="light"|"dark" on <html> from localStorage ("skiff-theme"),
+ *    else from the OS preference. Any element with [data-skiff-theme-toggle] toggles it;
+ *    [data-skiff-theme="light"|"dark"|"auto"] sets it. Toggles get aria-pressed (true = dark).
+ *  - CSRF: reads <meta name="csrf-token" content="..."> and sends it as X-CSRFToken on every
+ *    same-origin htmx request (htmx:configRequest).
+ *  - Confirm: a <form data-skiff-confirm="Delete cluster orders?"> (plain, non-htmx form) asks
+ *    before submitting. htmx elements use hx-confirm as usual.
+ *  - Copy: <button data-skiff-copy="#element-id"> copies that element's text (or value);
+ *    <button data-skiff-copy-text="literal"> copies the literal. The button's text becomes
+ *    "Copied" for 1.5 s.
+ *  - Charts: see Skiff.charts below (uPlot, live samples over the htmx ws extension).
+ */
+(function () {
+  "use strict";
+
+  var THEME_KEY = "skiff-theme";
+  var root = document.documentElement;
+  var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+
+  function storedTheme() {
+    try {
+      var v = window.localStorage.getItem(THEME_KEY);
+      return v === "light" || v === "dark" ? v : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function effectiveTheme() {
+    return storedTheme() || (darkQuery && darkQuery.matches ? "dark" : "light");
+  }
+
+  function applyTheme() {
+    var theme = effectiveTheme();
+    root.setAttribute("data-bs-theme", theme);
+    var toggles = document.querySelectorAll("[data-skiff-theme-toggle]");
+    for (var i = 0; i < toggles.length; i++) {
+      toggles[i].setAttribute("aria-pressed", theme === "dark" ? "true" : "false");
+    }
+    document.dispatchEvent(new CustomEvent("skiff:theme", { detail: { theme: theme } }));
+  }
+
+  function setTheme(theme) {
+    try {
+      if (theme === "light" || theme === "dark") {
+        window.localStorage.setItem(THEME_KEY, theme);
+      } else {
+        window.localStorage.removeItem(THEME_KEY);
+      }
+    } catch (e) {
+      /* storage disabled: the choice lasts for this page only */
+      if (theme === "light" || theme === "dark") root.setAttribute("data-bs-theme", theme);
+      return;
+    }
+    applyTheme();
+  }
+
+  applyTheme(); // before first paint
+  if (darkQuery && darkQuery.addEventListener) {
+    darkQuery.addEventListener("change", function () {
+      if (!storedTheme()) applyTheme();
+    });
+  }
+  window.addEventListener("storage", function (e) {
+    if (e.key === THEME_KEY) applyTheme(); // another tab changed it
+  });
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function isSameOrigin(path) {
+    try {
+      return new URL(path, window.location.href).origin === window.location.origin;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var token = csrfToken();
+    if (token && isSameOrigin(evt.detail.path)) {
+      evt.detail.headers["X-CSRFToken"] = token;
+    }
+  });
+
+  function flash(button, text) {
+    if (!button.hasAttribute("data-skiff-label")) {
+      button.setAttribute("data-skiff-label", button.textContent);
+    }
+    button.textContent = text;
+    window.setTimeout(function () {
+      button.textContent = button.getAttribute("data-skiff-label");
+    }, 1500);
+  }
+
+  function copyText(button, text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(
+        function () { flash(button, "Copied"); },
+        function () { flash(button, "Copy failed"); }
+      );
+      return;
+    }
+    // Fallback for plain-HTTP origins (e.g. a LAN install): a hidden textarea + execCommand.
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(area);
+    flash(button, ok ? "Copied" : "Copy failed");
+  }
+
+  document.addEventListener("click", function (evt) {
+    var target = evt.target instanceof Element ? evt.target : null;
+    if (!target) return;
+
+    var toggle = target.closest("[data-skiff-theme-toggle]");
+    if (toggle) {
+      evt.preventDefault();
+      setTheme(effectiveTheme() === "dark" ? "light" : "dark");
+      return;
+    }
+    var chooser = target.closest("[data-skiff-theme]");
+    if (chooser) {
+      evt.preventDefault();
+      setTheme(chooser.getAttribute("data-skiff-theme"));
+      return;
+    }
+    var copy = target.closest("[data-skiff-copy],[data-skiff-copy-text]");
+    if (copy) {
+      evt.preventDefault();
+      var text = copy.getAttribute("data-skiff-copy-text");
+      if (text === null) {
+        var src = document.querySelector(copy.getAttribute("data-skiff-copy"));
+        text = src ? ("value" in src && src.value !== undefined ? src.value : src.textContent) : "";
+      }
+      copyText(copy, text.trim());
+    }
+  });
+
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-skiff-confirm")) {
+      if (!window.confirm(form.getAttribute("data-skiff-confirm"))) {
+        evt.preventDefault();
+      }
+    }
+  });
+
+  /* ---------------------------------------------------------------------------------------
+   * Charts (needs uplot-1.6.32/uPlot.iife.min.js loaded before this runs its init, i.e. on
+   * DOMContentLoaded / after htmx swaps).
+   *
+   * Markup:
+   *   <div class="skiff-chart" data-skiff-chart="cluster-42"
+   *        data-series="bytes_in,bytes_out" data-labels="Bytes in/s,Bytes out/s"
+   *        data-unit="bytes" data-window="300" data-initial="throughput-data"
+   *        role="img" aria-label="Throughput, last 5 minutes"></div>
+   *   {{ initial|json_script:"throughput-data" }}      (optional history)
+   *     initial = {"t": [unix seconds...], "bytes_in": [...], "bytes_out": [...]}
+   *
+   * Live samples: a message on a socket opened with hx-ext="ws" ws-connect="..." that is a
+   * JSON object (first character "{") is taken as a sample and NOT swapped as HTML:
+   *   {"chart": "cluster-42", "t": 1712345678.5, "values": {"bytes_in": 1234.0, "bytes_out": 0}}
+   * Every chart whose data-skiff-chart equals "chart" gets the point; points older than
+   * data-window seconds (default 300) are dropped. HTML messages are swapped by htmx as usual.
+   * From other code: Skiff.charts.push(name, t, values).
+   * ------------------------------------------------------------------------------------- */
+  var PALETTE = ["#206bc4", "#2fb344", "#f76707", "#d63939", "#ae3ec9", "#17a2b8"];
+  var charts = []; // {el, plot, keys, data, window, ro}
+
+  function formatValue(unit, v) {
+    if (v === null || v === undefined) return "–";
+    if (unit === "bytes") {
+      var units = ["B", "KiB", "MiB", "GiB", "TiB"];
+      var i = 0;
+      var x = Math.abs(v);
+      while (x >= 1024 && i < units.length - 1) { x /= 1024; i++; }
+      return (v < 0 ? "-" : "") + (i === 0 ? x.toFixed(0) : x.toFixed(1)) + " " + units[i] + "/s";
+    }
+    if (Math.abs(v) >= 1e6) return (v / 1e6).toFixed(1) + "M";
+    if (Math.abs(v) >= 1e3) return (v / 1e3).toFixed(1) + "k";
+    return String(Math.round(v * 100) / 100);
+  }
+
+  function axisColors() {
+    var style = getComputedStyle(root);
+    return {
+      text: style.getPropertyValue("--tblr-body-color").trim() || "#1d273b",
+      grid: style.getPropertyValue("--tblr-border-color").trim() || "#e6e7e9",
+    };
+  }
+
+  function buildPlot(entry) {
+    var el = entry.el;
+    var unit = el.getAttribute("data-unit") || "";
+    var labels = (el.getAttribute("data-labels") || el.getAttribute("data-series") || "").split(",");
+    var colors = axisColors();
+    var series = [{}];
+    for (var i = 0; i < entry.keys.length; i++) {
+      series.push({
+        label: (labels[i] || entry.keys[i]).trim(),
+        stroke: PALETTE[i % PALETTE.length],
+        width: 2,
+        value: function (u, v) { return formatValue(unit, v); },
+      });
+    }
+    var axis = {
+      stroke: colors.text,
+      grid: { stroke: colors.grid, width: 1 },
+      ticks: { stroke: colors.grid, width: 1 },
+    };
+    var yAxis = Object.assign({}, axis, {
+      size: 70,
+      values: function (u, vals) { return vals.map(function (v) { return formatValue(unit, v); }); },
+    });
+    if (entry.plot) entry.plot.destroy();
+    entry.plot = new window.uPlot(
+      {
+        width: Math.max(el.clientWidth, 200),
+        height: parseInt(el.getAttribute("data-height") || "220", 10),
+        series: series,
+        axes: [axis, yAxis],
+        scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max, 1)]; } } },
+        cursor: { drag: { x: false, y: false } },
+      },
+      entry.data,
+      el
+    );
+  }
+
+  function initChart(el) {
+    if (!window.uPlot || el.__skiffChart) return;
+    var keys = (el.getAttribute("data-series") || "").split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+    var data = [[]];
+    keys.forEach(function () { data.push([]); });
+    var initialId = el.getAttribute("data-initial");
+    var initialEl = initialId ? document.getElementById(initialId) : null;
+    if (initialEl) {
+      try {
+        var initial = JSON.parse(initialEl.textContent);
+        data[0] = (initial.t || []).slice();
+        keys.forEach(function (k, i) {
+          data[i + 1] = (initial[k] || []).slice();
+          while (data[i + 1].length < data[0].length) data[i + 1].push(null);
+        });
+      } catch (e) { /* bad initial data: start empty */ }
+    }
+    var entry = { el: el, keys: keys, data: data, window: parseFloat(el.getAttribute("data-window") || "300"), plot: null };
+    el.__skiffChart = entry;
+    charts.push(entry);
+    buildPlot(entry);
+    if (window.ResizeObserver) {
+      entry.ro = new ResizeObserver(function () {
+        if (entry.plot) entry.plot.setSize({ width: Math.max(el.clientWidth, 200), height: entry.plot.height });
+      });
+      entry.ro.observe(el);
+    }
+  }
+
+  function initCharts(scope) {
+    var els = (scope || document).querySelectorAll("[data-skiff-chart]");
+    for (var i = 0; i < els.length; i++) initChart(els[i]);
+    // Forget charts whose element left the page (htmx swap).
+    charts = charts.filter(function (c) {
+      if (document.body.contains(c.el)) return true;
+      if (c.ro) c.ro.disconnect();
+      if (c.plot) c.plot.destroy();
+      return false;
+    });
+  }
+
+  function pushSample(name, t, values) {
+    charts.forEach(function (c) {
+      if (c.el.getAttribute("data-skiff-chart") !== name) return;
+      c.data[0].push(t);
+      c.keys.forEach(function (k, i) {
+        var v = values ? values[k] : null;
+        c.data[i + 1].push(typeof v === "number" ? v : null);
+      });
+      var cutoff = t - c.window;
+      while (c.data[0].length && c.data[0][0] < cutoff) {
+        for (var j = 0; j < c.data.length; j++) c.data[j].shift();
+      }
+      if (c.plot) c.plot.setData(c.data);
+    });
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    var msg = evt.detail && evt.detail.message;
+    if (typeof msg !== "string" || msg.charAt(0) !== "{") return;
+    var sample;
+    try { sample = JSON.parse(msg); } catch (e) { return; }
+    evt.preventDefault(); // not HTML: do not let htmx swap it
+    if (sample && sample.chart && typeof sample.t === "number") {
+      pushSample(sample.chart, sample.t, sample.values || {});
+    }
+    document.dispatchEvent(new CustomEvent("skiff:sample", { detail: sample }));
+  });
+
+  document.addEventListener("skiff:theme", function () {
+    charts.forEach(buildPlot); // axis colours follow the theme
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    applyTheme(); // sets aria-pressed on toggles that now exist
+    initCharts(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    initCharts(evt.target);
+  });
+
+  window.Skiff = {
+    setTheme: setTheme,
+    theme: effectiveTheme,
+    csrfToken: csrfToken,
+    charts: { init: initCharts, push: pushSample },
+  };
+})();

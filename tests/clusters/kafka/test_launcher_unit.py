@@ -1,0 +1,229 @@
+"""Launcher pieces that need no running broker: properties, ids, ports, pid safety."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clusters.kafka import launcher
+from clusters.kafka.launcher import (
+    LocalCell,
+    NodeAddress,
+    new_cluster_id,
+    render_node_properties,
+    replication_defaults,
+)
+
+
+def _parse(text: str) -> dict[str, str]:
+    props = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            props[key] = value
+    return props
+
+
+def _nodes(n: int) -> list[NodeAddress]:
+    return [
+        NodeAddress(
+            node_id=i + 1,
+            host="127.0.0.1",
+            client_port=19100 + i * 10,
+            internal_port=19101 + i * 10,
+            controller_port=19102 + i * 10,
+        )
+        for i in range(n)
+    ]
+
+
+def _render(nodes: list[NodeAddress], **overrides: object) -> dict[str, str]:
+    rf, _ = replication_defaults(len(nodes))
+    kwargs: dict = dict(
+        voters=nodes,
+        log_dir="/data",
+        keystore_path="/tls/keystore.pem",
+        truststore_path="/tls/truststore.pem",
+        admin_password="adminpw",
+        controller_password="ctrlpw",
+        replication_factor=rf,
+    )
+    kwargs.update(overrides)
+    return _parse(render_node_properties(nodes[0], **kwargs))
+
+
+def test_three_node_properties_are_hardened() -> None:
+    props = _render(_nodes(3))
+
+    assert props["process.roles"] == "broker,controller"
+    assert props["node.id"] == "1"
+    assert props["controller.quorum.voters"] == (
+        "1@127.0.0.1:19102,2@127.0.0.1:19112,3@127.0.0.1:19122"
+    )
+    assert props["listeners"] == (
+        "CLIENT://127.0.0.1:19100,INTERNAL://127.0.0.1:19101,CONTROLLER://127.0.0.1:19102"
+    )
+    assert props["advertised.listeners"] == "CLIENT://127.0.0.1:19100,INTERNAL://127.0.0.1:19101"
+    protocols = dict(p.split(":") for p in props["listener.security.protocol.map"].split(","))
+    assert protocols == {
+        "CLIENT": "SASL_SSL",
+        "INTERNAL": "SASL_SSL",
+        "CONTROLLER": "SASL_PLAINTEXT",
+    }
+    assert "PLAINTEXT://" not in props["listeners"]
+    assert props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert props["sasl.mechanism.controller.protocol"] == "PLAIN"
+    assert props["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
+    assert (
+        'username="controller" password="ctrlpw"'
+        in props["listener.name.controller.plain.sasl.jaas.config"]
+    )
+    assert (
+        'username="admin" password="adminpw"'
+        in props["listener.name.internal.scram-sha-512.sasl.jaas.config"]
+    )
+    assert props["authorizer.class.name"] == (
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    )
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin;User:controller"
+    assert "ANONYMOUS" not in props["super.users"]
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
+    assert "ssl.keystore.password" not in props and "ssl.key.password" not in props
+    for key in (
+        "default.replication.factor",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "share.coordinator.state.topic.replication.factor",
+    ):
+        assert props[key] == "3", key
+    for key in (
+        "min.insync.replicas",
+        "transaction.state.log.min.isr",
+        "share.coordinator.state.topic.min.isr",
+    ):
+        assert props[key] == "2", key
+    assert props["group.initial.rebalance.delay.ms"] == "0"
+
+
+def test_single_node_uses_replication_factor_one() -> None:
+    props = _render(_nodes(1))
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19102"
+    assert props["default.replication.factor"] == "1"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["min.insync.replicas"] == "1"
+    assert props["transaction.state.log.min.isr"] == "1"
+
+
+def test_compose_style_addresses_and_broker_only_nodes() -> None:
+    node = NodeAddress(
+        node_id=4,
+        host="kafka-4",
+        client_port=9092,
+        internal_port=9093,
+        controller_port=9094,
+        bind_host="0.0.0.0",
+        client_advertised="localhost:19092",
+    )
+    voters = _nodes(3)
+    text = render_node_properties(
+        node,
+        voters=voters,
+        log_dir="/var/lib/kafka",
+        keystore_path="/tls/k.pem",
+        truststore_path="/tls/t.pem",
+        admin_password="a",
+        controller_password="c",
+        replication_factor=3,
+        process_roles="broker",
+        extra={"num.io.threads": "2"},
+    )
+    props = _parse(text)
+    assert props["process.roles"] == "broker"
+    assert props["listeners"] == "CLIENT://0.0.0.0:9092,INTERNAL://0.0.0.0:9093"
+    assert props["advertised.listeners"] == "CLIENT://localhost:19092,INTERNAL://kafka-4:9093"
+    assert props["controller.listener.names"] == "CONTROLLER"
+    assert props["num.io.threads"] == "2"
+
+
+@pytest.mark.parametrize("bad", ['pa"ss', "pa\\ss", "pa;ss", "pa\nss"])
+def test_passwords_that_would_break_jaas_are_rejected(bad: str) -> None:
+    with pytest.raises(ValueError):
+        _render(_nodes(1), admin_password=bad)
+
+
+def test_cluster_id_looks_like_a_kafka_uuid() -> None:
+    ids = {new_cluster_id() for _ in range(200)}
+    assert len(ids) == 200
+    for cid in ids:
+        assert len(cid) == 22 and not cid.startswith("-")
+        assert len(base64.urlsafe_b64decode(cid + "==")) == 16
+
+
+@pytest.fixture
+def private_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Port claims in a private file, so this test never races real cells on the host."""
+    claims = tmp_path / "claims.json"
+    monkeypatch.setattr(launcher, "_CLAIMS_FILE", claims)
+    return claims
+
+
+def test_new_cells_get_distinct_free_port_blocks(tmp_path: Path, private_claims: Path) -> None:
+    first = LocalCell(tmp_path / "a")._create(3, None, None)  # type: ignore[arg-type]
+    # Occupy a port of the next free block, as a foreign process would.
+    candidates = [
+        b
+        for b in range(launcher.PORT_SEARCH_START, launcher.PORT_SEARCH_END + 1, 100)
+        if b != first.port_base and all(launcher._port_free(p) for p in launcher._block_ports(b, 3))
+    ]
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", candidates[0] + 12))
+    blocker.listen()
+    try:
+        second = LocalCell(tmp_path / "b")._create(3, None, None)  # type: ignore[arg-type]
+    finally:
+        blocker.close()
+
+    assert first.port_base != second.port_base
+    assert second.port_base != candidates[0]
+    assert json.loads(private_claims.read_text())[str(second.port_base)] == str(tmp_path / "b")
+    # The state file holds the credentials: owner-only.
+    assert (tmp_path / "a" / "cell.json").stat().st_mode & 0o077 == 0
+    state = json.loads((tmp_path / "a" / "cell.json").read_text())
+    assert len(state["admin_password"]) >= 32 and len(state["controller_password"]) >= 32
+    assert [n["client_port"] for n in state["nodes"]] == [
+        first.port_base,
+        first.port_base + 10,
+        first.port_base + 20,
+    ]
+
+
+def test_down_never_signals_a_pid_that_is_not_our_broker(
+    tmp_path: Path, private_claims: Path
+) -> None:
+    """A stale pid file pointing at a reused pid must not get that process killed."""
+    cell = LocalCell(tmp_path / "cell")
+    cell._create(1, None, None)  # type: ignore[arg-type]
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        cell._pid_path(1).parent.mkdir(parents=True, exist_ok=True)
+        cell._pid_path(1).write_text(f"{bystander.pid}\n")
+
+        status = cell.status()
+        assert status is not None and not status.nodes[0].alive
+        cell.down(timeout=1)
+
+        assert bystander.poll() is None, "down() killed a process that is not our Kafka"
+        assert not cell._pid_path(1).exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+    assert os.path.exists(tmp_path / "cell" / "cell.json")

@@ -1,0 +1,49 @@
+"""Small helpers for the Kafka integration tests."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from prometheus_client.parser import text_string_to_metric_families
+
+T = TypeVar("T")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def eventually(fn: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.2) -> T:
+    """Retry ``fn`` until it stops raising AssertionError/gateway errors.
+
+    KRaft brokers apply new SCRAM credentials and ACLs when they fetch the metadata log, a few
+    milliseconds after the controller acknowledged the change: a request sent at once may still
+    hit a broker that has not seen it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except Exception:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(interval)
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus text -> {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def topic_counter(samples: dict, name: str, topic: str) -> float:
+    return samples.get((name, (("topic", topic),)), 0.0)

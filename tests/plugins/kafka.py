@@ -1,0 +1,69 @@
+"""A real Kafka cell for the test suite: 3 KRaft nodes started from fleet/lib by LocalCell.
+
+Started lazily (only when a test asks for ``kafka_cell``), once per session, in a temp dir on
+free ports; stopped at the end of the session (with an ``atexit`` fallback). If the cell
+cannot start, the requesting tests fail with the reason and the broker log tail — never skip.
+
+Knobs: ``SKIFF_TEST_KAFKA_TIMEOUT`` (start timeout, s), ``SKIFF_TEST_KAFKA_HEAP_MB``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clusters.kafka.gateway import KafkaConnection
+from clusters.kafka.launcher import CellError, CellInfo, LocalCell
+from clusters.kafka.runtime import RuntimeUnavailable
+
+START_TIMEOUT = float(os.environ.get("SKIFF_TEST_KAFKA_TIMEOUT", "180"))
+HEAP_MB = int(os.environ.get("SKIFF_TEST_KAFKA_HEAP_MB", "256"))
+NODES = 3
+
+
+@pytest.fixture(scope="session")
+def kafka_local_cell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCell]:
+    """The LocalCell object (for tests that stop and start nodes). Prefer ``kafka_cell``."""
+    state_dir: Path = tmp_path_factory.mktemp("kafka-cell")
+    cell = LocalCell(state_dir, name="test")
+    atexit.register(cell.down)  # if the session dies before fixture teardown
+    started = time.monotonic()
+    try:
+        cell.up(nodes=NODES, heap_mb=HEAP_MB, timeout=START_TIMEOUT)
+    except (CellError, RuntimeUnavailable) as exc:
+        cell.down()
+        pytest.fail(f"the Kafka test cell could not start: {exc}", pytrace=False)
+    _record_timing("kafka cell start", time.monotonic() - started)
+    try:
+        yield cell
+    finally:
+        cell.down()
+        atexit.unregister(cell.down)
+
+
+@pytest.fixture(scope="session")
+def kafka_cell(kafka_local_cell: LocalCell) -> CellInfo:
+    """A running 3-node cell: bootstrap, admin credentials, CA path, node ports and pids."""
+    info = kafka_local_cell.status()
+    assert info is not None and info.running
+    return info
+
+
+@pytest.fixture(scope="session")
+def admin_connection(kafka_cell: CellInfo) -> KafkaConnection:
+    """The platform's super-user connection to the test cell (SASL_SSL, SCRAM-SHA-512)."""
+    return kafka_cell.admin_connection(timeout=20.0)
+
+
+def _record_timing(label: str, seconds: float) -> None:
+    # Shown in the harness summary of tests/plugins/services.py, when that plugin is loaded.
+    try:
+        from tests.plugins.services import TIMINGS
+    except ImportError:
+        return
+    TIMINGS[label] = seconds
