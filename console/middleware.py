@@ -1,4 +1,5 @@
 from console.access import team_context_from_session
+from console.audit import SYSTEM, Actor, client_ip, set_actor
 
 
 class CurrentTeamMiddleware:
@@ -9,4 +10,9 @@ class CurrentTeamMiddleware:
 
     def __call__(self, request):
         request.team_context = team_context_from_session(request)
-        return self.get_response(request)
+        user = request.user if request.user.is_authenticated else None
+        set_actor(Actor(user=user, ip=client_ip(request)))
+        try:
+            return self.get_response(request)
+        finally:
+            set_actor(SYSTEM)

@@ -536,6 +536,25 @@ def _result(future: concurrent.futures.Future[T], context: str) -> T:
         raise _from_exception(exc, context) from exc
 
 
+def _require_cluster_permission(
+    admin: AdminClient, trap: _ErrorTrap, deadline: _Deadline, operation: str, context: str
+) -> None:
+    """Fail with KafkaAuthorizationFailed unless the principal may do ``operation`` on CLUSTER.
+
+    Works around two confluent-kafka 2.16.1 / librdkafka 2.16.0 bugs, both seen against Kafka
+    4.3: DescribeAcls answered with CLUSTER_AUTHORIZATION_FAILED is reported as an empty list,
+    and DescribeUserScramCredentials answered with that error aborts the whole process
+    ("munmap_chunk(): invalid pointer"). So ask first (one cheap DescribeCluster round trip).
+    """
+    future = admin.describe_cluster(
+        include_authorized_operations=True, request_timeout=_request_timeout(deadline)
+    )
+    _await(admin, trap, deadline, [future], context)
+    allowed = _result(future, context).authorized_operations or ()
+    if AclOperation[operation] not in allowed and AclOperation.ALL not in allowed:
+        raise _map_error("CLUSTER_AUTHORIZATION_FAILED", "", context)
+
+
 def _request_timeout(deadline: _Deadline) -> float:
     # librdkafka rejects a zero timeout; the outer deadline is what really bounds the call.
     return max(0.5, deadline.remaining())
@@ -839,6 +858,7 @@ def delete_scram_user(
 def list_scram_users(conn: KafkaConnection) -> set[str]:
     context = "Listing SCRAM users"
     with _admin(conn) as (admin, trap, deadline):
+        _require_cluster_permission(admin, trap, deadline, "DESCRIBE", context)
         future = admin.describe_user_scram_credentials(request_timeout=_request_timeout(deadline))
         assert isinstance(future, concurrent.futures.Future)  # users=None -> one future
         _await(admin, trap, deadline, [future], context)
@@ -916,6 +936,7 @@ def describe_acls(
         AclPermissionType.ANY,
     )
     with _admin(conn) as (admin, trap, deadline):
+        _require_cluster_permission(admin, trap, deadline, "DESCRIBE", context)
         future = admin.describe_acls(acl_filter, request_timeout=_request_timeout(deadline))
         _await(admin, trap, deadline, [future], context)
         result = _result(future, context)
@@ -1148,7 +1169,7 @@ def _import_kafka_python() -> None:
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        import kafka.admin  # noqa: F401
+        import kafka.admin
         import kafka.protocol.admin  # noqa: F401
 
 

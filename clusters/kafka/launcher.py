@@ -308,32 +308,59 @@ def _block_ports(base: int, nodes: int) -> list[int]:
 
 
 _CLAIMS_FILE = Path(tempfile.gettempdir()) / f"skiff-port-claims-{os.getuid()}.json"
+# A claim protects a block from the moment it is chosen until the cell's JVMs hold the ports.
+# After that, only a running cell keeps its block: a stopped cell (or the leftover state dir of
+# an old test session) must not exhaust the few blocks there are.
+CLAIM_GRACE_SECONDS = 600.0
 
 
 @contextmanager
-def _claims_lock() -> Iterator[dict[str, str]]:
-    """Port blocks reserved by cell state dirs on this host (base -> state_dir).
-
-    Needed because a cell claims its ports seconds before its JVMs bind them, and a stopped
-    cell keeps its ports for the next start: a bind() probe alone would hand them out twice.
-    """
+def _claims_lock() -> Iterator[dict[str, dict[str, object]]]:
+    """Port blocks claimed by cell state dirs on this host: base -> {state_dir, at}."""
     lock_path = _CLAIMS_FILE.with_suffix(".lock")
     with open(lock_path, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            claims: dict[str, str] = json.loads(_CLAIMS_FILE.read_text())
+            raw = json.loads(_CLAIMS_FILE.read_text())
         except (FileNotFoundError, ValueError):
-            claims = {}
+            raw = {}
+        claims = {k: v for k, v in raw.items() if isinstance(v, dict)}
         yield claims
         _CLAIMS_FILE.write_text(json.dumps(claims, indent=1, sort_keys=True))
 
 
-def _claim_is_live(base: int, state_dir: str) -> bool:
+def _claim(base: int, state_dir: Path) -> None:
+    with _claims_lock() as claims:
+        claims[str(base)] = {"state_dir": str(state_dir), "at": time.time()}
+
+
+def _claim_is_live(base: int, claim: Mapping[str, object]) -> bool:
+    state_dir = Path(str(claim.get("state_dir")))
     try:
-        state = json.loads((Path(state_dir) / "cell.json").read_text())
+        state = json.loads((state_dir / "cell.json").read_text())
+    except (FileNotFoundError, ValueError, OSError):
+        return False  # the cell was deleted
+    if state.get("port_base") != base:
+        return False
+    claimed_at = claim.get("at")
+    if isinstance(claimed_at, int | float) and time.time() - claimed_at < CLAIM_GRACE_SECONDS:
+        return True
+    return any(
+        _pid_file_is_kafka(d / "kafka.pid", d / "node.properties") for d in _node_dirs(state_dir)
+    )
+
+
+def _node_dirs(state_dir: Path) -> list[Path]:
+    return sorted(p for p in state_dir.glob("node-*") if p.is_dir())
+
+
+def _pid_file_is_kafka(pid_path: Path, properties_path: Path) -> bool:
+    try:
+        pid = int(pid_path.read_text().strip())
     except (FileNotFoundError, ValueError, OSError):
         return False
-    return state.get("port_base") == base
+    cmdline = _read_cmdline(pid)
+    return bool(cmdline) and "kafka.Kafka" in cmdline and str(properties_path) in cmdline
 
 
 def _choose_port_base(state_dir: Path, nodes: int) -> int:
@@ -341,15 +368,19 @@ def _choose_port_base(state_dir: Path, nodes: int) -> int:
         raise CellError(f"at most {MAX_NODES_PER_BLOCK} nodes fit a default port block")
     with _claims_lock() as claims:
         for base in range(PORT_SEARCH_START, PORT_SEARCH_END + 1, PORT_SEARCH_STEP):
-            owner = claims.get(str(base))
-            if owner and owner != str(state_dir) and _claim_is_live(base, owner):
+            claim = claims.get(str(base))
+            if (
+                claim is not None
+                and claim.get("state_dir") != str(state_dir)
+                and _claim_is_live(base, claim)
+            ):
                 continue
             if all(_port_free(p) for p in _block_ports(base, nodes)):
-                claims[str(base)] = str(state_dir)
+                claims[str(base)] = {"state_dir": str(state_dir), "at": time.time()}
                 return base
     raise CellError(
-        f"no free port block in {PORT_SEARCH_START}-{PORT_SEARCH_END + 99}; "
-        "stop another cell or pass port_base"
+        f"no free port block in {PORT_SEARCH_START}-{PORT_SEARCH_END + 99}: every block is used "
+        "by a running cell or another process; stop one or pass port_base"
     )
 
 
@@ -513,6 +544,9 @@ class LocalCell:
             info = self._info(state)
             if info.running:
                 return info
+            to_start = [n.node_id for n in info.nodes if not n.alive]
+            self._check_ports(state, to_start)
+            _claim(state.port_base, self.state_dir)
             for node in state.nodes:
                 self._write_properties(state, node)
             self._format_missing(state, runtime)
@@ -551,6 +585,8 @@ class LocalCell:
             state = self._require_state()
             node = self._node_state(state, node_id)
             if self._live_pid(node_id) is None:
+                self._check_ports(state, [node_id])
+                _claim(state.port_base, self.state_dir)
                 self._write_properties(state, node)
                 self._spawn(state, node_id, runtime)
             try:
@@ -596,8 +632,7 @@ class LocalCell:
             busy = [p for p in _block_ports(port_base, nodes) if not _port_free(p)]
             if busy:
                 raise CellError(f"ports already in use: {', '.join(map(str, busy))}")
-            with _claims_lock() as claims:
-                claims[str(port_base)] = str(self.state_dir)
+            _claim(port_base, self.state_dir)
         state = _CellState(
             name=self.name,
             cluster_id=new_cluster_id(),
@@ -687,6 +722,26 @@ class LocalCell:
         if not cmdline:
             return False
         return "kafka.Kafka" in cmdline and str(self._properties_path(node_id)) in cmdline
+
+    def _check_ports(self, state: _CellState, node_ids: Sequence[int]) -> None:
+        """Fail clearly when something else listens on a stopped node's ports."""
+        busy = [
+            port
+            for node in state.nodes
+            if node.node_id in node_ids
+            for port in (
+                node.client_port,
+                node.internal_port,
+                node.controller_port,
+                node.metrics_port,
+            )
+            if not _port_free(port)
+        ]
+        if busy:
+            raise CellError(
+                f"cell {state.name!r} cannot start: port(s) {', '.join(map(str, busy))} are in use "
+                "by another process (a stopped cell does not keep its ports reserved)"
+            )
 
     def _live_pid(self, node_id: int) -> int | None:
         self._reap(node_id)

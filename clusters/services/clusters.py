@@ -23,6 +23,7 @@ from clusters.models import (
     cluster_name_validator,
 )
 from clusters.services.sealing import seal
+from console.audit import audit_record
 from console.models import Team, User
 
 TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
@@ -218,6 +219,17 @@ def cluster_create(
         if draft is not None:
             draft.cluster = cluster
             draft.save(update_fields=["cluster", "updated_at"])
+        audit_record(
+            team=team,
+            action="cluster.create",
+            target=cluster,
+            after={
+                "name": cluster.name,
+                "tags": cluster.tags,
+                "allowed_client_ips": cluster.allowed_client_ips,
+                "policy_template": clean.policy_template,
+            },
+        )
         _enqueue_provisioning(cluster.pk)
     cluster.refresh_from_db()
     return CreatedCluster(cluster, key, secret)
@@ -233,6 +245,7 @@ def cluster_retry(*, cluster: Cluster) -> Cluster:
         locked.state_reason = ""
         locked.progress = ""
         locked.save(update_fields=["state", "state_reason", "progress", "updated_at"])
+        audit_record(team=locked.team, action="cluster.retry", target=locked)
         _enqueue_provisioning(locked.pk)
     locked.refresh_from_db()
     return locked
@@ -246,10 +259,18 @@ def cluster_delete(*, cluster: Cluster) -> Cluster:
             raise ValidationError("This cluster is already deleted.")
         if locked.state == Cluster.State.CREATING:
             raise ValidationError("Wait until the cluster is ACTIVE or FAILED, then delete it.")
+        before = {"state": locked.state}
         locked.state = Cluster.State.DELETING
         locked.state_reason = ""
         locked.progress = ""
         locked.save(update_fields=["state", "state_reason", "progress", "updated_at"])
+        audit_record(
+            team=locked.team,
+            action="cluster.delete",
+            target=locked,
+            before=before,
+            after={"state": locked.state},
+        )
         _enqueue_deletion(locked.pk)
     locked.refresh_from_db()
     return locked

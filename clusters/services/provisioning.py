@@ -99,7 +99,8 @@ def step_activate(cluster: Cluster) -> None:
         )
         cluster.state = Cluster.State.ACTIVE
         cluster.state_reason = ""
-        cluster.save(update_fields=["state", "state_reason", "updated_at"])
+        cluster.progress = "active"
+        cluster.save(update_fields=["state", "state_reason", "progress", "updated_at"])
 
 
 def provision_cluster(*, cluster_id: int) -> Cluster:

@@ -4,6 +4,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from console.audit import Actor, client_ip, set_actor
 from console.models import ApiToken, hash_token
 
 # Writing last_used_at on every call would turn each read into a write; a minute is precise
@@ -28,7 +29,13 @@ class TeamTokenAuthentication(authentication.TokenAuthentication):
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # The token, not just its user, is the actor of whatever this request changes.
+        set_actor(Actor(user=token.user, token=token, ip=client_ip(self._request)))
         return token.user, token
+
+    def authenticate(self, request):
+        self._request = request
+        return super().authenticate(request)
 
 
 class TeamTokenScheme(OpenApiAuthenticationExtension):

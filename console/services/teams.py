@@ -6,6 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from console.audit import audit_record
 from console.models import ApiToken, Membership, Role, Team, User, hash_token
 
 
@@ -32,6 +33,7 @@ def team_create(*, name: str, slug: str, owner: User) -> Team:
     team.full_clean()
     team.save()
     Membership.objects.create(team=team, user=owner, role=Role.OWNER)
+    audit_record(team=team, action="team.create", target=team, after={"owner": owner.email})
     return team
 
 
@@ -49,5 +51,11 @@ def api_token_create(
         key_hash=hash_token(raw),
         key_hint=raw[:8],
         expires_at=expires_at,
+    )
+    audit_record(
+        team=team,
+        action="token.create",
+        target=token,
+        after={"name": name, "user": user.email, "expires_at": str(expires_at or "")},
     )
     return token, raw

@@ -193,25 +193,47 @@ def test_delete_removes_topics_groups_users_acls_and_quotas(
     gateway.delete_topic(admin_connection, neighbour)
 
 
-def test_a_failed_delete_stays_deleting_with_a_reason_and_can_be_repeated(
-    cell, member, admin_connection, monkeypatch, django_capture_on_commit_callbacks
+DELETE_STEPS = [
+    "delete_acls",
+    "alter_user_quotas",
+    "delete_scram_user",
+    "delete_consumer_groups",
+    "delete_topic",
+]
+
+
+@pytest.mark.parametrize("function", DELETE_STEPS)
+def test_a_failed_delete_step_stays_deleting_with_a_reason_and_can_be_repeated(
+    function, cell, member, admin_connection, monkeypatch, django_capture_on_commit_callbacks
 ):
     created = create_cluster(member, django_capture_on_commit_callbacks)
     cluster = created.cluster
-    real = gateway.delete_scram_user
+    topic = f"{cluster.wire_prefix}orders"
+    gateway.create_topic(admin_connection, topic, partitions=1)
+    client = key_connection(cell, created.initial_key.username, created.secret)
+    eventually(lambda: gateway.produce(client, topic, [b"a"]), timeout=20)
+    gateway.consume(client, topic, group_id=f"{cluster.wire_prefix}g", max_messages=1, timeout=20)
+    real = getattr(gateway, function)
 
     def broken(*args, **kwargs):
         raise KafkaUnavailable("Injected failure: the cell did not answer in time.")
 
-    monkeypatch.setattr(gateway, "delete_scram_user", broken)
+    monkeypatch.setattr(gateway, function, broken)
     with django_capture_on_commit_callbacks(execute=True):
         cluster_delete(cluster=cluster)
     cluster.refresh_from_db()
     assert cluster.state == Cluster.State.DELETING
     assert "Deletion is incomplete" in cluster.state_reason
+    assert not cluster.events.filter(kind=ClusterEvent.Kind.DELETED).exists()
 
-    monkeypatch.setattr(gateway, "delete_scram_user", real)
-    provisioning.delete_cluster(cluster_id=cluster.pk)
+    monkeypatch.setattr(gateway, function, real)
+    with django_capture_on_commit_callbacks(execute=True):
+        cluster_delete(cluster=cluster)  # the user presses Delete again
     cluster.refresh_from_db()
     assert cluster.state == Cluster.State.DELETED
     assert footprint(admin_connection, cluster) == EMPTY
+    assert not [
+        g
+        for g in gateway.list_consumer_groups(admin_connection)
+        if g.startswith(cluster.wire_prefix)
+    ]

@@ -62,8 +62,13 @@ def test_a_user_without_acls_is_denied_everything(
             gw.produce(conn, topic, [b"x"])
         with pytest.raises(gw.KafkaAuthorizationFailed):
             gw.consume(conn, topic, group_id=unique("g-"), max_messages=1)
+        # Cluster-level reads: the gateway must raise, not return an empty answer or crash.
         with pytest.raises(gw.KafkaAuthorizationFailed):
             gw.describe_acls(conn)
+        with pytest.raises(gw.KafkaAuthorizationFailed):
+            gw.list_scram_users(conn)
+        with pytest.raises(gw.KafkaAuthorizationFailed):
+            gw.describe_user_quotas(conn)
     finally:
         gw.delete_scram_user(admin_connection, user)
         gw.delete_topic(admin_connection, topic)

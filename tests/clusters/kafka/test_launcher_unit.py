@@ -194,7 +194,8 @@ def test_new_cells_get_distinct_free_port_blocks(tmp_path: Path, private_claims:
 
     assert first.port_base != second.port_base
     assert second.port_base != candidates[0]
-    assert json.loads(private_claims.read_text())[str(second.port_base)] == str(tmp_path / "b")
+    claim = json.loads(private_claims.read_text())[str(second.port_base)]
+    assert claim["state_dir"] == str(tmp_path / "b")
     # The state file holds the credentials: owner-only.
     assert (tmp_path / "a" / "cell.json").stat().st_mode & 0o077 == 0
     state = json.loads((tmp_path / "a" / "cell.json").read_text())
