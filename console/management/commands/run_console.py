@@ -11,6 +11,7 @@ from clusters.kafka.gateway import KafkaGatewayError
 from clusters.kafka.launcher import CellError
 from clusters.services.fleet import fleet_down, fleet_up
 from console.models import User
+from console.periodic import EmbeddedScheduler
 from console.services.teams import team_create, user_create
 
 FIRST_ADMIN_EMAIL = "admin@skiff.local"
@@ -34,9 +35,16 @@ class Command(BaseCommand):
                 raise CommandError(f"The local Kafka cell did not start: {exc}") from exc
             self.stdout.write(f"Cell '{cell.name}' ready: bootstrap {cell.bootstrap_servers}")
         self._print_login(addrport)
+        scheduler = None
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            # No worker or beat in the embedded default: periodic tasks run in this process.
+            scheduler = EmbeddedScheduler()
+            scheduler.start()
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             if not no_fleet:
                 self.stdout.write(f"Stopping local cell '{cell_name}'…")
                 fleet_down(name=cell_name)

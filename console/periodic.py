@@ -1,0 +1,69 @@
+"""Periodic work, declared once in code and run by Celery beat or by the embedded runner.
+
+`PERIODIC_TASKS` is the single schedule: `console.celery` turns it into Celery beat's schedule
+(production topology), and `EmbeddedScheduler` — started by `manage.py run_console` when there is
+no Redis — runs the same tasks in a background thread of the web process. Features append their
+entry here: task name (a Celery task), interval in seconds, and an expiry so that a backlog never
+piles up.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    name: str  # the Celery task's registered name, e.g. "clusters.tasks.sync_topics_task"
+    every_seconds: float
+
+
+PERIODIC_TASKS: list[PeriodicTask] = []
+
+
+def beat_schedule() -> dict[str, dict]:
+    return {
+        task.name: {
+            "task": task.name,
+            "schedule": task.every_seconds,
+            # A run that could not start within one period is dropped, not queued behind.
+            "options": {"expires": task.every_seconds},
+        }
+        for task in PERIODIC_TASKS
+    }
+
+
+class EmbeddedScheduler(threading.Thread):
+    """Runs PERIODIC_TASKS in-process (eager), each at its interval, until stopped."""
+
+    def __init__(self, tasks: list[PeriodicTask] | None = None, tick: float = 0.5):
+        super().__init__(name="skiff-embedded-scheduler", daemon=True)
+        self.tasks = list(PERIODIC_TASKS if tasks is None else tasks)
+        self.tick = tick
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        from django.db import close_old_connections
+
+        from console.celery import app
+
+        next_run = {task.name: time.monotonic() for task in self.tasks}
+        while not self._stop_event.is_set():
+            now = time.monotonic()
+            for task in self.tasks:
+                if now < next_run[task.name]:
+                    continue
+                next_run[task.name] = now + task.every_seconds
+                try:
+                    app.tasks[task.name].apply()
+                except Exception:  # one failing job must not stop the others
+                    logger.exception("periodic task %s failed", task.name)
+                finally:
+                    close_old_connections()
+            self._stop_event.wait(self.tick)
