@@ -249,8 +249,10 @@ class ClusterStatusView(TeamViewMixin, View):
         try:
             cluster = team_cluster(self, pk)
         except Http404:
-            response = HttpResponse(status=200)
-            response["HX-Redirect"] = reverse("home")  # deleted meanwhile
+            # Deleted meanwhile, or another team's id: 404 either way (htmx still follows
+            # HX-Redirect on an error status, so the polling page leaves for the list).
+            response = HttpResponse(status=404)
+            response["HX-Redirect"] = reverse("home")
             return response
         response = render(request, "clusters/partials/_cluster_status.html", {"cluster": cluster})
         if request.GET.get("was") and request.GET["was"] != cluster.state:

@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from console.models import ApiToken, AuditEvent, Team, User
 
 
@@ -50,9 +52,27 @@ def acting_as(actor: Actor) -> Iterator[None]:
 
 
 def client_ip(request) -> str | None:
-    # Behind the production proxy, SECURE_PROXY_SSL_HEADER is trusted; so is its X-Forwarded-For.
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+    """The client's address: REMOTE_ADDR, or what the trusted proxies put in X-Forwarded-For.
+
+    Each proxy appends the address it got the request from, so with N trusted proxies the
+    client is the N-th entry from the right; entries left of it are whatever the client sent.
+    """
+    trusted = settings.SKIFF_TRUSTED_PROXIES
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [p for p in forwarded if p]
+    if trusted > 0 and forwarded:
+        return forwarded[-min(trusted, len(forwarded))]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def login_username(request, credentials: dict | None) -> str | None:
+    """The email a login attempt is for, as django-axes counts failures (case-insensitive)."""
+    if credentials:
+        username = credentials.get("username") or credentials.get("email")
+    else:
+        data = getattr(request, "data", None) or getattr(request, "POST", {})
+        username = data.get("username")
+    return username.strip().lower() if isinstance(username, str) else username
 
 
 def audit_record(

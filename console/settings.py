@@ -6,6 +6,7 @@ channel layer and Celery broker). ``SKIFF_ENV=production`` turns on the hardened
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "django_celery_beat",
+    "axes",
     "console",
     "clusters",
     "billing",
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.ContentSecurityPolicyMiddleware",
     # Daphne serves no static files: WhiteNoise does, same-origin (the CSP stays strict).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -72,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.CurrentTeamMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -109,7 +114,11 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "console.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses authentication while an (email, IP) pair is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -191,8 +200,42 @@ SKIFF_MAX_CLUSTERS_PER_TEAM = int(os.environ.get("SKIFF_MAX_CLUSTERS_PER_TEAM", 
 # --- Email -------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "skiff@localhost")
+# How long an invitation link works.
+SKIFF_INVITATION_DAYS = int(os.environ.get("SKIFF_INVITATION_DAYS", "7"))
 
 # --- Security ----------------------------------------------------------------------------
+# X-Forwarded-For is believed only from this many proxies in front of the app (the production
+# reverse proxy appends the client address); with 0 it is ignored, so a client cannot pick the
+# address that the audit log records and that login lockout counts.
+SKIFF_TRUSTED_PROXIES = int(os.environ.get("SKIFF_TRUSTED_PROXIES", "1" if PRODUCTION else "0"))
+
+# Login lockout (django-axes): 5 failed sign-ins for one email from one address lock that pair
+# for 15 minutes; a successful sign-in resets the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("SKIFF_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SKIFF_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the email)
+AXES_USERNAME_CALLABLE = "console.audit.login_username"
+AXES_CLIENT_IP_CALLABLE = "console.audit.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
+AXES_VERBOSE = False
+
+# Content-Security-Policy (console.middleware): only same-origin scripts, styles and
+# connections (WebSockets included); Tabler's CSS embeds its icons as data: SVGs.
+SKIFF_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"

@@ -9,6 +9,7 @@ from console.api.views import CurrentTeamAPIView
 
 api_v1 = [
     path("team/", CurrentTeamAPIView.as_view(), name="api-team"),
+    path("", include("console.api.urls")),
     path("", include("clusters.api.urls")),
 ]
 
@@ -19,6 +20,36 @@ urlpatterns = [
     path("team/switch/", views.team_switch, name="team_switch"),
     path("team/", views.TeamOverviewView.as_view(), name="team_overview"),
     path("team/none/", views.no_team, name="no_team"),
+    path("team/leave/", views.TeamLeaveView.as_view(), name="team_leave"),
+    path("team/members/", views.TeamMembersView.as_view(), name="team_members"),
+    path(
+        "team/members/<int:pk>/role/", views.TeamMemberRoleView.as_view(), name="team_member_role"
+    ),
+    path(
+        "team/members/<int:pk>/remove/",
+        views.TeamMemberRemoveView.as_view(),
+        name="team_member_remove",
+    ),
+    path(
+        "team/members/<int:pk>/transfer-ownership/",
+        views.TeamMemberTransferView.as_view(),
+        name="team_member_transfer",
+    ),
+    path("team/invitations/", views.TeamInvitationsView.as_view(), name="team_invitations"),
+    path(
+        "team/invitations/<int:pk>/revoke/",
+        views.TeamInvitationRevokeView.as_view(),
+        name="team_invitation_revoke",
+    ),
+    path("team/tokens/", views.TeamTokensView.as_view(), name="team_tokens"),
+    path(
+        "team/tokens/<int:pk>/revoke/",
+        views.TeamTokenRevokeView.as_view(),
+        name="team_token_revoke",
+    ),
+    path("team/audit/", views.TeamAuditView.as_view(), name="team_audit"),
+    path("team/audit/export.csv", views.TeamAuditExportView.as_view(), name="team_audit_export"),
+    path("invite/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
     path("billing/", include("billing.urls")),
     path("clusters/", include("clusters.urls")),
     path("api/v1/", include(api_v1)),

@@ -1,16 +1,57 @@
+import csv
+import json
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
-from console.access import SESSION_TEAM_KEY, TeamViewMixin, membership_for
-from console.forms import EmailAuthenticationForm
-from console.models import Membership, Role
+from console.access import (
+    SESSION_TEAM_KEY,
+    TeamViewMixin,
+    get_team_object_or_404,
+    membership_for,
+)
+from console.forms import (
+    AcceptInvitationForm,
+    ApiTokenForm,
+    AuditFilterForm,
+    EmailAuthenticationForm,
+    InvitationForm,
+    MemberRoleForm,
+)
+from console.models import AuditEvent, Invitation, Membership, Role, User
 from console.permissions import Action, role_allows
+from console.selectors import (
+    api_token_list,
+    audit_action_names,
+    audit_event_list,
+    invitation_pending_list,
+    member_list,
+)
+from console.services.invitations import (
+    invitation_accept,
+    invitation_accept_new_user,
+    invitation_check_usable,
+    invitation_create,
+    invitation_from_link,
+    invitation_revoke,
+)
+from console.services.members import member_remove, member_role_change, team_ownership_transfer
+from console.services.teams import api_token_create, api_token_revoke
 
 
 class LoginView(auth_views.LoginView):
@@ -46,18 +87,404 @@ def no_team(request: HttpRequest) -> HttpResponse:
     return render(request, "console/no_team.html")
 
 
-class TeamOverviewView(TeamViewMixin, TemplateView):
-    """The team's members and what each role may do (the permission table, rendered)."""
+# --- team admin: members, invitations, API tokens, audit log --------------------------------
+
+
+def _error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return " ".join(m for messages_ in exc.message_dict.values() for m in messages_)
+    return " ".join(exc.messages)
+
+
+class TeamPageMixin(TeamViewMixin):
+    """A page of the Team section: its tab, and which tabs the caller's role may open."""
+
+    tab = "overview"
+
+    def get_context_data(self, **kwargs):
+        context = self.request.team_context
+        return super().get_context_data(
+            nav="team",
+            tab=self.tab,
+            can_view_members=context.allows(Action.MEMBER_VIEW),
+            can_manage_members=context.allows(Action.MEMBER_MANAGE),
+            can_manage_tokens=context.allows(Action.TOKEN_MANAGE),
+            can_view_audit=context.allows(Action.AUDIT_VIEW),
+            **kwargs,
+        )
+
+
+class TeamOverviewView(TeamPageMixin, TemplateView):
+    """The team, the caller's role and what each role may do (the permission table, rendered)."""
 
     required_action = Action.CLUSTER_VIEW
     template_name = "console/team_overview.html"
 
     def get_context_data(self, **kwargs):
-        members = Membership.objects.filter(team=self.team).select_related("user")
         actions = list(Action)
         matrix = [
             (role.label, [role_allows(role.value, action) for action in actions]) for role in Role
         ]
         return super().get_context_data(
-            nav="team", members=members, actions=actions, matrix=matrix, **kwargs
+            actions=actions, matrix=matrix, membership=self.membership, **kwargs
         )
+
+
+class TeamMembersView(TeamPageMixin, TemplateView):
+    required_action = Action.MEMBER_VIEW
+    template_name = "console/team_members.html"
+    tab = "members"
+
+    def get_context_data(self, **kwargs):
+        can_transfer = self.request.team_context.allows(Action.TEAM_TRANSFER)
+        roles = [(r.value, r.label) for r in Role if can_transfer or r != Role.OWNER]
+        return super().get_context_data(
+            members=member_list(team=self.team),
+            me=self.membership,
+            can_transfer=can_transfer,
+            role_choices=roles,
+            **kwargs,
+        )
+
+
+class TeamMemberRoleView(TeamViewMixin, View):
+    required_action = Action.MEMBER_MANAGE
+
+    def post(self, request, pk):
+        membership = get_team_object_or_404(member_list(team=self.team), self.team, pk=pk)
+        form = MemberRoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose one of the roles.")
+            return redirect("team_members")
+        try:
+            changed = member_role_change(
+                membership=membership, role=form.cleaned_data["role"], by=self.membership
+            )
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"{changed.user.email} is now {changed.get_role_display()}.")
+        return redirect("team_members")
+
+
+class TeamMemberRemoveView(TeamViewMixin, View):
+    required_action = Action.MEMBER_MANAGE
+
+    def post(self, request, pk):
+        membership = get_team_object_or_404(member_list(team=self.team), self.team, pk=pk)
+        try:
+            member_remove(membership=membership, by=self.membership)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+            return redirect("team_members")
+        messages.success(request, f"{membership.user.email} is no longer in {self.team.name}.")
+        if membership.pk == self.membership.pk:
+            return redirect("home")
+        return redirect("team_members")
+
+
+class TeamMemberTransferView(TeamViewMixin, View):
+    required_action = Action.TEAM_TRANSFER
+
+    def post(self, request, pk):
+        membership = get_team_object_or_404(member_list(team=self.team), self.team, pk=pk)
+        try:
+            team_ownership_transfer(team=self.team, by=self.membership, to=membership)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"{membership.user.email} is now an owner; you are an admin.")
+        return redirect("team_members")
+
+
+class TeamLeaveView(TeamViewMixin, View):
+    required_action = Action.CLUSTER_VIEW
+
+    def post(self, request):
+        try:
+            member_remove(membership=self.membership, by=self.membership)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+            return redirect("team_overview")
+        request.session.pop(SESSION_TEAM_KEY, None)
+        messages.success(request, f"You left the team {self.team.name}.")
+        return redirect("home")
+
+
+class TeamInvitationsView(TeamPageMixin, TemplateView):
+    required_action = Action.MEMBER_MANAGE
+    template_name = "console/team_invitations.html"
+    tab = "invitations"
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("form", InvitationForm())
+        can_transfer = self.request.team_context.allows(Action.TEAM_TRANSFER)
+        kwargs["form"].fields["role"].choices = [
+            (r.value, r.label) for r in Role if can_transfer or r != Role.OWNER
+        ]
+        return super().get_context_data(
+            invitations=invitation_pending_list(team=self.team),
+            days=settings.SKIFF_INVITATION_DAYS,
+            **kwargs,
+        )
+
+    def post(self, request):
+        form = InvitationForm(request.POST)
+        if form.is_valid():
+            try:
+                created = invitation_create(
+                    team=self.team,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    by=self.membership,
+                    base_url=request.build_absolute_uri("/"),
+                )
+            except ValidationError as exc:
+                _add_form_errors(form, exc)
+            else:
+                context = self.get_context_data(created=created)
+                return self.render_to_response(context, status=201)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+def _add_form_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class TeamInvitationRevokeView(TeamViewMixin, View):
+    required_action = Action.MEMBER_MANAGE
+
+    def post(self, request, pk):
+        invitation = get_team_object_or_404(Invitation.objects.all(), self.team, pk=pk)
+        try:
+            invitation_revoke(invitation=invitation)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"The invitation for {invitation.email} is revoked.")
+        return redirect("team_invitations")
+
+
+class InvitationAcceptView(View):
+    """The link in an invitation: sign in and join, or create an account and join."""
+
+    template_name = "console/invitation_accept.html"
+
+    def dispatch(self, request, token):
+        try:
+            self.invitation = invitation_from_link(token)
+        except Invitation.DoesNotExist:
+            return self.refuse(
+                "This invitation link is not valid. Check that you copied all of it, or ask a "
+                "team admin for a new invitation.",
+                status=404,
+            )
+        try:
+            invitation_check_usable(self.invitation)
+        except ValidationError as exc:
+            return self.refuse(_error_text(exc), status=410)
+        return super().dispatch(request, token)
+
+    def refuse(self, reason, status):
+        return render(
+            self.request, "console/invitation_invalid.html", {"reason": reason}, status=status
+        )
+
+    def render_page(self, form=None, status=200):
+        user = self.request.user
+        context = {
+            "invitation": self.invitation,
+            "form": form or AcceptInvitationForm(),
+            "signed_in": user.is_authenticated,
+            "email_matches": user.is_authenticated and user.email == self.invitation.email,
+            "account_exists": User.objects.filter(email=self.invitation.email).exists(),
+            "login_url": f"{reverse('login')}?{urlencode({'next': self.request.path})}",
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request, token):
+        return self.render_page()
+
+    def post(self, request, token):
+        if request.user.is_authenticated:
+            try:
+                membership = invitation_accept(invitation=self.invitation, user=request.user)
+            except ValidationError as exc:
+                messages.error(request, _error_text(exc))
+                return self.render_page(status=400)
+        else:
+            form = AcceptInvitationForm(request.POST)
+            if not form.is_valid():
+                return self.render_page(form, status=400)
+            try:
+                user = invitation_accept_new_user(
+                    invitation=self.invitation,
+                    password=form.cleaned_data["password1"],
+                    name=form.cleaned_data["name"],
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    _add_form_errors(form, exc)
+                else:
+                    form.add_error("password1", exc.messages)
+                return self.render_page(form, status=400)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            membership = Membership.objects.get(team=self.invitation.team, user=user)
+        request.session[SESSION_TEAM_KEY] = membership.team_id
+        messages.success(
+            request,
+            f"Welcome to the team {membership.team.name}: you are {membership.get_role_display()}.",
+        )
+        return redirect("home")
+
+
+class TeamTokensView(TeamPageMixin, TemplateView):
+    required_action = Action.TOKEN_MANAGE
+    template_name = "console/team_tokens.html"
+    tab = "tokens"
+
+    def tokens(self):
+        all_members = self.request.team_context.allows(Action.MEMBER_MANAGE)
+        tokens = api_token_list(team=self.team, user=self.request.user, all_members=all_members)
+        return tokens, all_members
+
+    def get_context_data(self, **kwargs):
+        tokens, all_members = self.tokens()
+        kwargs.setdefault("form", ApiTokenForm())
+        return super().get_context_data(
+            tokens=tokens, all_members=all_members, now=timezone.now(), **kwargs
+        )
+
+    def post(self, request):
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            try:
+                token, raw = api_token_create(
+                    user=request.user,
+                    team=self.team,
+                    name=form.cleaned_data["name"],
+                    expires_at=form.expires_at(),
+                )
+            except ValidationError as exc:
+                _add_form_errors(form, exc)
+            else:
+                context = self.get_context_data(new_token=token, raw_token=raw)
+                return self.render_to_response(context, status=201)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class TeamTokenRevokeView(TeamViewMixin, View):
+    required_action = Action.TOKEN_MANAGE
+
+    def post(self, request, pk):
+        all_members = request.team_context.allows(Action.MEMBER_MANAGE)
+        tokens = api_token_list(team=self.team, user=request.user, all_members=all_members)
+        token = get_team_object_or_404(tokens, self.team, pk=pk)
+        try:
+            api_token_revoke(token=token)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"Token '{token.name}' is revoked.")
+        return redirect("team_tokens")
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_events_for(request, team) -> tuple[AuditFilterForm, QuerySet]:
+    """The audit filter form bound to the query string, and the events it selects."""
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return form, AuditEvent.objects.none()
+    return form, audit_event_list(team=team, **form.cleaned_data)
+
+
+class TeamAuditView(TeamPageMixin, TemplateView):
+    required_action = Action.AUDIT_VIEW
+    template_name = "console/team_audit.html"
+    tab = "audit"
+
+    def get_context_data(self, **kwargs):
+        form, events = audit_events_for(self.request, self.team)
+        page = Paginator(events.select_related("actor_user"), AUDIT_PAGE_SIZE).get_page(
+            self.request.GET.get("page")
+        )
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        return super().get_context_data(
+            form=form,
+            page=page,
+            query=query.urlencode(),
+            action_names=audit_action_names(team=self.team),
+            **kwargs,
+        )
+
+
+AUDIT_CSV_COLUMNS = [
+    "occurred_at",
+    "actor",
+    "source_ip",
+    "action",
+    "object_type",
+    "object_id",
+    "object",
+    "before",
+    "after",
+]
+
+
+def _csv_cell(value) -> str:
+    """A spreadsheet must not run what a user typed: neutralise leading formula characters."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class TeamAuditExportView(TeamViewMixin, View):
+    required_action = Action.AUDIT_VIEW
+
+    def get(self, request):
+        form, events = audit_events_for(request, self.team)
+        if not form.is_valid():
+            return HttpResponse(
+                "Invalid filter: " + _error_text(ValidationError(form.errors)),
+                status=400,
+                content_type="text/plain",
+            )
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(AUDIT_CSV_COLUMNS)
+            for event in events.iterator(chunk_size=500):
+                yield writer.writerow(
+                    [
+                        _csv_cell(value)
+                        for value in (
+                            event.occurred_at.isoformat(),
+                            event.actor_repr,
+                            event.source_ip,
+                            event.action,
+                            event.target_type,
+                            event.target_id,
+                            event.target_repr,
+                            json.dumps(event.before) if event.before is not None else "",
+                            json.dumps(event.after) if event.after is not None else "",
+                        )
+                    ]
+                )
+
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="skiff-audit-{self.team.slug}-{stamp}.csv"'
+        )
+        return response

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from console.audit import audit_record
 from console.models import ApiToken, Membership, Role, Team, User, hash_token
@@ -37,10 +38,16 @@ def team_create(*, name: str, slug: str, owner: User) -> Team:
     return team
 
 
+@transaction.atomic
 def api_token_create(
     *, user: User, team: Team, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
     """Create a token for `user` acting in `team`; returns the row and the raw token."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError({"name": "Give the token a name of 1–100 characters."})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
     if not Membership.objects.filter(user=user, team=team).exists():
         raise ValidationError("Tokens can only be created for a team the user belongs to.")
     raw = ApiToken.generate_raw()
@@ -59,3 +66,20 @@ def api_token_create(
         after={"name": name, "user": user.email, "expires_at": str(expires_at or "")},
     )
     return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke a token; the next request that uses it gets 401."""
+    locked = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+    if locked.revoked_at is not None:
+        raise ValidationError("This token is already revoked.")
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at"])
+    audit_record(
+        team=locked.team,
+        action="token.revoke",
+        target=locked,
+        before={"name": locked.name, "user": locked.user.email},
+    )
+    return locked

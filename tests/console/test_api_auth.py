@@ -58,11 +58,15 @@ def test_a_token_acts_only_for_its_own_team_even_if_the_user_has_others(team_a_t
 
 def test_revoked_and_expired_tokens_stop_working(team_a_token):
     membership, raw = team_a_token
-    _, raw_expired = api_token_create(
+    short, raw_expired = api_token_create(
         user=membership.user,
         team=membership.team,
         name="short",
-        expires_at=timezone.now() - timedelta(seconds=1),
+        expires_at=timezone.now() + timedelta(minutes=1),
+    )
+    assert token_client(raw_expired).get("/api/v1/team/").status_code == 200
+    short.__class__.objects.filter(pk=short.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
     )
     assert token_client(raw_expired).get("/api/v1/team/").status_code == 401
     membership.user.api_tokens.filter(name="ci").update(revoked_at=timezone.now())

@@ -1,0 +1,608 @@
+"""THE permission matrix: every route of the URLconf and every WebSocket route, for every role.
+
+Principals (columns of every row):
+
+* ``owner``, ``admin``, ``developer``, ``billing``, ``viewer`` — members of team A, which owns
+  every object the URLs name (cluster, member, invitation, token, audit event…);
+* ``anonymous`` — not signed in;
+* ``outsider`` — owner of another team B: list pages show B's (empty) lists, A's objects are 404;
+* ``staff`` — platform staff (``is_staff``, superuser) in no team: the Django admin, and
+  nothing of any team's.
+
+Pages use a session (``force_login``); API routes use the principal's own API token (staff and
+anonymous have none). Each check runs in a savepoint that is rolled back, so every principal
+sees the same world, and on-commit work (provisioning tasks, mail) never runs. Nothing here
+talks to Kafka: the gateway's client factory is replaced by one that fails at once, so a route
+that needs a broker answers its error path (the row says which statuses are accepted).
+
+Adding a route? Add a row to ``ROUTES`` (or ``WS_ROUTES``) keyed by its URL name: a route with
+no row fails ``test_every_route_has_a_row``. Expected statuses are given in the column order
+above with ``S(...)``; a tuple means "any of these". A mutating API call that succeeds (2xx)
+must leave exactly one audit event by the caller's token on the expected object: give the
+action in ``audit=``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from clusters.kafka import gateway
+from clusters.models import ClusterDraft
+from console.audit import audit_record
+from console.models import AuditEvent, Role
+from console.routing import websocket_urlpatterns
+from console.services.invitations import invitation_create
+from console.services.teams import api_token_create
+from tests.factories import CellFactory, ClusterFactory, MembershipFactory, UserFactory
+
+PRINCIPALS = ("owner", "admin", "developer", "billing", "viewer", "anonymous", "outsider", "staff")
+TEAM_ROLES = {
+    "owner": Role.OWNER,
+    "admin": Role.ADMIN,
+    "developer": Role.DEVELOPER,
+    "billing": Role.BILLING,
+    "viewer": Role.VIEWER,
+}
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+Expected = int | tuple[int, ...]
+
+
+def S(*statuses: Expected) -> dict[str, Expected]:
+    """Expected statuses in PRINCIPALS order."""
+    assert len(statuses) == len(PRINCIPALS), statuses
+    return dict(zip(PRINCIPALS, statuses, strict=True))
+
+
+@dataclass
+class World:
+    team: Any  # team A
+    other_team: Any  # team B (the outsider's)
+    users: dict[str, Any]
+    memberships: dict[str, Any]
+    tokens: dict[str, tuple[Any, str]]  # principal -> (ApiToken, raw)
+    cluster: Any
+    target: Any  # a developer of team A that member routes act on
+    invitation: Any
+    invitation_raw: str
+    event: Any  # an audit event of team A
+    drafts: dict[str, Any] = field(default_factory=dict)
+
+    def draft_for(self, principal: str):
+        """A wizard draft of the principal in team A (the owner's for non-members)."""
+        who = principal if principal in TEAM_ROLES else "owner"
+        if who not in self.drafts:
+            self.drafts[who] = ClusterDraft.objects.create(
+                team=self.team, user=self.users[who], data={}
+            )
+        return self.drafts[who]
+
+    def token_pk(self, principal: str) -> int:
+        """The principal's own token in team A; the owner's for others (not theirs: 404)."""
+        who = principal if principal in TEAM_ROLES else "owner"
+        return self.tokens[who][0].pk
+
+
+@dataclass
+class Check:
+    method: str
+    expect: dict[str, Expected]
+    kwargs: Callable[[World, str], dict] | None = None
+    data: dict | Callable[[World, str], dict] | None = None
+    query: str = ""
+    audit: str | None = None  # for mutating API calls: the one audit action a success records
+    # Object the audit event must name: (type, id); default: the URL's pk, or the body's id.
+    audit_target: Callable[[World, str, Any], tuple[str, str]] | None = None
+
+
+def pk_of(attr: str) -> Callable[[World, str], dict]:
+    return lambda w, p: {"pk": getattr(w, attr).pk}
+
+
+cluster_pk = pk_of("cluster")
+target_pk = pk_of("target")
+invitation_pk = pk_of("invitation")
+event_pk = pk_of("event")
+
+
+def token_pk(w: World, p: str) -> dict:
+    return {"pk": w.token_pk(p)}
+
+
+def wizard(w: World, p: str) -> dict:
+    return {"draft_id": w.draft_for(p).pk, "step": "type"}
+
+
+def confirm_cluster(w: World, p: str) -> dict:
+    return {"confirm_name": w.cluster.name}
+
+
+def team_of(w: World, p: str, response) -> tuple[str, str]:
+    team = w.other_team if p == "outsider" else w.team
+    return "team", str(team.pk)
+
+
+# Column order: owner, admin, developer, billing, viewer, anonymous, outsider, staff.
+# Pages: 302 for anonymous (to login) and for staff (no team: to /team/none/).
+# API: 401 for anonymous (no credentials), 403 for staff (in no team).
+ROUTES: dict[str, list[Check]] = {
+    # --- sign-in and team switching -------------------------------------------------------
+    "login": [Check("GET", S(302, 302, 302, 302, 302, 200, 302, 302))],
+    "logout": [
+        Check("GET", S(405, 405, 405, 405, 405, 405, 405, 405)),
+        Check("POST", S(302, 302, 302, 302, 302, 302, 302, 302)),
+    ],
+    "team_switch": [
+        Check("POST", S(302, 302, 302, 302, 302, 302, 302, 302), data={"team": "0"}),
+    ],
+    "no_team": [Check("GET", S(302, 302, 302, 302, 302, 302, 302, 200))],
+    # --- team admin pages ----------------------------------------------------------------
+    "team_overview": [Check("GET", S(200, 200, 200, 200, 200, 302, 200, 302))],
+    "team_leave": [Check("POST", S(302, 302, 302, 302, 302, 302, 302, 302))],
+    "team_members": [Check("GET", S(200, 200, 403, 403, 403, 302, 200, 302))],
+    "team_member_role": [
+        Check(
+            "POST",
+            S(302, 302, 403, 403, 403, 302, 404, 302),
+            kwargs=target_pk,
+            data={"role": "viewer"},
+        )
+    ],
+    "team_member_remove": [
+        Check("POST", S(302, 302, 403, 403, 403, 302, 404, 302), kwargs=target_pk)
+    ],
+    "team_member_transfer": [
+        Check("POST", S(302, 403, 403, 403, 403, 302, 404, 302), kwargs=target_pk)
+    ],
+    "team_invitations": [
+        Check("GET", S(200, 200, 403, 403, 403, 302, 200, 302)),
+        Check(
+            "POST",
+            S(201, 201, 403, 403, 403, 302, 201, 302),
+            data={"email": "new-person@example.com", "role": "developer"},
+        ),
+    ],
+    "team_invitation_revoke": [
+        Check("POST", S(302, 302, 403, 403, 403, 302, 404, 302), kwargs=invitation_pk)
+    ],
+    "team_tokens": [
+        Check("GET", S(200, 200, 200, 200, 403, 302, 200, 302)),
+        Check("POST", S(201, 201, 201, 201, 403, 302, 201, 302), data={"name": "ci"}),
+    ],
+    "team_token_revoke": [
+        Check("POST", S(302, 302, 302, 302, 403, 302, 404, 302), kwargs=token_pk)
+    ],
+    "team_audit": [
+        Check("GET", S(200, 200, 403, 403, 403, 302, 200, 302)),
+        Check("GET", S(200, 200, 403, 403, 403, 302, 200, 302), query="action=member.&actor=x"),
+    ],
+    "team_audit_export": [Check("GET", S(200, 200, 403, 403, 403, 302, 200, 302))],
+    # The link itself is the credential: anyone may open it. Only the invited email may join:
+    # an anonymous visitor creates that account (302 into the team); a signed-in user with
+    # another email is refused (400).
+    "invitation_accept": [
+        Check(
+            "GET",
+            S(200, 200, 200, 200, 200, 200, 200, 200),
+            kwargs=lambda w, p: {"token": w.invitation_raw},
+        ),
+        Check(
+            "POST",
+            S(400, 400, 400, 400, 400, 302, 400, 400),
+            kwargs=lambda w, p: {"token": w.invitation_raw},
+            data={"password1": "A-long-pass-phrase-7", "password2": "A-long-pass-phrase-7"},
+        ),
+        Check(
+            "GET",
+            S(404, 404, 404, 404, 404, 404, 404, 404),
+            kwargs=lambda w, p: {"token": "inv_not-a-real-link"},
+        ),
+    ],
+    # --- billing -------------------------------------------------------------------------
+    "billing:overview": [Check("GET", S(200, 200, 403, 200, 403, 302, 200, 302))],
+    # --- clusters ------------------------------------------------------------------------
+    "home": [Check("GET", S(200, 200, 200, 200, 200, 302, 200, 302))],
+    "clusters:list": [Check("GET", S(200, 200, 200, 200, 200, 302, 200, 302))],
+    "clusters:create": [Check("GET", S(302, 302, 302, 403, 403, 302, 302, 302))],
+    "clusters:wizard": [
+        Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=wizard),
+    ],
+    "clusters:detail": [Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=cluster_pk)],
+    "clusters:status": [Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=cluster_pk)],
+    "clusters:retry": [Check("POST", S(302, 302, 302, 403, 403, 302, 404, 302), kwargs=cluster_pk)],
+    "clusters:delete": [
+        Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=cluster_pk),
+        Check(
+            "POST",
+            S(302, 302, 302, 403, 403, 302, 404, 302),
+            kwargs=cluster_pk,
+            data=confirm_cluster,
+        ),
+    ],
+    "clusters:ca": [Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=cluster_pk)],
+    # --- API: team -----------------------------------------------------------------------
+    "api-team": [Check("GET", S(200, 200, 200, 200, 200, 401, 200, 403))],
+    "team-member-list": [Check("GET", S(200, 200, 403, 403, 403, 401, 200, 403))],
+    "team-member-detail": [
+        Check("GET", S(200, 200, 403, 403, 403, 401, 404, 403), kwargs=target_pk),
+        Check("PUT", S(405, 405, 403, 403, 403, 401, 405, 403), kwargs=target_pk),
+        Check(
+            "PATCH",
+            S(200, 200, 403, 403, 403, 401, 404, 403),
+            kwargs=target_pk,
+            data={"role": "billing"},
+            audit="member.role_change",
+        ),
+        Check(
+            "DELETE",
+            S(204, 204, 403, 403, 403, 401, 404, 403),
+            kwargs=target_pk,
+            audit="member.remove",
+        ),
+    ],
+    "team-member-transfer-ownership": [
+        Check(
+            "POST",
+            S(200, 403, 403, 403, 403, 401, 404, 403),
+            kwargs=target_pk,
+            audit="team.transfer_ownership",
+            audit_target=team_of,
+        ),
+    ],
+    "team-invitation-list": [
+        Check("GET", S(200, 200, 403, 403, 403, 401, 200, 403)),
+        Check(
+            "POST",
+            S(201, 201, 403, 403, 403, 401, 201, 403),
+            data={"email": "api-invitee@example.com", "role": "viewer"},
+            audit="invitation.create",
+        ),
+    ],
+    "team-invitation-detail": [
+        Check("GET", S(200, 200, 403, 403, 403, 401, 404, 403), kwargs=invitation_pk),
+        Check(
+            "DELETE",
+            S(204, 204, 403, 403, 403, 401, 404, 403),
+            kwargs=invitation_pk,
+            audit="invitation.revoke",
+        ),
+    ],
+    "token-list": [
+        Check("GET", S(200, 200, 200, 200, 403, 401, 200, 403)),
+        Check(
+            "POST",
+            S(201, 201, 201, 201, 403, 401, 201, 403),
+            data={"name": "deploy"},
+            audit="token.create",
+        ),
+    ],
+    "token-detail": [
+        Check("GET", S(200, 200, 200, 200, 403, 401, 404, 403), kwargs=token_pk),
+        Check(
+            "DELETE",
+            S(204, 204, 204, 204, 403, 401, 404, 403),
+            kwargs=token_pk,
+            audit="token.revoke",
+        ),
+    ],
+    "audit-event-list": [
+        Check("GET", S(200, 200, 403, 403, 403, 401, 200, 403)),
+        Check("GET", S(400, 400, 403, 403, 403, 401, 400, 403), query="since=not-a-date"),
+    ],
+    "audit-event-detail": [
+        Check("GET", S(200, 200, 403, 403, 403, 401, 404, 403), kwargs=event_pk)
+    ],
+    # --- API: clusters -------------------------------------------------------------------
+    "cluster-list": [
+        Check("GET", S(200, 200, 200, 200, 200, 401, 200, 403)),
+        Check(
+            "POST",
+            S(201, 201, 201, 403, 403, 401, 201, 403),
+            data={"name": "from-api"},
+            audit="cluster.create",
+        ),
+    ],
+    "cluster-detail": [
+        Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk),
+        Check(
+            "DELETE",
+            S(202, 202, 202, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            audit="cluster.delete",
+        ),
+    ],
+    "cluster-ca-pem": [Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)],
+    "cluster-ca-file": [Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)],
+    # --- API schema and docs: public, like the docs of any API -----------------------------
+    "api-schema": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
+    "api-docs": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
+}
+
+# The Django admin, one row for all its routes: platform staff only; everyone else is sent to
+# the admin's own login (302). The test opens its index and every model's list.
+ADMIN_NAMESPACE = "admin"
+ADMIN_EXPECT = S(302, 302, 302, 302, 302, 302, 302, 200)
+
+# WebSocket routes (console/routing.py), keyed by URL name: "accept" or "reject" per principal.
+# kwargs gives the route's arguments (objects of team A).
+WS_ROUTES: dict[str, tuple[Callable[[World, str], dict], dict[str, str]]] = {}
+
+
+# --- enumerating routes ------------------------------------------------------------------------
+
+
+def walk(patterns, prefix: str = "", namespace: str = ""):
+    """(name, route, pattern) of every URL pattern, namespaces joined with ':'."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), ns)
+        elif isinstance(pattern, URLPattern):
+            name = f"{namespace}{pattern.name}" if pattern.name else None
+            yield name, prefix + str(pattern.pattern), pattern
+
+
+def http_routes() -> list[tuple[str | None, str]]:
+    return [(name, route) for name, route, _ in walk(get_resolver().url_patterns)]
+
+
+def in_admin(name: str | None, route: str) -> bool:
+    return (name or "").startswith(ADMIN_NAMESPACE + ":") or route.startswith("admin/")
+
+
+def test_every_route_has_a_row():
+    missing = sorted(
+        f"{name or '(unnamed)'}  {route}"
+        for name, route in http_routes()
+        if not in_admin(name, route) and name not in ROUTES
+    )
+    assert not missing, "Routes without a row in ROUTES (add one):\n" + "\n".join(missing)
+    names = {name for name, _ in http_routes()}
+    stale = sorted(set(ROUTES) - names)
+    assert not stale, f"Rows for routes that no longer exist: {stale}"
+
+
+def test_every_websocket_route_has_a_row():
+    names = [getattr(p, "name", None) for p in websocket_urlpatterns]
+    missing = [str(p.pattern) for p in websocket_urlpatterns if getattr(p, "name", None) is None]
+    assert not missing, f"Name every WebSocket route (path(..., name=...)): {missing}"
+    assert set(names) == set(WS_ROUTES), (
+        f"WebSocket routes {sorted(set(names) - set(WS_ROUTES))} have no row in WS_ROUTES; "
+        f"rows {sorted(set(WS_ROUTES) - set(names))} name no route"
+    )
+
+
+# --- the world ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_kafka(monkeypatch):
+    """Every Kafka client the gateway would make fails at once, as with a broker that is down."""
+
+    def unavailable(*args, **kwargs):
+        raise gateway.KafkaUnavailable("Kafka is not reachable (permission matrix: no broker).")
+
+    monkeypatch.setattr(gateway, "_base_config", unavailable)
+
+
+@pytest.fixture
+def world(db, no_kafka, tmp_path) -> World:
+    return build_world(tmp_path)
+
+
+def build_world(tmp_path: Path) -> World:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n")
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"admin_username": "admin", "admin_password": "x"}))
+    cell = CellFactory(
+        bootstrap_servers="127.0.0.1:9", ca_path=str(ca), credentials_path=str(credentials)
+    )
+
+    owner = MembershipFactory(team__slug="team-a", team__name="Team A", role=Role.OWNER)
+    team = owner.team
+    memberships = {"owner": owner}
+    for principal, role in TEAM_ROLES.items():
+        if principal != "owner":
+            memberships[principal] = MembershipFactory(team=team, role=role)
+    outsider = MembershipFactory(team__slug="team-b", team__name="Team B", role=Role.OWNER)
+    memberships["outsider"] = outsider
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    target = MembershipFactory(team=team, role=Role.DEVELOPER)
+
+    users = {p: m.user for p, m in memberships.items()}
+    users["staff"] = staff
+    tokens = {
+        p: api_token_create(user=m.user, team=m.team, name=f"{p}-token")
+        for p, m in memberships.items()
+    }
+    cluster = ClusterFactory(team=team, cell=cell, name="orders")
+    created = invitation_create(
+        team=team, email="invitee@example.com", role=Role.VIEWER, by=owner, base_url="http://t"
+    )
+    event = audit_record(team=team, action="test.event", target=cluster)
+    return World(
+        team=team,
+        other_team=outsider.team,
+        users=users,
+        memberships=memberships,
+        tokens=tokens,
+        cluster=cluster,
+        target=target,
+        invitation=created.invitation,
+        invitation_raw=created.link.rstrip("/").rsplit("/", 1)[-1],
+        event=event,
+    )
+
+
+class _Rollback(Exception):
+    pass
+
+
+def run_check(world: World, name: str, check: Check, principal: str) -> tuple[int, str]:
+    """The status the principal gets, and a problem with the audit trail ('' if none)."""
+    kwargs = check.kwargs(world, principal) if check.kwargs else {}
+    url = reverse(name, kwargs=kwargs) + (f"?{check.query}" if check.query else "")
+    is_api = url.startswith("/api/v1/")
+    data = check.data(world, principal) if callable(check.data) else (check.data or {})
+    client = Client()
+    token = None
+    if is_api:
+        if principal in world.tokens:
+            token, raw = world.tokens[principal]
+            client.defaults["HTTP_AUTHORIZATION"] = f"Token {raw}"
+        elif principal == "staff":
+            client.force_login(world.users["staff"])
+    elif principal != "anonymous":
+        client.force_login(world.users[principal])
+
+    before = AuditEvent.objects.count()
+    method = getattr(client, check.method.lower())
+    if check.method == "GET":
+        response = method(url)
+    elif is_api:
+        response = method(url, data=json.dumps(data), content_type="application/json")
+    else:
+        response = method(url, data=data)
+    problem = ""
+    if is_api and check.method in MUTATING and 200 <= response.status_code < 300:
+        problem = audit_problem(world, check, principal, token, kwargs, response, before)
+    return response.status_code, problem
+
+
+def audit_problem(world, check, principal, token, kwargs, response, before) -> str:
+    events = list(AuditEvent.objects.order_by("id")[before:])
+    if check.audit is None:
+        return "a mutating API call succeeded but its row names no audit action"
+    if len(events) != 1:
+        return f"expected 1 audit event, got {[e.action for e in events]}"
+    event = events[0]
+    if check.audit_target:
+        want_type, want_id = check.audit_target(world, principal, response)
+    else:
+        body = response.json() if response.content else {}
+        want_type, want_id = None, str(kwargs.get("pk") or body.get("id"))
+    wrong = []
+    if event.action != check.audit:
+        wrong.append(f"action {event.action!r} != {check.audit!r}")
+    if event.actor_token_id != token.pk or event.actor_user_id != token.user_id:
+        wrong.append(f"actor {event.actor_repr!r} is not the caller's token")
+    if event.target_id != want_id or (want_type and event.target_type != want_type):
+        wrong.append(f"object {event.target_type}#{event.target_id} != {want_type}#{want_id}")
+    return "; ".join(wrong)
+
+
+def matches(expected: Expected, status: int) -> bool:
+    return status in expected if isinstance(expected, tuple) else status == expected
+
+
+@pytest.mark.parametrize("name", sorted(ROUTES))
+def test_route_permissions(world, name):
+    failures = []
+    for check in ROUTES[name]:
+        for principal in PRINCIPALS:
+            try:
+                with transaction.atomic():
+                    status, problem = run_check(world, name, check, principal)
+                    raise _Rollback
+            except _Rollback:
+                pass
+            expected = check.expect[principal]
+            label = f"{check.method} {check.query or ''} as {principal}".replace("  ", " ")
+            if not matches(expected, status):
+                failures.append(f"{label}: got {status}, expected {expected}")
+            if problem:
+                failures.append(f"{label}: audit: {problem}")
+    assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_admin_routes_are_for_platform_staff_only(world):
+    changelists = [
+        name
+        for name, route in http_routes()
+        if name and name.startswith("admin:") and name.endswith("_changelist")
+    ]
+    names = ["admin:index", *sorted(changelists)]
+    failures = []
+    for name in names:
+        # Every principal on the index; on each model list, staff and one of each kind of
+        # refusal (a team member, anonymous) keep the test fast.
+        principals = PRINCIPALS if name == "admin:index" else ("staff", "owner", "anonymous")
+        for principal in principals:
+            client = Client()
+            if principal != "anonymous":
+                client.force_login(world.users[principal])
+            status = client.get(reverse(name)).status_code
+            if status != ADMIN_EXPECT[principal]:
+                failures.append(f"{name} as {principal}: got {status}")
+    assert not failures, "\n".join(failures)
+
+
+def test_another_teams_object_ids_are_404_for_every_role(world):
+    """A member of team B asking for team A's objects by id: never 403, always 404."""
+    id_routes = [
+        (name, check)
+        for name, checks in ROUTES.items()
+        for check in checks
+        if check.kwargs is not None and name != "invitation_accept"
+    ]
+    assert id_routes
+    for name, check in id_routes:
+        assert check.expect["outsider"] in (404, 405), f"{name}: {check.expect['outsider']}"
+
+
+# --- WebSocket routes ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_subscriptions_follow_the_table(no_kafka):
+    """Each WebSocket route connects or is refused as its WS_ROUTES row says."""
+    if not websocket_urlpatterns:
+        return  # nothing to check yet; test_every_websocket_route_has_a_row guards the table
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from console.asgi import application
+
+    with tempfile.TemporaryDirectory() as tmp:
+        world_ = build_world(Path(tmp))  # committed: consumers read it from other threads
+        failures = []
+        for pattern in websocket_urlpatterns:
+            kwargs_for, expect = WS_ROUTES[pattern.name]
+            for principal in PRINCIPALS:
+                path = "/" + _ws_path(pattern, kwargs_for(world_, principal))
+                headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+                if principal != "anonymous":
+                    client = Client()
+                    client.force_login(world_.users[principal])
+                    cookie = f"sessionid={client.cookies['sessionid'].value}"
+                    headers.append((b"cookie", cookie.encode()))
+
+                async def attempt(path=path, headers=headers):
+                    communicator = WebsocketCommunicator(application, path, headers=headers)
+                    connected, _ = await communicator.connect(timeout=5)
+                    await communicator.disconnect()
+                    return connected
+
+                outcome = "accept" if async_to_sync(attempt)() else "reject"
+                if outcome != expect[principal]:
+                    failures.append(f"{pattern.name} as {principal}: {outcome}")
+        assert not failures, "\n".join(failures)
+
+
+def _ws_path(pattern, kwargs: dict) -> str:
+    route = str(pattern.pattern)
+    for key, value in kwargs.items():
+        route = route.replace(f"<int:{key}>", str(value)).replace(f"<{key}>", str(value))
+        route = route.replace(f"<str:{key}>", str(value))
+    return route
