@@ -2,7 +2,6 @@ from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clusters.api.serializers import ClusterCreatedOutput, ClusterCreateInput, ClusterOutput
@@ -54,7 +53,6 @@ class ClusterViewSet(
         return Response(ClusterOutput(cluster).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.BINARY})
-    @action(detail=True, methods=["get"], url_path="ca.pem")
     def ca_pem(self, request, pk=None):
         """The platform CA certificate that clients use to verify the cell's TLS listener."""
         cluster = self.get_object()

@@ -321,7 +321,6 @@ ROUTES: dict[str, list[Check]] = {
             audit="cluster.delete",
         ),
     ],
-    "cluster-ca-pem": [Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)],
     "cluster-ca-file": [Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)],
     # --- API schema and docs: public, like the docs of any API -----------------------------
     "api-schema": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
