@@ -8,4 +8,5 @@ Keep one plugin per line (several people append here).
 pytest_plugins = [
     "tests.plugins.browser",
     "tests.plugins.kafka",
+    "tests.plugins.audit",
 ]

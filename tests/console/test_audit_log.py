@@ -138,3 +138,20 @@ def test_only_owners_and_admins_see_the_audit_log(client, owner, events):
     client.force_login(viewer.user)
     assert client.get("/team/audit/").status_code == 403
     assert client.get("/team/audit/export.csv").status_code == 403
+
+
+def test_the_suite_fails_a_mutating_api_call_that_records_no_event(owner, monkeypatch):
+    """tests/plugins/audit.py holds every mutating API call of the suite to one audit event."""
+    from console.api import team_views
+    from tests.plugins.audit import AuditTrailError
+
+    token, raw = api_token_create(user=owner.user, team=owner.team, name="quiet")
+
+    def revoke_silently(*, token):
+        type(token).objects.filter(pk=token.pk).update(revoked_at=token.created_at)
+
+    monkeypatch.setattr(team_views, "api_token_revoke", revoke_silently)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    with pytest.raises(AuditTrailError, match="recorded 0 audit events"):
+        api.delete(f"/api/v1/tokens/{token.pk}/")

