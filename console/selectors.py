@@ -4,7 +4,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Q, QuerySet
 
+from console.access import TeamContext
 from console.models import ApiToken, AuditEvent, Invitation, Membership, Team, User
+from console.permissions import Action
 
 
 def member_list(*, team: Team) -> QuerySet[Membership]:
@@ -15,10 +17,11 @@ def invitation_pending_list(*, team: Team) -> QuerySet[Invitation]:
     return Invitation.objects.pending().filter(team=team).select_related("invited_by")
 
 
-def api_token_list(*, team: Team, user: User, all_members: bool = False) -> QuerySet[ApiToken]:
-    """The team's tokens a caller sees: their own, or every member's for team admins."""
-    tokens = ApiToken.objects.filter(team=team).select_related("user")
-    return tokens if all_members else tokens.filter(user=user)
+def api_token_list(*, context: TeamContext, user: User) -> QuerySet[ApiToken]:
+    """The team's tokens a caller sees: their own, or every member's for those who manage
+    members (owners, admins)."""
+    tokens = ApiToken.objects.filter(team=context.team).select_related("user")
+    return tokens if context.allows(Action.MEMBER_MANAGE) else tokens.filter(user=user)
 
 
 def _day_start(day: date) -> datetime:

@@ -96,6 +96,20 @@ def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _add_form_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def assignable_roles(context) -> list[tuple[str, str]]:
+    """Roles the caller may give: every role for an owner, all but owner for an admin."""
+    can_transfer = context.allows(Action.TEAM_TRANSFER)
+    return [(r.value, r.label) for r in Role if can_transfer or r != Role.OWNER]
+
+
 class TeamPageMixin(TeamViewMixin):
     """A page of the Team section: its tab, and which tabs the caller's role may open."""
 
@@ -136,13 +150,12 @@ class TeamMembersView(TeamPageMixin, TemplateView):
     tab = "members"
 
     def get_context_data(self, **kwargs):
-        can_transfer = self.request.team_context.allows(Action.TEAM_TRANSFER)
-        roles = [(r.value, r.label) for r in Role if can_transfer or r != Role.OWNER]
+        context = self.request.team_context
         return super().get_context_data(
             members=member_list(team=self.team),
             me=self.membership,
-            can_transfer=can_transfer,
-            role_choices=roles,
+            can_transfer=context.allows(Action.TEAM_TRANSFER),
+            role_choices=assignable_roles(context),
             **kwargs,
         )
 
@@ -218,10 +231,7 @@ class TeamInvitationsView(TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         kwargs.setdefault("form", InvitationForm())
-        can_transfer = self.request.team_context.allows(Action.TEAM_TRANSFER)
-        kwargs["form"].fields["role"].choices = [
-            (r.value, r.label) for r in Role if can_transfer or r != Role.OWNER
-        ]
+        kwargs["form"].fields["role"].choices = assignable_roles(self.request.team_context)
         return super().get_context_data(
             invitations=invitation_pending_list(team=self.team),
             days=settings.SKIFF_INVITATION_DAYS,
@@ -245,14 +255,6 @@ class TeamInvitationsView(TeamPageMixin, TemplateView):
                 context = self.get_context_data(created=created)
                 return self.render_to_response(context, status=201)
         return self.render_to_response(self.get_context_data(form=form), status=400)
-
-
-def _add_form_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 class TeamInvitationRevokeView(TeamViewMixin, View):
@@ -347,16 +349,14 @@ class TeamTokensView(TeamPageMixin, TemplateView):
     template_name = "console/team_tokens.html"
     tab = "tokens"
 
-    def tokens(self):
-        all_members = self.request.team_context.allows(Action.MEMBER_MANAGE)
-        tokens = api_token_list(team=self.team, user=self.request.user, all_members=all_members)
-        return tokens, all_members
-
     def get_context_data(self, **kwargs):
-        tokens, all_members = self.tokens()
+        context = self.request.team_context
         kwargs.setdefault("form", ApiTokenForm())
         return super().get_context_data(
-            tokens=tokens, all_members=all_members, now=timezone.now(), **kwargs
+            tokens=api_token_list(context=context, user=self.request.user),
+            all_members=context.allows(Action.MEMBER_MANAGE),
+            now=timezone.now(),
+            **kwargs,
         )
 
     def post(self, request):
@@ -381,8 +381,7 @@ class TeamTokenRevokeView(TeamViewMixin, View):
     required_action = Action.TOKEN_MANAGE
 
     def post(self, request, pk):
-        all_members = request.team_context.allows(Action.MEMBER_MANAGE)
-        tokens = api_token_list(team=self.team, user=request.user, all_members=all_members)
+        tokens = api_token_list(context=request.team_context, user=request.user)
         token = get_team_object_or_404(tokens, self.team, pk=pk)
         try:
             api_token_revoke(token=token)

@@ -115,8 +115,7 @@ class ApiTokenViewSet(
     required_action = Action.TOKEN_MANAGE
 
     def get_queryset(self):
-        all_members = api_team_context(self.request).allows(Action.MEMBER_MANAGE)
-        return api_token_list(team=self.team, user=self.request.user, all_members=all_members)
+        return api_token_list(context=api_team_context(self.request), user=self.request.user)
 
     @extend_schema(request=ApiTokenCreateInput, responses={201: ApiTokenCreatedOutput})
     def create(self, request):
