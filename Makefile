@@ -25,10 +25,9 @@ run: classpath
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py run_console
 
+# ruff, `manage.py check`, migrations and the OpenAPI schema are checked inside the suite.
 test: classpath
 	bash scripts/install-test-deps.sh
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 lint: install

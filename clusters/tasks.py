@@ -3,6 +3,9 @@
 from celery import shared_task
 
 from clusters.services.provisioning import delete_cluster, provision_cluster
+from console.periodic import PERIODIC_TASKS, PeriodicTask
+
+TOPIC_SYNC_SECONDS = 30.0
 
 
 @shared_task(acks_late=True)
@@ -13,3 +16,23 @@ def provision_cluster_task(cluster_id: int) -> None:
 @shared_task(acks_late=True)
 def delete_cluster_task(cluster_id: int) -> None:
     delete_cluster(cluster_id=cluster_id)
+
+
+@shared_task(acks_late=True)
+def reconcile_access_task() -> None:
+    """Periodic: every key's ACLs and quotas on its cell equal what Skiff says (drift repair)."""
+    from clusters.services.access.reconcile import reconcile_all_access
+
+    reconcile_all_access()
+
+
+@shared_task(acks_late=True)
+def sync_topics_task() -> None:
+    """Import topics created, grown or deleted over the Kafka protocol (billing, limits)."""
+    from clusters.services.topics import sync_all_topics
+
+    sync_all_topics()
+
+
+if not any(t.name == "clusters.tasks.sync_topics_task" for t in PERIODIC_TASKS):
+    PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.sync_topics_task", TOPIC_SYNC_SECONDS))

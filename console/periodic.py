@@ -22,6 +22,8 @@ class PeriodicTask:
 
 
 PERIODIC_TASKS: list[PeriodicTask] = []
+# Access (issue 5): repair ACL/quota drift of every key (clusters.services.access.reconcile).
+PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.reconcile_access_task", 60.0))
 
 
 def beat_schedule() -> dict[str, dict]:

@@ -196,6 +196,11 @@ SKIFF_FLEET_DIR = BASE_DIR / "fleet"
 SKIFF_LOCAL_CELL_NAME = os.environ.get("SKIFF_LOCAL_CELL", "local")
 SKIFF_KAFKA_TIMEOUT = float(os.environ.get("SKIFF_KAFKA_TIMEOUT", "15"))
 SKIFF_MAX_CLUSTERS_PER_TEAM = int(os.environ.get("SKIFF_MAX_CLUSTERS_PER_TEAM", "10"))
+# Live throughput sampler: seconds between scrapes (start to start) and per-broker timeout.
+SKIFF_SAMPLER_INTERVAL = float(os.environ.get("SAMPLER_INTERVAL", "5"))
+SKIFF_SAMPLER_TIMEOUT = float(os.environ.get("SAMPLER_TIMEOUT", "3"))
+# run_console also runs the sampler when REDIS_URL is set (no separate `run_sampler` process).
+SKIFF_EMBEDDED_SAMPLER = env_bool("SKIFF_EMBEDDED_SAMPLER", default=False)
 
 # --- Email -------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

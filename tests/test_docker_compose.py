@@ -32,7 +32,7 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
 ENTRYPOINT = REPO / "fleet" / "docker-entrypoint.sh"
 KAFKA_SERVICES = ("kafka-1", "kafka-2", "kafka-3")
-CONSOLE_SERVICES = ("web", "worker", "beat", "migrate")
+CONSOLE_SERVICES = ("web", "worker", "beat", "sampler", "migrate")
 REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
 
 
@@ -217,8 +217,15 @@ def test_console_processes_run_the_documented_commands(services: dict) -> None:
     ]
     assert services["worker"]["command"][:4] == ["celery", "-A", "console", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "console", "beat"]
-    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
-    for name in ("web", "worker", "beat"):
+    migrate = services["migrate"]["command"]
+    assert migrate[:2] == ["sh", "-c"]
+    assert migrate[2].startswith("python manage.py migrate --noinput && ")
+    assert "python manage.py fleet register --manifest /fleet/cell.json" in migrate[2]
+    # The live throughput sampler is its own process (ARCHITECTURE.md §1).
+    assert services["sampler"]["command"] == ["python", "manage.py", "run_sampler"]
+    assert services["sampler"]["environment"]["SAMPLER_INTERVAL"] == "5"
+    assert "ports" not in services["sampler"]
+    for name in ("web", "worker", "beat", "sampler"):
         deps = services[name]["depends_on"]
         assert deps["migrate"]["condition"] == "service_completed_successfully"
         assert deps["fleet-init"]["condition"] == "service_completed_successfully"
@@ -289,7 +296,7 @@ def test_kafka_nodes_are_built_from_fleet_and_configured_by_fleet_init(services:
         # listener, the controller listener or the metrics endpoint.
         assert published_container_ports(node) == {compose.EXTERNAL_BASE_PORT + i}
         assert str(compose.INTERNAL_PORT) in " ".join(node["healthcheck"]["test"])
-    for name in ("web", "worker", "beat", "migrate", "postgres", "redis"):
+    for name in ("web", "worker", "beat", "sampler", "migrate", "postgres", "redis"):
         assert "fleet-ca" not in " ".join(services[name].get("volumes", [])), name
 
 

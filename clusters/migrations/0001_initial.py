@@ -9,130 +9,315 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('console', '0001_initial'),
+        ("console", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cell',
+            name="Cell",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(unique=True)),
-                ('kind', models.CharField(choices=[('local', 'Local (launched on this host)'), ('compose', 'docker-compose'), ('external', 'External')], default='local', max_length=16)),
-                ('kafka_cluster_id', models.CharField(blank=True, max_length=64)),
-                ('bootstrap_servers', models.CharField(max_length=500)),
-                ('client_bootstrap_servers', models.CharField(blank=True, max_length=500)),
-                ('credentials_path', models.CharField(max_length=500)),
-                ('ca_path', models.CharField(max_length=500)),
-                ('state', models.CharField(choices=[('healthy', 'Healthy'), ('degraded', 'Degraded'), ('down', 'Down')], default='healthy', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("local", "Local (launched on this host)"),
+                            ("compose", "docker-compose"),
+                            ("external", "External"),
+                        ],
+                        default="local",
+                        max_length=16,
+                    ),
+                ),
+                ("kafka_cluster_id", models.CharField(blank=True, max_length=64)),
+                ("bootstrap_servers", models.CharField(max_length=500)),
+                ("client_bootstrap_servers", models.CharField(blank=True, max_length=500)),
+                ("credentials_path", models.CharField(max_length=500)),
+                ("ca_path", models.CharField(max_length=500)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("healthy", "Healthy"),
+                            ("degraded", "Degraded"),
+                            ("down", "Down"),
+                        ],
+                        default="healthy",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Cluster',
+            name="Cluster",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9-]{1,64}$', "Cluster name may use letters, digits and '-' (1–64 chars).")])),
-                ('state', models.CharField(choices=[('CREATING', 'Creating'), ('ACTIVE', 'Active'), ('FAILED', 'Failed'), ('DELETING', 'Deleting'), ('DELETED', 'Deleted')], default='CREATING', max_length=16)),
-                ('state_reason', models.TextField(blank=True)),
-                ('progress', models.CharField(blank=True, max_length=64)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('allowed_client_ips', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('cell', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='clusters', to='clusters.cell')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clusters', to='console.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=64,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9-]{1,64}$",
+                                "Cluster name may use letters, digits and '-' (1–64 chars).",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("CREATING", "Creating"),
+                            ("ACTIVE", "Active"),
+                            ("FAILED", "Failed"),
+                            ("DELETING", "Deleting"),
+                            ("DELETED", "Deleted"),
+                        ],
+                        default="CREATING",
+                        max_length=16,
+                    ),
+                ),
+                ("state_reason", models.TextField(blank=True)),
+                ("progress", models.CharField(blank=True, max_length=64)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                ("allowed_client_ips", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="clusters",
+                        to="clusters.cell",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clusters",
+                        to="console.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AccessKey',
+            name="AccessKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('username', models.CharField(max_length=200, unique=True)),
-                ('policy_template', models.CharField(choices=[('admin', 'Admin of this cluster'), ('produce_consume', 'Produce and consume all topics'), ('read_only', 'Read only'), ('custom', 'Custom JSON policy')], max_length=32)),
-                ('policy_document', models.JSONField(blank=True, null=True)),
-                ('sealed_secret', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('rotated_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='access_keys', to='clusters.cluster')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("username", models.CharField(max_length=200, unique=True)),
+                (
+                    "policy_template",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin of this cluster"),
+                            ("produce_consume", "Produce and consume all topics"),
+                            ("read_only", "Read only"),
+                            ("custom", "Custom JSON policy"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("policy_document", models.JSONField(blank=True, null=True)),
+                ("sealed_secret", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("rotated_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="access_keys",
+                        to="clusters.cluster",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ClusterDraft',
+            name="ClusterDraft",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('data', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cluster', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='draft', to='clusters.cluster')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='console.team')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("data", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cluster",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="draft",
+                        to="clusters.cluster",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="console.team",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at'],
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.CreateModel(
-            name='ClusterEvent',
+            name="ClusterEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('requested', 'Requested'), ('activated', 'Activated'), ('failed', 'Provisioning failed'), ('deleted', 'Deleted')], max_length=16)),
-                ('occurred_at', models.DateTimeField()),
-                ('detail', models.TextField(blank=True)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='clusters.cluster')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("activated", "Activated"),
+                            ("failed", "Provisioning failed"),
+                            ("deleted", "Deleted"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                ("detail", models.TextField(blank=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="clusters.cluster",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['occurred_at', 'id'],
+                "ordering": ["occurred_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Broker',
+            name="Broker",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.PositiveIntegerField()),
-                ('host', models.CharField(max_length=255)),
-                ('port', models.PositiveIntegerField()),
-                ('metrics_url', models.URLField(max_length=300)),
-                ('pid', models.PositiveIntegerField(blank=True, null=True)),
-                ('state', models.CharField(choices=[('up', 'Up'), ('down', 'Down')], default='up', max_length=8)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('cell', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='brokers', to='clusters.cell')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("node_id", models.PositiveIntegerField()),
+                ("host", models.CharField(max_length=255)),
+                ("port", models.PositiveIntegerField()),
+                ("metrics_url", models.URLField(max_length=300)),
+                ("pid", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("up", "Up"), ("down", "Down")], default="up", max_length=8
+                    ),
+                ),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="brokers",
+                        to="clusters.cell",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cell__name', 'node_id'],
-                'constraints': [models.UniqueConstraint(fields=('cell', 'node_id'), name='broker_unique_cell_node')],
+                "ordering": ["cell__name", "node_id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("cell", "node_id"), name="broker_unique_cell_node"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='cluster',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'DELETED'), _negated=True), fields=('team', 'name'), name='cluster_unique_live_team_name'),
+            model_name="cluster",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "DELETED"), _negated=True),
+                fields=("team", "name"),
+                name="cluster_unique_live_team_name",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accesskey',
-            constraint=models.UniqueConstraint(fields=('cluster', 'name'), name='accesskey_unique_name'),
+            model_name="accesskey",
+            constraint=models.UniqueConstraint(
+                fields=("cluster", "name"), name="accesskey_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='clusterevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind__in', ['activated', 'deleted'])), fields=('cluster', 'kind'), name='clusterevent_once_per_kind'),
+            model_name="clusterevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind__in", ["activated", "deleted"])),
+                fields=("cluster", "kind"),
+                name="clusterevent_once_per_kind",
+            ),
         ),
     ]

@@ -1,5 +1,6 @@
 """Models of the clusters app, one module per subsystem (add yours and import it here)."""
 
+from clusters.models.access import ManualAclBinding
 from clusters.models.clusters import (
     AccessKey,
     Cluster,
@@ -9,6 +10,8 @@ from clusters.models.clusters import (
     cluster_name_validator,
 )
 from clusters.models.fleet import Broker, Cell
+from clusters.models.metrics import SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
+from clusters.models.topics import Topic, TopicPartitionEvent
 
 __all__ = [
     "AccessKey",
@@ -17,6 +20,12 @@ __all__ = [
     "Cluster",
     "ClusterDraft",
     "ClusterEvent",
+    "ManualAclBinding",
     "PolicyTemplate",
+    "SamplerCheckpoint",
+    "ThroughputSnapshot",
+    "Topic",
+    "TopicMinuteUsage",
+    "TopicPartitionEvent",
     "cluster_name_validator",
 ]

@@ -77,9 +77,16 @@ class Cluster(models.Model):
 
 
 class PolicyTemplate(models.TextChoices):
+    """Policy templates: each is a policy document (clusters.services.access.policy)."""
+
     ADMIN = "admin", "Admin of this cluster"
     PRODUCE_CONSUME = "produce_consume", "Produce and consume all topics"
+    PRODUCER = "producer", "Producer"
+    IDEMPOTENT_PRODUCER = "idempotent_producer", "Idempotent producer"
+    TRANSACTIONAL_PRODUCER = "transactional_producer", "Transactional producer"
+    CONSUMER = "consumer", "Consumer"
     READ_ONLY = "read_only", "Read only"
+    TOPIC_ADMIN = "topic_admin", "Topic admin"
     CUSTOM = "custom", "Custom JSON policy"
 
 
@@ -103,7 +110,12 @@ class AccessKey(models.Model):
     class Meta:
         ordering = ["created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["cluster", "name"], name="accesskey_unique_name")
+            # A revoked key's name can be used again.
+            models.UniqueConstraint(
+                fields=["cluster", "name"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="accesskey_unique_name",
+            )
         ]
 
     def __str__(self) -> str:

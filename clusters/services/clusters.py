@@ -102,7 +102,9 @@ def validate_client_ips(ips) -> list[str]:
     return clean
 
 
-def validate_policy(template: str, document) -> tuple[str, dict | None]:
+def validate_policy(
+    template: str, document, *, team_slug: str | None = None, cluster_name: str | None = None
+) -> tuple[str, dict | None]:
     if template not in PolicyTemplate.values:
         choices = ", ".join(PolicyTemplate.values)
         raise ValidationError(
@@ -117,6 +119,11 @@ def validate_policy(template: str, document) -> tuple[str, dict | None]:
         raise ValidationError(
             {"policy_document": "A policy needs a 'Version' and a non-empty 'Statement' list."}
         )
+    if team_slug and cluster_name:
+        # The full check (the access compiler), once the cluster's namespace is known.
+        from clusters.services.access.policy import ClusterScope, analyze_policy
+
+        analyze_policy(document, cluster=ClusterScope(team_slug, cluster_name), username="preview")
     return template, document
 
 
@@ -128,7 +135,15 @@ def validate_cluster_spec(team: Team, spec: ClusterSpec) -> ClusterSpec:
         ("name", lambda: validate_cluster_name(team, spec.name)),
         ("tags", lambda: validate_tags(spec.tags)),
         ("allowed_client_ips", lambda: validate_client_ips(spec.allowed_client_ips)),
-        ("policy", lambda: validate_policy(spec.policy_template, spec.policy_document)),
+        (
+            "policy",
+            lambda: validate_policy(
+                spec.policy_template,
+                spec.policy_document,
+                team_slug=team.slug,
+                cluster_name=(spec.name or "").strip(),
+            ),
+        ),
     ]
     for attr, check in checks:
         try:

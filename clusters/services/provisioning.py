@@ -12,11 +12,11 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from clusters import limits
 from clusters.kafka import gateway
 from clusters.kafka.gateway import KafkaConnection, KafkaGatewayError
 from clusters.models import AccessKey, Cell, Cluster, ClusterEvent
-from clusters.services.access_templates import template_acl_bindings
+from clusters.services.access.policy import PolicyInvalid
+from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
 from clusters.services.fleet import cell_admin_connection
 from clusters.services.sealing import unseal
 
@@ -69,24 +69,14 @@ def step_create_keys(cluster: Cluster, conn: KafkaConnection) -> None:
 
 
 def step_apply_acls(cluster: Cluster, conn: KafkaConnection) -> None:
-    bindings = [
-        binding
-        for key in _active_keys(cluster)
-        for binding in template_acl_bindings(
-            key.policy_template,
-            username=key.username,
-            prefix=cluster.wire_prefix,
-            hosts=cluster.allowed_client_ips,
-        )
-    ]
-    if bindings:
-        gateway.create_acls(conn, bindings)  # creating an existing binding is a no-op
+    """Each key's policy compiled to ACLs and reconciled onto the cell (access.reconcile)."""
+    for key in _active_keys(cluster):
+        reconcile_key_acls(key, conn=conn)
 
 
 def step_set_quotas(cluster: Cluster, conn: KafkaConnection) -> None:
-    quotas = limits.access_key_quotas(cluster.cell.brokers.count())
     for key in _active_keys(cluster):
-        gateway.alter_user_quotas(conn, key.username, quotas)
+        reconcile_key_quotas(key, conn=conn)
 
 
 def step_activate(cluster: Cluster) -> None:
@@ -120,7 +110,7 @@ def provision_cluster(*, cluster_id: int) -> Cluster:
         step_set_quotas(cluster, conn)
         _record_progress(cluster, "quotas set")
         step_activate(cluster)
-    except (ProvisioningError, KafkaGatewayError, OSError) as exc:
+    except (ProvisioningError, KafkaGatewayError, OSError, PolicyInvalid) as exc:
         _fail(cluster, exc, conn)
     return cluster
 
@@ -150,21 +140,22 @@ def _fail(cluster: Cluster, exc: Exception, conn: KafkaConnection | None) -> Non
 def remove_cluster_footprint(
     cluster: Cluster, conn: KafkaConnection, *, include_data: bool = False
 ) -> None:
-    """Delete the cluster's keys (SCRAM users, quotas, ACLs) and, with data, topics and groups.
+    """Remove the cluster's keys (ACLs, quotas, credentials) and, with data, topics and groups.
 
     Matches by the keys' usernames and the wire prefix, so it never touches another tenant.
+    Credentials are revoked (overwritten with a discarded random secret), not deleted: on Kafka
+    4.3.1 deleting a SCRAM credential can make a restarted broker refuse every login
+    (see gateway.revoke_scram_user).
     """
     usernames = set(cluster.access_keys.values_list("username", flat=True))
     prefix = cluster.wire_prefix
-    existing_users = gateway.list_scram_users(conn)
     principals = {f"User:{username}" for username in usernames}
     bindings = [b for b in gateway.describe_acls(conn) if b.principal in principals]
     if bindings:
         gateway.delete_acls(conn, bindings)
     for username in sorted(usernames):
         gateway.alter_user_quotas(conn, username, dict.fromkeys(gateway.QUOTA_KEYS))
-        if username in existing_users:
-            gateway.delete_scram_user(conn, username)
+        gateway.revoke_scram_user(conn, username)
     if include_data:
         groups = [group for group in gateway.list_consumer_groups(conn) if group.startswith(prefix)]
         gateway.delete_consumer_groups(conn, groups)
@@ -208,7 +199,11 @@ def delete_cluster(*, cluster_id: int) -> Cluster:
 
 
 def _active_keys(cluster: Cluster):
-    return cluster.access_keys.filter(revoked_at__isnull=True).order_by("id")
+    return (
+        cluster.access_keys.filter(revoked_at__isnull=True)
+        .select_related("cluster__team", "cluster__cell")
+        .order_by("id")
+    )
 
 
 def _record_progress(cluster: Cluster, progress: str) -> None:
@@ -221,4 +216,6 @@ def _user_message(exc: Exception) -> str:
         return exc.message
     if isinstance(exc, OSError):
         return f"The cell's credentials could not be read ({exc.strerror or exc})."
+    if isinstance(exc, PolicyInvalid):
+        return "The access policy of a key is invalid: " + " ".join(exc.messages)
     return str(exc)

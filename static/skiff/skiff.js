@@ -164,31 +164,39 @@
    * DOMContentLoaded / after htmx swaps).
    *
    * Markup:
-   *   <div class="skiff-chart" data-skiff-chart="cluster-42"
-   *        data-series="bytes_in,bytes_out" data-labels="Bytes in/s,Bytes out/s"
-   *        data-unit="bytes" data-window="300" data-initial="throughput-data"
-   *        role="img" aria-label="Throughput, last 5 minutes"></div>
-   *   {{ initial|json_script:"throughput-data" }}      (optional history)
-   *     initial = {"t": [unix seconds...], "bytes_in": [...], "bytes_out": [...]}
+   *   <div class="skiff-chart" data-skiff-chart="live-bytes" data-skiff-source="cluster"
+   *        data-series="bytes_in_per_sec,bytes_out_per_sec" data-labels="Bytes in/s,Bytes out/s"
+   *        data-unit="bytes" data-window="900" data-initial="throughput-seed"
+   *        role="img" aria-label="Throughput, last 15 minutes"></div>
+   *   {{ seed|json_script:"throughput-seed" }}      (optional history)
+   *     seed = {"t": [unix seconds...], "bytes_in_per_sec": [...], "bytes_out_per_sec": [...]}
+   *   data-unit: "bytes" (B/s, KiB/s, MiB/s…), "size" (B, KiB…), else plain numbers (1.2k).
+   *   data-window: seconds of points kept (default 300); "0" keeps everything.
    *
-   * Live samples: a message on a socket opened with hx-ext="ws" ws-connect="..." that is a
-   * JSON object (first character "{") is taken as a sample and NOT swapped as HTML:
-   *   {"chart": "cluster-42", "t": 1712345678.5, "values": {"bytes_in": 1234.0, "bytes_out": 0}}
-   * Every chart whose data-skiff-chart equals "chart" gets the point; points older than
-   * data-window seconds (default 300) are dropped. HTML messages are swapped by htmx as usual.
-   * From other code: Skiff.charts.push(name, t, values).
+   * Live samples arrive on a socket opened with hx-ext="ws" ws-connect="...". A message whose
+   * first character is "{" is JSON and is NOT swapped as HTML. Two shapes are understood:
+   *  - the throughput document (the contract of /ws/clusters/<id>/throughput/):
+   *      {"ts": "2026-01-01T00:00:05Z", "cluster": {"bytes_in_per_sec": n, ...},
+   *       "topics": {"<short name>": {"bytes_in_per_sec": n, ...}}}
+   *    every chart with data-skiff-source="cluster" gets ts + the cluster's values;
+   *    data-skiff-source="topic:<short name>" gets that topic's values (zeros when absent);
+   *  - a bare sample {"chart": "<data-skiff-chart>", "t": unix seconds, "values": {...}}.
+   * Either way a "skiff:sample" event carries the parsed message (detail) on document.
+   * From other code: Skiff.charts.push(name, t, values); Skiff.charts.load(el, seed) replaces
+   * a chart's data (history views); Skiff.format(unit, value) formats like the axes.
    * ------------------------------------------------------------------------------------- */
   var PALETTE = ["#206bc4", "#2fb344", "#f76707", "#d63939", "#ae3ec9", "#17a2b8"];
   var charts = []; // {el, plot, keys, data, window, ro}
 
   function formatValue(unit, v) {
     if (v === null || v === undefined) return "–";
-    if (unit === "bytes") {
-      var units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    if (unit === "bytes" || unit === "size") {
+      var units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
       var i = 0;
       var x = Math.abs(v);
       while (x >= 1024 && i < units.length - 1) { x /= 1024; i++; }
-      return (v < 0 ? "-" : "") + (i === 0 ? x.toFixed(0) : x.toFixed(1)) + " " + units[i] + "/s";
+      return (v < 0 ? "-" : "") + (i === 0 ? x.toFixed(0) : x.toFixed(1)) + " " + units[i] +
+        (unit === "bytes" ? "/s" : "");
     }
     if (Math.abs(v) >= 1e6) return (v / 1e6).toFixed(1) + "M";
     if (Math.abs(v) >= 1e3) return (v / 1e3).toFixed(1) + "k";
@@ -241,23 +249,26 @@
     );
   }
 
+  function seriesData(keys, seed) {
+    var data = [(seed && seed.t ? seed.t : []).slice()];
+    keys.forEach(function (k) {
+      var column = (seed && seed[k] ? seed[k] : []).slice();
+      while (column.length < data[0].length) column.push(null);
+      data.push(column);
+    });
+    return data;
+  }
+
   function initChart(el) {
     if (!window.uPlot || el.__skiffChart) return;
     var keys = (el.getAttribute("data-series") || "").split(",").map(function (s) { return s.trim(); }).filter(Boolean);
-    var data = [[]];
-    keys.forEach(function () { data.push([]); });
+    var seed = null;
     var initialId = el.getAttribute("data-initial");
     var initialEl = initialId ? document.getElementById(initialId) : null;
     if (initialEl) {
-      try {
-        var initial = JSON.parse(initialEl.textContent);
-        data[0] = (initial.t || []).slice();
-        keys.forEach(function (k, i) {
-          data[i + 1] = (initial[k] || []).slice();
-          while (data[i + 1].length < data[0].length) data[i + 1].push(null);
-        });
-      } catch (e) { /* bad initial data: start empty */ }
+      try { seed = JSON.parse(initialEl.textContent); } catch (e) { seed = null; /* start empty */ }
     }
+    var data = seriesData(keys, seed);
     var entry = { el: el, keys: keys, data: data, window: parseFloat(el.getAttribute("data-window") || "300"), plot: null };
     el.__skiffChart = entry;
     charts.push(entry);
@@ -282,20 +293,57 @@
     });
   }
 
-  function pushSample(name, t, values) {
-    charts.forEach(function (c) {
-      if (c.el.getAttribute("data-skiff-chart") !== name) return;
-      c.data[0].push(t);
-      c.keys.forEach(function (k, i) {
-        var v = values ? values[k] : null;
-        c.data[i + 1].push(typeof v === "number" ? v : null);
-      });
+  function appendPoint(c, t, values) {
+    var last = c.data[0].length ? c.data[0][c.data[0].length - 1] : null;
+    if (last !== null && t <= last) return; // a repeated or late document
+    c.data[0].push(t);
+    c.keys.forEach(function (k, i) {
+      var v = values ? values[k] : null;
+      c.data[i + 1].push(typeof v === "number" ? v : null);
+    });
+    if (c.window > 0) {
       var cutoff = t - c.window;
       while (c.data[0].length && c.data[0][0] < cutoff) {
         for (var j = 0; j < c.data.length; j++) c.data[j].shift();
       }
-      if (c.plot) c.plot.setData(c.data);
+    }
+    if (c.plot) c.plot.setData(c.data);
+  }
+
+  function pushSample(name, t, values) {
+    charts.forEach(function (c) {
+      if (c.el.getAttribute("data-skiff-chart") === name) appendPoint(c, t, values);
     });
+  }
+
+  function sourceValues(doc, source) {
+    if (source === "cluster") return doc.cluster || {};
+    if (source.indexOf("topic:") === 0) {
+      var topics = doc.topics || {};
+      var name = source.slice(6);
+      return Object.prototype.hasOwnProperty.call(topics, name) ? topics[name] : {
+        bytes_in_per_sec: 0, bytes_out_per_sec: 0, messages_in_per_sec: 0,
+      };
+    }
+    return null;
+  }
+
+  function pushDocument(doc) {
+    var t = Date.parse(doc.ts) / 1000;
+    if (!isFinite(t)) return;
+    charts.forEach(function (c) {
+      var source = c.el.getAttribute("data-skiff-source");
+      var values = source ? sourceValues(doc, source) : null;
+      if (values) appendPoint(c, t, values);
+    });
+  }
+
+  function loadChart(el, seed) {
+    var entry = el.__skiffChart;
+    if (!entry) { initChart(el); entry = el.__skiffChart; }
+    if (!entry) return;
+    entry.data = seriesData(entry.keys, seed);
+    if (entry.plot) entry.plot.setData(entry.data);
   }
 
   document.addEventListener("htmx:wsBeforeMessage", function (evt) {
@@ -304,7 +352,9 @@
     var sample;
     try { sample = JSON.parse(msg); } catch (e) { return; }
     evt.preventDefault(); // not HTML: do not let htmx swap it
-    if (sample && sample.chart && typeof sample.t === "number") {
+    if (sample && typeof sample.ts === "string" && sample.cluster) {
+      pushDocument(sample);
+    } else if (sample && sample.chart && typeof sample.t === "number") {
       pushSample(sample.chart, sample.t, sample.values || {});
     }
     document.dispatchEvent(new CustomEvent("skiff:sample", { detail: sample }));
@@ -325,6 +375,7 @@
     setTheme: setTheme,
     theme: effectiveTheme,
     csrfToken: csrfToken,
-    charts: { init: initCharts, push: pushSample },
+    charts: { init: initCharts, push: pushSample, pushDocument: pushDocument, load: loadChart },
+    format: formatValue,
   };
 })();

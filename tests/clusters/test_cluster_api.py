@@ -60,7 +60,10 @@ def test_create_describe_delete_leaves_nothing_on_the_cell(
     assert deleted.status_code == 202
     assert Cluster.objects.get(pk=body["id"]).state == Cluster.State.DELETED
     assert api.get(f"/api/v1/clusters/{body['id']}/").status_code == 404
-    assert username not in gateway.list_scram_users(admin_connection)
+    # The credential is revoked (see gateway.revoke_scram_user): the secret no longer logs in.
+    key = gateway.KafkaConnection(cell.bootstrap_servers, username, secret, cell.ca_path, timeout=5)
+    with pytest.raises(gateway.KafkaAuthenticationFailed):
+        gateway.produce(key, f"{developer.team.slug}.payments.x", [b"x"])
     assert not gateway.describe_acls(admin_connection, f"User:{username}")
     assert not gateway.describe_user_quotas(admin_connection, username).get(username)
 

@@ -36,11 +36,25 @@ def key_connection(cell, username, secret):
     )
 
 
-def footprint(admin_connection, cluster):
-    """Everything of this cluster on the cell: SCRAM users, ACLs, quotas, topics."""
+def can_log_in(cell, username, secret) -> bool:
+    gateway.close_clients()  # admin clients are cached per connection: test a fresh login
+    try:
+        gateway.describe_cluster(key_connection(cell, username, secret))
+    except gateway.KafkaAuthenticationFailed:
+        return False
+    return True
+
+
+def footprint(admin_connection, cluster, secret=None):
+    """Everything of this cluster on the cell: usable credentials, ACLs, quotas, topics.
+
+    Credentials are revoked rather than deleted (gateway.revoke_scram_user), so "users" lists the
+    keys whose secret still logs in.
+    """
     usernames = set(cluster.access_keys.values_list("username", flat=True))
+    listed = usernames & gateway.list_scram_users(admin_connection)
     return {
-        "users": usernames & gateway.list_scram_users(admin_connection),
+        "users": {u for u in listed if secret and can_log_in(cluster.cell, u, secret)},
         "acls": [
             b
             for b in gateway.describe_acls(admin_connection)
@@ -157,13 +171,15 @@ def test_a_failure_at_any_step_leaves_nothing_on_the_cell_and_retry_recovers(
     cluster = created.cluster
     assert cluster.state == Cluster.State.FAILED
     assert cluster.state_reason  # human-readable
-    assert footprint(admin_connection, cluster) == EMPTY
+    assert footprint(admin_connection, cluster, created.secret) == EMPTY
 
     with django_capture_on_commit_callbacks(execute=True):
         cluster_retry(cluster=cluster)
     cluster.refresh_from_db()
     assert cluster.state == Cluster.State.ACTIVE, cluster.state_reason
-    assert footprint(admin_connection, cluster)["users"] == {created.initial_key.username}
+    assert footprint(admin_connection, cluster, created.secret)["users"] == {
+        created.initial_key.username
+    }
 
 
 def test_delete_removes_topics_groups_users_acls_and_quotas(
@@ -187,7 +203,7 @@ def test_delete_removes_topics_groups_users_acls_and_quotas(
     cluster.refresh_from_db()
     assert cluster.state == Cluster.State.DELETED
     assert cluster.events.filter(kind=ClusterEvent.Kind.DELETED).count() == 1
-    assert footprint(admin_connection, cluster) == EMPTY
+    assert footprint(admin_connection, cluster, created.secret) == EMPTY
     assert group not in gateway.list_consumer_groups(admin_connection)
     assert neighbour in gateway.list_topics(admin_connection)
     gateway.delete_topic(admin_connection, neighbour)
@@ -196,7 +212,7 @@ def test_delete_removes_topics_groups_users_acls_and_quotas(
 DELETE_STEPS = [
     "delete_acls",
     "alter_user_quotas",
-    "delete_scram_user",
+    "revoke_scram_user",
     "delete_consumer_groups",
     "delete_topic",
 ]
@@ -231,7 +247,7 @@ def test_a_failed_delete_step_stays_deleting_with_a_reason_and_can_be_repeated(
         cluster_delete(cluster=cluster)  # the user presses Delete again
     cluster.refresh_from_db()
     assert cluster.state == Cluster.State.DELETED
-    assert footprint(admin_connection, cluster) == EMPTY
+    assert footprint(admin_connection, cluster, created.secret) == EMPTY
     assert not [
         g
         for g in gateway.list_consumer_groups(admin_connection)

@@ -112,6 +112,61 @@ invitation_pk = pk_of("invitation")
 event_pk = pk_of("event")
 
 
+def sampled_topic(w: World, p: str) -> dict:
+    """A topic of team A's cluster that the sampler has seen (a per-minute usage row)."""
+    from django.utils import timezone
+
+    from clusters.models import TopicMinuteUsage
+
+    TopicMinuteUsage.objects.get_or_create(
+        cluster=w.cluster,
+        topic="payments",
+        minute=timezone.now().replace(second=0, microsecond=0),
+    )
+    return {"pk": w.cluster.pk, "topic": "payments"}
+
+
+def topic_kwargs(w: World, p: str) -> dict:
+    return {"pk": w.cluster.pk, "name": "payments"}
+
+
+def group_kwargs(w: World, p: str) -> dict:
+    return {"pk": w.cluster.pk, "group": "readers"}
+
+
+def access_key(w: World):
+    from clusters.models import AccessKey
+
+    key, _ = AccessKey.objects.get_or_create(
+        cluster=w.cluster,
+        name="matrix-key",
+        defaults={"username": "team-a.orders.matrix-key.abc123", "policy_template": "producer"},
+    )
+    return key
+
+
+def key_kwargs(w: World, p: str) -> dict:
+    return {"pk": w.cluster.pk, "key_id": access_key(w).pk}
+
+
+def manual_acl_kwargs(w: World, p: str) -> dict:
+    from clusters.models import ManualAclBinding
+
+    binding, _ = ManualAclBinding.objects.get_or_create(
+        key=access_key(w),
+        resource_type="TOPIC",
+        name="audit",
+        pattern_type="LITERAL",
+        operation="READ",
+        permission="ALLOW",
+    )
+    return {"pk": w.cluster.pk, "binding_id": binding.pk}
+
+
+def manual_acl_data(w: World, p: str) -> dict:
+    return {"key": access_key(w).pk, "resource_type": "TOPIC", "name": "x", "operation": "READ"}
+
+
 def token_pk(w: World, p: str) -> dict:
     return {"pk": w.token_pk(p)}
 
@@ -227,6 +282,132 @@ ROUTES: dict[str, list[Check]] = {
         ),
     ],
     "clusters:ca": [Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=cluster_pk)],
+    # --- Access keys, policies, ACLs (issue 5; no broker here: their error path) ---------------
+    "clusters:access": [Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=cluster_pk)],
+    "clusters:key_create": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 302, 404, 302),
+            kwargs=cluster_pk,
+            data={"name": "matrix", "policy_template": "producer"},
+        )
+    ],
+    "clusters:allowed_ips": [
+        Check(
+            "POST",
+            S(302, 302, 302, 403, 403, 302, 404, 302),
+            kwargs=cluster_pk,
+            data={"ips": "10.0.0.1"},
+        )
+    ],
+    "clusters:key_detail": [
+        Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=key_kwargs)
+    ],
+    "clusters:key_rotate": [
+        Check("POST", S(503, 503, 503, 403, 403, 302, 404, 302), kwargs=key_kwargs)
+    ],
+    "clusters:key_revoke": [
+        Check("POST", S(302, 302, 302, 403, 403, 302, 404, 302), kwargs=key_kwargs)
+    ],
+    "clusters:key_policy": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 302, 404, 302),
+            kwargs=key_kwargs,
+            data={"policy_template": "consumer"},
+        )
+    ],
+    "clusters:key_policy_preview": [
+        Check(
+            "POST",
+            S(200, 200, 200, 403, 403, 302, 404, 302),
+            kwargs=key_kwargs,
+            data={"policy_template": "consumer"},
+        )
+    ],
+    "clusters:acls": [Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=cluster_pk)],
+    "clusters:acl_add": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 302, 404, 302),
+            kwargs=cluster_pk,
+            data=manual_acl_data,
+        )
+    ],
+    "clusters:acl_remove": [
+        Check("POST", S(302, 302, 302, 403, 403, 302, 404, 302), kwargs=manual_acl_kwargs)
+    ],
+    "clusters:throughput": [
+        Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=cluster_pk)
+    ],
+    "clusters:topic_throughput": [
+        Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=sampled_topic)
+    ],
+    # --- Topics, consumer groups, messages (no broker here: their error path, 503) ----------
+    "clusters:topics": [Check("GET", S(503, 503, 503, 503, 503, 302, 404, 302), kwargs=cluster_pk)],
+    "clusters:topic_create": [
+        Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=cluster_pk),
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 302, 404, 302),
+            kwargs=cluster_pk,
+            data={"name": "matrix", "partitions": "1"},
+        ),
+    ],
+    "clusters:topic_detail": [
+        Check("GET", S(503, 503, 503, 503, 503, 302, 404, 302), kwargs=topic_kwargs)
+    ],
+    "clusters:topic_configs": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 302, 404, 302),
+            kwargs=topic_kwargs,
+            data={"retention.ms": "3600000"},
+        )
+    ],
+    "clusters:topic_partitions": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 302, 404, 302),
+            kwargs=topic_kwargs,
+            data={"partitions": "3"},
+        )
+    ],
+    "clusters:topic_purge": [
+        Check("POST", S(503, 503, 503, 403, 403, 302, 404, 302), kwargs=topic_kwargs)
+    ],
+    "clusters:topic_delete": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 302, 404, 302),
+            kwargs=topic_kwargs,
+            data={"confirm_name": "payments"},
+        )
+    ],
+    "clusters:topic_messages": [
+        Check("GET", S(503, 503, 503, 403, 403, 302, 404, 302), kwargs=topic_kwargs),
+        Check(
+            "POST",
+            S(400, 400, 400, 403, 403, 302, 404, 302),
+            kwargs=topic_kwargs,
+            data={"value": "hello"},
+        ),
+    ],
+    "clusters:groups": [Check("GET", S(503, 503, 503, 503, 503, 302, 404, 302), kwargs=cluster_pk)],
+    "clusters:group_detail": [
+        Check("GET", S(503, 503, 503, 503, 503, 302, 404, 302), kwargs=group_kwargs)
+    ],
+    "clusters:group_reset": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 302, 404, 302),
+            kwargs=group_kwargs,
+            data={"to": "earliest"},
+        )
+    ],
+    "clusters:group_delete": [
+        Check("POST", S(503, 503, 503, 403, 403, 302, 404, 302), kwargs=group_kwargs)
+    ],
     # --- API: team -----------------------------------------------------------------------
     "api-team": [Check("GET", S(200, 200, 200, 200, 200, 401, 200, 403))],
     "team-member-list": [Check("GET", S(200, 200, 403, 403, 403, 401, 200, 403))],
@@ -319,6 +500,114 @@ ROUTES: dict[str, list[Check]] = {
         ),
     ],
     "cluster-ca-file": [Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)],
+    "cluster-throughput": [
+        Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)
+    ],
+    "cluster-throughput-history": [
+        Check(
+            "GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk, query="window=24h"
+        ),
+        Check(
+            "GET", S(400, 400, 400, 400, 400, 401, 404, 403), kwargs=cluster_pk, query="window=2y"
+        ),
+    ],
+    # --- API: access keys, policies, ACLs (no broker here: 503 where the cell is needed) -----
+    "key-list": [
+        Check("GET", S(200, 200, 200, 403, 403, 401, 404, 403), kwargs=cluster_pk),
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            data={"name": "matrix", "policy_template": "producer"},
+        ),
+    ],
+    "key-detail": [
+        Check("GET", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=key_kwargs),
+        Check("DELETE", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=key_kwargs),
+    ],
+    "key-rotate": [Check("POST", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=key_kwargs)],
+    "key-policy": [
+        Check("GET", S(200, 200, 200, 403, 403, 401, 404, 403), kwargs=key_kwargs),
+        Check(
+            "PUT",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=key_kwargs,
+            data={"policy_template": "consumer"},
+        ),
+    ],
+    "cluster-acls": [
+        Check("GET", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=cluster_pk),
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            data=lambda w, p: {
+                "key_id": access_key(w).pk,
+                "resource_type": "TOPIC",
+                "name": "x",
+                "operation": "READ",
+            },
+        ),
+        Check(
+            "DELETE",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            data=lambda w, p: {"id": manual_acl_kwargs(w, p)["binding_id"]},
+        ),
+    ],
+    # --- API: topics, consumer groups, messages (no broker here: 503) -------------------------
+    "topic-list": [
+        Check("GET", S(503, 503, 503, 503, 503, 401, 404, 403), kwargs=cluster_pk),
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            data={"name": "matrix", "partitions": 1},
+        ),
+    ],
+    "topic-detail": [
+        Check("GET", S(503, 503, 503, 503, 503, 401, 404, 403), kwargs=topic_kwargs),
+        Check(
+            "PATCH",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=topic_kwargs,
+            data={"configs": {"retention.ms": "3600000"}},
+        ),
+        Check("DELETE", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=topic_kwargs),
+    ],
+    "topic-partitions": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=topic_kwargs,
+            data={"count": 3},
+        )
+    ],
+    "topic-purge": [Check("POST", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=topic_kwargs)],
+    "topic-messages": [
+        Check("GET", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=topic_kwargs),
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=topic_kwargs,
+            data={"value": "hello"},
+        ),
+    ],
+    "consumer-group-list": [
+        Check("GET", S(503, 503, 503, 503, 503, 401, 404, 403), kwargs=cluster_pk)
+    ],
+    "consumer-group-detail": [
+        Check("GET", S(503, 503, 503, 503, 503, 401, 404, 403), kwargs=group_kwargs),
+        Check("DELETE", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=group_kwargs),
+    ],
+    "consumer-group-reset-offsets": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=group_kwargs,
+            data={"to": "earliest"},
+        )
+    ],
     # --- API schema and docs: public, like the docs of any API -----------------------------
     "api-schema": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
     "api-docs": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
@@ -331,7 +620,16 @@ ADMIN_EXPECT = S(302, 302, 302, 302, 302, 302, 302, 200)
 
 # WebSocket routes (console/routing.py), keyed by URL name: "accept" or "reject" per principal.
 # kwargs gives the route's arguments (objects of team A).
-WS_ROUTES: dict[str, tuple[Callable[[World, str], dict], dict[str, str]]] = {}
+WS_MEMBERS_ONLY = dict(
+    zip(PRINCIPALS, ["accept"] * 5 + ["reject"] * 3, strict=True)
+)  # every role may view clusters; anonymous, another team's owner and staff may not
+WS_ROUTES: dict[str, tuple[Callable[[World, str], dict], dict[str, str]]] = {
+    "ws-cluster-throughput": (lambda w, p: {"cluster_id": w.cluster.pk}, WS_MEMBERS_ONLY),
+    "ws-topic-throughput": (
+        lambda w, p: {"cluster_id": w.cluster.pk, "topic": "payments"},
+        WS_MEMBERS_ONLY,
+    ),
+}
 
 
 # --- enumerating routes ------------------------------------------------------------------------
@@ -389,6 +687,7 @@ def no_kafka(monkeypatch):
         raise gateway.KafkaUnavailable("Kafka is not reachable (permission matrix: no broker).")
 
     monkeypatch.setattr(gateway, "_base_config", unavailable)
+    monkeypatch.setattr(gateway, "_kafka_python_admin", unavailable)  # quotas (kafka-python)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ def _checked_dispatch(original):
     def dispatch(self, request, *args, **kwargs):
         if request.method not in MUTATING or not request.path.startswith("/api/"):
             return original(self, request, *args, **kwargs)
+        if request.GET.get("dry_run") in {"1", "true"}:  # e.g. a policy preview: changes nothing
+            return original(self, request, *args, **kwargs)
         from console.models import AuditEvent
 
         last_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0

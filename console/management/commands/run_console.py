@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from clusters.kafka.gateway import KafkaGatewayError
 from clusters.kafka.launcher import CellError
 from clusters.services.fleet import fleet_down, fleet_up
+from clusters.services.sampler import SamplerThread
 from console.models import User
 from console.periodic import EmbeddedScheduler
 from console.services.teams import team_create, user_create
@@ -40,9 +41,17 @@ class Command(BaseCommand):
             # No worker or beat in the embedded default: periodic tasks run in this process.
             scheduler = EmbeddedScheduler()
             scheduler.start()
+        # Live throughput: without a channel layer shared between processes (no Redis), the
+        # sampler must run where the WebSocket consumers are, i.e. in this process.
+        sampler = None
+        if not settings.REDIS_URL or settings.SKIFF_EMBEDDED_SAMPLER:
+            sampler = SamplerThread()
+            sampler.start()
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
+            if sampler is not None:
+                sampler.stop()
             if scheduler is not None:
                 scheduler.stop()
             if not no_fleet:

@@ -95,10 +95,12 @@ def test_tls_handshake_verifies_ip_and_localhost_against_the_ca(tmp_path: Path) 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
         for server_name in ("127.0.0.1", "localhost"):
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-                with client_ctx.wrap_socket(raw, server_hostname=server_name) as tls:
-                    assert tls.version() in ("TLSv1.2", "TLSv1.3")
-                    tls.sendall(b"x")
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+                client_ctx.wrap_socket(raw, server_hostname=server_name) as tls,
+            ):
+                assert tls.version() in ("TLSv1.2", "TLSv1.3")
+                tls.sendall(b"x")
         thread.join(timeout=5)
 
 

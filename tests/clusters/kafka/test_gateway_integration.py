@@ -131,15 +131,18 @@ def test_tenant_is_confined_to_its_prefix(
             gw.create_scram_user(tenant, unique("evil-"), "password-of-evil")
     finally:
         assert gw.delete_acls(admin_connection, bindings) == len(bindings)
-        gw.delete_scram_user(admin_connection, user)
+        assert gw.revoke_scram_user(admin_connection, user) is True
         gw.delete_topic(admin_connection, other_topic)
         gw.delete_topic(admin_connection, orders, missing_ok=True)
 
     assert gw.describe_acls(admin_connection, f"User:{user}") == []
-    assert user not in gw.list_scram_users(admin_connection)
-    # A deleted key cannot open new connections (producers are never cached by the gateway).
-    with pytest.raises(gw.KafkaAuthenticationFailed):
-        eventually(lambda: gw.produce(_as(kafka_cell, user, password), orders, [b"x"]), timeout=5)
+
+    # A revoked key cannot open new connections (producers are never cached by the gateway).
+    def refused() -> None:
+        with pytest.raises(gw.KafkaAuthenticationFailed):
+            gw.produce(_as(kafka_cell, user, password), orders, [b"x"])
+
+    eventually(refused, timeout=5)
 
 
 def test_topic_lifecycle_and_errors(admin_connection: KafkaConnection) -> None:
@@ -153,6 +156,17 @@ def test_topic_lifecycle_and_errors(admin_connection: KafkaConnection) -> None:
 
         with pytest.raises(gw.TopicAlreadyExists):
             gw.create_topic(admin_connection, name, partitions=1)
+        with pytest.raises(gw.InvalidKafkaRequest):
+            gw.create_topic(admin_connection, "bad name!", partitions=1)
+        with pytest.raises(gw.InvalidKafkaRequest):
+            gw.create_topic(
+                admin_connection,
+                unique("skiff.test.cfg-"),
+                partitions=1,
+                configs={"retention.ms": "soon"},
+            )
+        with pytest.raises(gw.UnknownTopic):
+            gw.produce(admin_connection, unique("skiff.test.absent-"), [b"x"], timeout=5)
         with pytest.raises(gw.InvalidKafkaRequest):
             gw.create_topic(
                 admin_connection, unique("skiff.test.rf-"), partitions=1, replication_factor=5
@@ -184,11 +198,35 @@ def _absent(conn: KafkaConnection, name: str) -> bool:
     return True
 
 
-def test_scram_user_delete_is_idempotent(admin_connection: KafkaConnection) -> None:
+def test_removing_or_revoking_an_unknown_user_is_idempotent(
+    admin_connection: KafkaConnection,
+) -> None:
+    # (Only unknown users here: a real removal can break the cell on restart, see gateway.)
     user = unique("gone-")
     assert gw.delete_scram_user(admin_connection, user) is False
     with pytest.raises(gw.UnknownUser):
         gw.delete_scram_user(admin_connection, user, missing_ok=False)
+    assert gw.revoke_scram_user(admin_connection, user) is False
+    with pytest.raises(gw.UnknownUser):
+        gw.revoke_scram_user(admin_connection, user, missing_ok=False)
+
+
+def test_password_change_takes_effect(
+    kafka_cell: CellInfo, admin_connection: KafkaConnection
+) -> None:
+    user = unique("rotate-")
+    gw.create_scram_user(admin_connection, user, "first-password-1234")
+    try:
+        old = _as(kafka_cell, user, "first-password-1234")
+        new = _as(kafka_cell, user, "second-password-5678")
+        eventually(lambda: gw.describe_cluster(old))
+        gw.create_scram_user(admin_connection, user, "second-password-5678")  # upsert
+        eventually(lambda: gw.describe_cluster(new))
+        gw.close_clients()  # the cached admin client of `old` is still authenticated
+        with pytest.raises(gw.KafkaAuthenticationFailed):
+            gw.describe_cluster(old)
+    finally:
+        gw.revoke_scram_user(admin_connection, user)
 
 
 def test_user_quotas_round_trip(admin_connection: KafkaConnection) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_a_user_without_acls_is_denied_everything(
         with pytest.raises(gw.KafkaAuthorizationFailed):
             gw.describe_user_quotas(conn)
     finally:
-        gw.delete_scram_user(admin_connection, user)
+        gw.revoke_scram_user(admin_connection, user)
         gw.delete_topic(admin_connection, topic)
 
 
@@ -143,6 +144,13 @@ def test_produce_with_acks_all_survives_one_broker_down(
     topic = unique("skiff.test.failover-")
     gw.create_topic(admin_connection, topic, partitions=3)
     victim = 3
+    # Key churn before the restart, as in production: the restarted broker must still accept
+    # every remaining credential (Kafka 4.3.1 loses them all after some removals; the platform
+    # revokes instead — see gateway.revoke_scram_user).
+    keeper, churned = unique("keeper-"), unique("churned-")
+    gw.create_scram_user(admin_connection, keeper, "keeper-password-123")
+    gw.create_scram_user(admin_connection, churned, "churned-password-123")
+    gw.revoke_scram_user(admin_connection, churned)
     try:
         kafka_local_cell.stop_node(victim)
         status = kafka_local_cell.status()
@@ -162,3 +170,10 @@ def test_produce_with_acks_all_survives_one_broker_down(
         assert restarted.running
         gw.delete_topic(admin_connection, topic, missing_ok=True)
     assert len(gw.describe_cluster(admin_connection).brokers) == 3
+    # Log in on the restarted broker itself (its own bootstrap only).
+    node = restarted.nodes[victim - 1]
+    only_victim = replace(admin_connection, bootstrap=node.client_address, timeout=10)
+    assert gw.describe_cluster(only_victim).cluster_id == kafka_cell.cluster_id
+    keeper_conn = replace(only_victim, username=keeper, password="keeper-password-123")
+    assert gw.describe_cluster(keeper_conn).cluster_id == kafka_cell.cluster_id
+    gw.revoke_scram_user(admin_connection, keeper)

@@ -130,7 +130,7 @@ def test_compose_style_addresses_and_broker_only_nodes() -> None:
         client_port=9092,
         internal_port=9093,
         controller_port=9094,
-        bind_host="0.0.0.0",
+        bind_host="0.0.0.0",  # noqa: S104 (a container's listen address, rendered only)
         client_advertised="localhost:19092",
     )
     voters = _nodes(3)
@@ -177,7 +177,7 @@ def private_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_new_cells_get_distinct_free_port_blocks(tmp_path: Path, private_claims: Path) -> None:
-    first = LocalCell(tmp_path / "a")._create(3, None, None)  # type: ignore[arg-type]
+    first = LocalCell(tmp_path / "a")._create(3, None)
     # Occupy a port of the next free block, as a foreign process would.
     candidates = [
         b
@@ -188,7 +188,7 @@ def test_new_cells_get_distinct_free_port_blocks(tmp_path: Path, private_claims:
     blocker.bind(("127.0.0.1", candidates[0] + 12))
     blocker.listen()
     try:
-        second = LocalCell(tmp_path / "b")._create(3, None, None)  # type: ignore[arg-type]
+        second = LocalCell(tmp_path / "b")._create(3, None)
     finally:
         blocker.close()
 
@@ -212,7 +212,7 @@ def test_down_never_signals_a_pid_that_is_not_our_broker(
 ) -> None:
     """A stale pid file pointing at a reused pid must not get that process killed."""
     cell = LocalCell(tmp_path / "cell")
-    cell._create(1, None, None)  # type: ignore[arg-type]
+    cell._create(1, None)
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         cell._pid_path(1).parent.mkdir(parents=True, exist_ok=True)
@@ -228,3 +228,30 @@ def test_down_never_signals_a_pid_that_is_not_our_broker(
         bystander.kill()
         bystander.wait()
     assert os.path.exists(tmp_path / "cell" / "cell.json")
+
+
+def test_stale_claims_of_stopped_cells_are_reused(tmp_path: Path, private_claims: Path) -> None:
+    """A stopped cell (or a leftover test dir) must not hold its port block forever."""
+    old = LocalCell(tmp_path / "old")._create(1, None)
+    claims = json.loads(private_claims.read_text())
+    claims[str(old.port_base)]["at"] -= launcher.CLAIM_GRACE_SECONDS + 1
+    private_claims.write_text(json.dumps(claims))
+
+    new = LocalCell(tmp_path / "new")._create(1, None)
+
+    assert new.port_base == old.port_base  # no JVM of "old" runs: its block is free again
+
+
+def test_missing_java_or_maven_gives_the_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clusters.kafka.runtime import INSTALL_HINT, RuntimeUnavailable, ensure_classpath
+
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    (fleet / "pom.xml").write_text("<project/>")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with pytest.raises(RuntimeUnavailable) as caught:
+        ensure_classpath(fleet)
+    assert INSTALL_HINT in str(caught.value)
+    assert "`java` was not found" in str(caught.value)

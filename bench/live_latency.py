@@ -1,0 +1,459 @@
+"""Benchmark: produce → WebSocket latency of live throughput, and web CPU with idle sockets.
+
+Starts a throwaway local cell (default 3 nodes) and a console in a temp dir (SQLite), creates a
+team, a serverless cluster and a topic, then for each topology:
+
+* embedded   — `manage.py run_console --no-fleet`: web + sampler thread in one process, in-memory
+               channel layer (what `make run` gives);
+* production — a private redis-server, `daphne console.asgi:application` as the web process and
+               `manage.py run_sampler` as its own process (what docker-compose runs);
+
+it opens N idle WebSocket clients (default 500) subscribed to the cluster, measures the web
+process's CPU over a window (and, before they connect, with none), then runs trials: wait a
+random 0 to interval s, produce one message with the cluster's key, and time until a pushed
+document shows the topic's messages_in rate > 0. Latency is counted from the broker's delivery
+acknowledgement (and also from the start of the produce call, which includes the new client's
+TLS + SCRAM handshake). Prints p50/p95/max and CPU.
+
+    .venv/bin/python bench/live_latency.py [--clients 500] [--trials 20] [--nodes 3]
+                                           [--topology both|embedded|production]
+"""
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+# --- a minimal WebSocket client (RFC 6455), enough for server → client text frames ----------
+
+
+class Socket:
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, port: int, path: str, cookie: str) -> "Socket":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                f"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{port}\r\n"
+                f"Cookie: {cookie}\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        status = await reader.readline()
+        if b" 101 " not in status:
+            raise RuntimeError(f"handshake refused: {status!r}")
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        return cls(reader, writer)
+
+    async def _send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        header = bytes([0x80 | opcode, 0x80 | len(payload)])  # control frames are < 126 bytes
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(header + mask + masked)
+        await self.writer.drain()
+
+    async def receive(self) -> str | None:
+        """The next text message; answers pings; None when the server closes."""
+        parts: list[bytes] = []
+        while True:
+            b1, b2 = await self.reader.readexactly(2)
+            opcode, length = b1 & 0x0F, b2 & 0x7F
+            if length == 126:
+                length = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await self.reader.readexactly(8), "big")
+            mask = await self.reader.readexactly(4) if b2 & 0x80 else None
+            payload = await self.reader.readexactly(length)
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            if opcode == 0x9:
+                await self._send(0xA, payload)
+                continue
+            if opcode == 0x8:
+                return None
+            if opcode in (0x1, 0x0):
+                parts.append(payload)
+                if b1 & 0x80:
+                    return b"".join(parts).decode()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def idle_client(port, path, cookie, counter, ready, gate):
+    # A few handshakes at a time, as browsers arriving would: the dev server's listen backlog
+    # is small, and a burst of 500 SYNs only measures the kernel's queue.
+    async with gate:
+        for attempt in range(10):
+            try:
+                ws = await Socket.connect(port, path, cookie)
+                break
+            except (ConnectionError, asyncio.IncompleteReadError, RuntimeError):
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+    ready.append(ws)
+    while True:
+        message = await ws.receive()
+        if message is None:
+            return
+        counter[0] += 1
+
+
+# --- one topology ---------------------------------------------------------------------------
+
+
+def run_topology(name: str, args, env: dict, ctx: dict, work: Path) -> dict:
+    from clusters.kafka import gateway
+
+    port = free_port()
+    procs: list[subprocess.Popen] = []
+    logs = []
+
+    def start(cmd, label):
+        log = open(work / f"{name}-{label}.log", "wb")  # noqa: SIM115 (closed below)
+        logs.append(log)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        procs.append(proc)
+        return proc
+
+    py = sys.executable
+    if name == "embedded":
+        web = start(
+            [py, "manage.py", "run_console", "--no-fleet", "--addrport", f"127.0.0.1:{port}"],
+            "web",
+        )
+        sampler = None
+    else:
+        web = start(
+            [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "console.asgi:application"],
+            "web",
+        )
+        sampler = start([py, "manage.py", "run_sampler"], "sampler")
+    result: dict = {"topology": name}
+    try:
+        wait_port(port, web)
+        path = f"/ws/clusters/{ctx['cluster_id']}/throughput/"
+        time.sleep(2 * args.interval)  # the sampler's first passes (no rates yet)
+
+        t0, c0 = time.monotonic(), cpu_seconds(web.pid)
+        time.sleep(args.cpu_window)
+        result["cpu_idle_0"] = (cpu_seconds(web.pid) - c0) / (time.monotonic() - t0)
+
+        async def scenario():
+            counter = [0]
+            ready: list[Socket] = []
+            gate = asyncio.Semaphore(args.connect_concurrency)
+            tasks = [
+                asyncio.create_task(idle_client(port, path, ctx["cookie"], counter, ready, gate))
+                for _ in range(args.clients)
+            ]
+            connect_started = time.monotonic()
+            deadline = time.monotonic() + 600
+            while len(ready) < args.clients and time.monotonic() < deadline:
+                failed = [t for t in tasks if t.done() and t.exception()]
+                if failed:
+                    raise failed[0].exception()
+                await asyncio.sleep(0.2)
+            result["clients_connected"] = len(ready)
+            result["connect_seconds"] = time.monotonic() - connect_started
+            await asyncio.sleep(args.interval)  # settle
+            start_cpu, start_t, start_msgs = cpu_seconds(web.pid), time.monotonic(), counter[0]
+            await asyncio.sleep(args.cpu_window)
+            elapsed = time.monotonic() - start_t
+            result["cpu_idle_n"] = (cpu_seconds(web.pid) - start_cpu) / elapsed
+            result["pushes_per_client_per_s"] = (counter[0] - start_msgs) / elapsed / len(ready)
+            print(
+                f"  [{name}] web CPU {100 * result['cpu_idle_0']:.1f}% with 0 sockets, "
+                f"{100 * result['cpu_idle_n']:.1f}% with {len(ready)} idle sockets "
+                f"({result['pushes_per_client_per_s']:.2f} pushes/s each)",
+                flush=True,
+            )
+            if sampler is not None:
+                result["sampler_cpu"] = None  # measured below over the trials
+
+            probe = await Socket.connect(port, path, ctx["cookie"])
+            latencies_ack, latencies_call = [], []
+            loop = asyncio.get_running_loop()
+            s_cpu0, s_t0 = (cpu_seconds(sampler.pid), time.monotonic()) if sampler else (0, 0)
+
+            async def next_doc():
+                while True:
+                    message = await probe.receive()
+                    if message is None:
+                        raise RuntimeError("probe socket closed")
+                    doc = json.loads(message)
+                    if "ts" in doc:
+                        return doc, time.time()
+
+            def rate(doc):
+                return (
+                    doc.get("topics", {}).get(ctx["topic_short"], {}).get("messages_in_per_sec", 0)
+                )
+
+            async def quiet():
+                while True:
+                    doc, _ = await next_doc()
+                    if rate(doc) == 0:
+                        return
+
+            async def first_nonzero():
+                while True:
+                    doc, received = await next_doc()
+                    if rate(doc) > 0:
+                        return received
+
+            result["lost"] = 0
+            for trial in range(args.trials):
+                with contextlib.suppress(TimeoutError):  # the topic's rate is back to zero
+                    await asyncio.wait_for(quiet(), 60)
+                await asyncio.sleep(random.uniform(0, args.interval))
+                call_started = time.time()
+                acked = await loop.run_in_executor(
+                    None,
+                    lambda: (
+                        gateway.produce(ctx["conn"], ctx["topic"], [b"x" * 1024]),
+                        time.time(),
+                    )[1],
+                )
+                try:
+                    received = await asyncio.wait_for(first_nonzero(), 60)
+                except TimeoutError:
+                    result["lost"] += 1  # no document showed it within a minute
+                    print(f"  [{name}] trial {trial + 1}: not seen within 60 s", flush=True)
+                    continue
+                latencies_ack.append(received - acked)
+                latencies_call.append(received - call_started)
+                print(
+                    f"  [{name}] trial {trial + 1}/{args.trials}: "
+                    f"{received - acked:.2f} s after the ack",
+                    flush=True,
+                )
+            if sampler is not None:
+                result["sampler_cpu"] = (cpu_seconds(sampler.pid) - s_cpu0) / (
+                    time.monotonic() - s_t0
+                )
+            result["lat_ack"] = latencies_ack
+            result["lat_call"] = latencies_call
+            probe.close()
+            for ws in ready:
+                ws.close()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run(scenario())
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for log in logs:
+            log.close()
+    result["slow_passes"] = sum(
+        (work / f"{name}-{label}.log").read_text(errors="replace").count("sampler pass took")
+        for label in ("web", "sampler")
+        if (work / f"{name}-{label}.log").exists()
+    )
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--interval", type=float, default=5.0, help="SAMPLER_INTERVAL")
+    parser.add_argument("--cpu-window", type=float, default=30.0)
+    parser.add_argument("--connect-concurrency", type=int, default=5, help="handshakes at once")
+    parser.add_argument("--topology", choices=["both", "embedded", "production"], default="both")
+    args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the cell and the servers are always stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    load_before = os.getloadavg()[0]
+
+    work = Path(tempfile.mkdtemp(prefix="skiff-bench-live-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "console.settings",
+        "SKIFF_HOME": str(work / "home"),
+        "SQLITE_PATH": str(work / "bench.sqlite3"),
+        "SKIFF_TASKS_INLINE": "1",
+        "SAMPLER_INTERVAL": str(args.interval),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    for key in ("DATABASE_URL", "REDIS_URL"):
+        env.pop(key, None)
+    os.environ.clear()
+    os.environ.update(env)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    from clusters.kafka import gateway
+    from clusters.services.clusters import ClusterSpec, cluster_create
+    from clusters.services.fleet import cell_admin_connection, fleet_down, fleet_up
+    from console.services.teams import team_create, user_create
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    cell = fleet_up(name="benchlive", nodes=args.nodes)
+    print(f"cell of {args.nodes} node(s) ready in {time.perf_counter() - started:.1f} s")
+    redis = None
+    results = []
+    try:
+        user = user_create(
+            email="bench@example.com",
+            password="bench-Passw0rd!",  # noqa: S106 (throwaway bench user)
+            validate=False,
+        )
+        team = team_create(name="Bench", slug="bench", owner=user)
+        created = cluster_create(team=team, user=user, spec=ClusterSpec(name="live"))
+        created.cluster.refresh_from_db()
+        assert created.cluster.state == "ACTIVE", created.cluster.state_reason
+        topic = f"{created.cluster.wire_prefix}probe"
+        gateway.create_topic(cell_admin_connection(cell), topic, partitions=3)
+        client = Client()
+        client.force_login(user)
+        ctx = {
+            "cluster_id": created.cluster.pk,
+            "topic": topic,
+            "topic_short": "probe",
+            "cookie": f"sessionid={client.cookies['sessionid'].value}",
+            "conn": gateway.KafkaConnection(
+                bootstrap=cell.bootstrap_servers,
+                username=created.initial_key.username,
+                password=created.secret,
+                ca_path=cell.ca_path,
+                timeout=20,
+            ),
+        }
+        gateway.produce(ctx["conn"], topic, [b"warm-up"])
+        topologies = ["embedded", "production"] if args.topology == "both" else [args.topology]
+        for name in topologies:
+            run_env = dict(env)
+            if name == "production":
+                redis_port = free_port()
+                redis = subprocess.Popen(
+                    [
+                        shutil.which("redis-server") or "/usr/bin/redis-server",
+                        "--port",
+                        str(redis_port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                wait_port(redis_port, redis)
+                run_env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+            print(f"{name}: starting ({args.clients} idle clients, {args.trials} trials)…")
+            results.append(run_topology(name, args, run_env, ctx, work))
+    finally:
+        if redis is not None:
+            redis.terminate()
+            redis.wait(10)
+        fleet_down(name="benchlive")
+
+    print()
+    print(f"live throughput, SAMPLER_INTERVAL={args.interval:g}s, {args.nodes}-node local cell")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
+    for r in results:
+        ack, call = r["lat_ack"] or [float("nan")], r["lat_call"] or [float("nan")]
+        print(f"[{r['topology']}]")
+        if r.get("lost"):
+            print(f"  trials never seen on the socket within 60 s: {r['lost']}")
+        print(
+            f"  produce ack → WebSocket: p50 {percentile(ack, 0.5):.2f} s, "
+            f"p95 {percentile(ack, 0.95):.2f} s, max {max(ack):.2f} s (n={len(ack)})"
+        )
+        print(
+            f"  produce call → WebSocket: p50 {percentile(call, 0.5):.2f} s, "
+            f"p95 {percentile(call, 0.95):.2f} s, mean {statistics.mean(call):.2f} s"
+        )
+        print(
+            f"  web process CPU: {100 * r['cpu_idle_0']:.1f}% of a core with 0 sockets, "
+            f"{100 * r['cpu_idle_n']:.1f}% with {r['clients_connected']} idle sockets "
+            f"subscribed ({r['pushes_per_client_per_s']:.2f} pushes/s each; all connected "
+            f"in {r['connect_seconds']:.1f} s)"
+        )
+        print(f"  sampler passes slower than the interval: {r['slow_passes']}")
+        if r.get("sampler_cpu") is not None:
+            print(f"  sampler process CPU: {100 * r['sampler_cpu']:.1f}% of a core")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

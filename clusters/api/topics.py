@@ -1,0 +1,462 @@
+"""API of topics, consumer groups and messages: `/api/v1/clusters/{id}/topics/…`.
+
+One class per resource; input and output serializers shape data, services do the work.
+"""
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from clusters.models import Cluster
+from clusters.services import consumer_groups as group_services
+from clusters.services import messages as message_services
+from clusters.services import topics as topic_services
+from clusters.topic_configs import TOPIC_CONFIGS
+from console.access import get_team_object_or_404
+from console.api.mixins import TeamScopedAPIMixin
+from console.permissions import Action
+
+# --- serializers ----------------------------------------------------------------------------
+
+
+class TopicRowOutput(serializers.Serializer):
+    name = serializers.CharField()
+    partitions = serializers.IntegerField()
+    replication_factor = serializers.IntegerField()
+    size_bytes = serializers.IntegerField(allow_null=True, help_text="One replica, on disk.")
+    messages = serializers.IntegerField(help_text="Approximate: sum of end − start offsets.")
+    under_replicated = serializers.IntegerField()
+    cleanup_policy = serializers.CharField(allow_null=True)
+    bytes_in_per_sec = serializers.FloatField(allow_null=True)
+    bytes_out_per_sec = serializers.FloatField(allow_null=True)
+
+
+class TopicListOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    ordering = serializers.CharField()
+    search = serializers.CharField()
+    cluster_partitions = serializers.IntegerField()
+    results = TopicRowOutput(many=True)
+
+
+class TopicCreateInput(serializers.Serializer):
+    name = serializers.CharField(help_text="Short name; the wire name adds the cluster prefix.")
+    partitions = serializers.IntegerField(default=topic_services.DEFAULT_PARTITIONS)
+    configs = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="Settable: " + ", ".join(TOPIC_CONFIGS),
+    )
+
+
+class TopicConfigsInput(serializers.Serializer):
+    configs = serializers.DictField(
+        child=serializers.CharField(allow_null=True, allow_blank=True),
+        help_text="Config name → new value, or null to reset it to the platform default.",
+    )
+
+
+class PartitionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    leader = serializers.IntegerField()
+    replicas = serializers.ListField(child=serializers.IntegerField())
+    isr = serializers.ListField(child=serializers.IntegerField())
+    start_offset = serializers.IntegerField(allow_null=True)
+    end_offset = serializers.IntegerField(allow_null=True)
+
+
+class ConfigOutput(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.CharField(allow_null=True)
+    source = serializers.CharField()
+    is_default = serializers.BooleanField()
+    settable = serializers.BooleanField()
+
+
+class TopicGroupOutput(serializers.Serializer):
+    group = serializers.CharField()
+    state = serializers.CharField()
+    members = serializers.IntegerField()
+    lag = serializers.IntegerField()
+    partitions = serializers.IntegerField()
+
+
+class TopicDetailOutput(serializers.Serializer):
+    name = serializers.CharField()
+    wire_name = serializers.CharField()
+    replication_factor = serializers.IntegerField()
+    messages = serializers.IntegerField()
+    settable_configs = serializers.DictField(
+        child=serializers.CharField(allow_null=True), source="settable"
+    )
+    partitions = PartitionOutput(many=True)
+    configs = ConfigOutput(many=True)
+    consumer_groups = TopicGroupOutput(many=True)
+
+
+class AddPartitionsInput(serializers.Serializer):
+    count = serializers.IntegerField(help_text="The new total number of partitions.")
+
+
+class PurgeOutput(serializers.Serializer):
+    purged_messages = serializers.IntegerField()
+
+
+class RenderedOutput(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["null", "text", "json", "binary"])
+    text = serializers.CharField()
+    base64 = serializers.CharField(allow_null=True)
+    size = serializers.IntegerField()
+    truncated = serializers.BooleanField()
+
+
+class HeaderOutput(serializers.Serializer):
+    name = serializers.CharField()
+    value = RenderedOutput()
+
+
+class MessageOutput(serializers.Serializer):
+    partition = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    timestamp = serializers.DateTimeField(allow_null=True)
+    key = RenderedOutput()
+    value = RenderedOutput()
+    headers = HeaderOutput(many=True)
+
+
+class BrowseOutput(serializers.Serializer):
+    mode = serializers.CharField()
+    partition = serializers.IntegerField(allow_null=True)
+    limit = serializers.IntegerField()
+    notices = serializers.ListField(child=serializers.CharField())
+    messages = MessageOutput(many=True)
+
+
+class ProduceInput(serializers.Serializer):
+    value = serializers.CharField(allow_blank=True, allow_null=True, trim_whitespace=False)
+    key = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
+    headers = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    partition = serializers.IntegerField(required=False, allow_null=True)
+    encoding = serializers.ChoiceField(choices=["utf-8", "base64"], default="utf-8")
+
+
+class ProducedOutput(serializers.Serializer):
+    partition = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    timestamp_ms = serializers.IntegerField(allow_null=True)
+
+
+class GroupRowOutput(serializers.Serializer):
+    group = serializers.CharField()
+    state = serializers.CharField()
+    members = serializers.IntegerField()
+    topics = serializers.ListField(child=serializers.CharField())
+    lag = serializers.IntegerField()
+
+
+class GroupMemberOutput(serializers.Serializer):
+    member_id = serializers.CharField()
+    client_id = serializers.CharField()
+    host = serializers.CharField()
+    assignment = serializers.SerializerMethodField()
+
+    def get_assignment(self, member) -> list[dict]:
+        return [{"topic": t, "partition": p} for t, p in member.assignment]
+
+
+class PartitionLagOutput(serializers.Serializer):
+    topic = serializers.CharField()
+    partition = serializers.IntegerField()
+    committed = serializers.IntegerField(allow_null=True)
+    start = serializers.IntegerField(allow_null=True)
+    end = serializers.IntegerField(allow_null=True)
+    lag = serializers.IntegerField()
+
+
+class GroupDetailOutput(serializers.Serializer):
+    group = serializers.CharField()
+    wire_id = serializers.CharField()
+    state = serializers.CharField()
+    type = serializers.CharField()
+    partition_assignor = serializers.CharField()
+    coordinator = serializers.IntegerField(allow_null=True)
+    lag = serializers.IntegerField()
+    members = GroupMemberOutput(many=True)
+    partitions = PartitionLagOutput(many=True)
+
+
+class ResetOffsetsInput(serializers.Serializer):
+    to = serializers.ChoiceField(choices=list(group_services.RESET_TARGETS))
+    topic = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    timestamp = serializers.CharField(
+        required=False, allow_null=True, help_text="ISO 8601 or milliseconds (to=timestamp)."
+    )
+    offset = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+
+class ResetOffsetsOutput(serializers.Serializer):
+    offsets = serializers.ListField(child=serializers.DictField())
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+class ClusterScopedAPIView(TeamScopedAPIMixin, GenericAPIView):
+    """Resolves the cluster of the URL inside the request's team (another team's is a 404)."""
+
+    queryset = Cluster.objects.live().select_related("cell", "team")
+
+    def get_cluster(self) -> Cluster:
+        return get_team_object_or_404(self.get_queryset(), self.team, pk=self.kwargs["pk"])
+
+
+class TopicListAPIView(ClusterScopedAPIView):
+    required_actions = {"POST": Action.TOPIC_MANAGE}
+    required_action = Action.TOPIC_VIEW
+    serializer_class = TopicListOutput
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="Substring of the short name."),
+            OpenApiParameter(
+                "ordering",
+                str,
+                description="name, partitions, size, messages, bytes_in or bytes_out; '-' for "
+                "descending.",
+            ),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int, description="1–500, default 50."),
+        ],
+        responses={200: TopicListOutput},
+        operation_id="clusters_topics_list",
+    )
+    def get(self, request, pk):
+        page = topic_services.topic_list(
+            cluster=self.get_cluster(),
+            search=request.query_params.get("search", ""),
+            ordering=request.query_params.get("ordering", "name"),
+            page=request.query_params.get("page", 1),
+            page_size=request.query_params.get("page_size", topic_services.PAGE_SIZE),
+        )
+        return Response(
+            {
+                "count": page.total,
+                "page": page.page,
+                "pages": page.pages,
+                "page_size": page.page_size,
+                "ordering": page.ordering,
+                "search": page.search,
+                "cluster_partitions": page.cluster_partitions,
+                "results": [asdict(row) for row in page.rows],
+            }
+        )
+
+    @extend_schema(request=TopicCreateInput, responses={201: TopicDetailOutput})
+    def post(self, request, pk):
+        data = TopicCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cluster = self.get_cluster()
+        topic = topic_services.topic_create(
+            cluster=cluster,
+            name=data.validated_data["name"],
+            partitions=data.validated_data["partitions"],
+            configs=data.validated_data.get("configs") or {},
+        )
+        detail = topic_services.topic_get(cluster=cluster, name=topic.name)
+        return Response(TopicDetailOutput(detail).data, status=status.HTTP_201_CREATED)
+
+
+class TopicDetailAPIView(ClusterScopedAPIView):
+    required_actions = {"PATCH": Action.TOPIC_MANAGE, "DELETE": Action.TOPIC_MANAGE}
+    required_action = Action.TOPIC_VIEW
+    serializer_class = TopicDetailOutput
+
+    @extend_schema(responses={200: TopicDetailOutput})
+    def get(self, request, pk, name):
+        detail = topic_services.topic_get(cluster=self.get_cluster(), name=name)
+        return Response(TopicDetailOutput(detail).data)
+
+    @extend_schema(request=TopicConfigsInput, responses={200: TopicDetailOutput})
+    def patch(self, request, pk, name):
+        data = TopicConfigsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cluster = self.get_cluster()
+        topic_services.topic_alter_configs(
+            cluster=cluster, name=name, changes=data.validated_data["configs"]
+        )
+        return Response(
+            TopicDetailOutput(topic_services.topic_get(cluster=cluster, name=name)).data
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk, name):
+        topic_services.topic_delete(cluster=self.get_cluster(), name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TopicPartitionsAPIView(ClusterScopedAPIView):
+    required_action = Action.TOPIC_MANAGE
+    serializer_class = AddPartitionsInput
+
+    @extend_schema(request=AddPartitionsInput, responses={200: TopicDetailOutput})
+    def post(self, request, pk, name):
+        data = AddPartitionsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cluster = self.get_cluster()
+        topic_services.topic_add_partitions(
+            cluster=cluster, name=name, total=data.validated_data["count"]
+        )
+        return Response(
+            TopicDetailOutput(topic_services.topic_get(cluster=cluster, name=name)).data
+        )
+
+
+class TopicPurgeAPIView(ClusterScopedAPIView):
+    required_action = Action.TOPIC_MANAGE
+    serializer_class = PurgeOutput
+
+    @extend_schema(request=None, responses={200: PurgeOutput})
+    def post(self, request, pk, name):
+        removed = topic_services.topic_purge(cluster=self.get_cluster(), name=name)
+        return Response({"purged_messages": removed})
+
+
+def _browse_payload(result) -> dict:
+    def rendered(r):
+        return asdict(r)
+
+    return {
+        "mode": result.mode,
+        "partition": result.partition,
+        "limit": result.limit,
+        "notices": result.notices,
+        "messages": [
+            {
+                "partition": m.partition,
+                "offset": m.offset,
+                "timestamp": m.timestamp,
+                "key": rendered(m.key),
+                "value": rendered(m.value),
+                "headers": [{"name": k, "value": rendered(v)} for k, v in m.headers],
+            }
+            for m in result.messages
+        ],
+    }
+
+
+class TopicMessagesAPIView(ClusterScopedAPIView):
+    required_actions = {"POST": Action.TOPIC_MANAGE}
+    required_action = Action.MESSAGE_VIEW
+    serializer_class = BrowseOutput
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("mode", str, enum=list(message_services.MODES)),
+            OpenApiParameter("partition", int),
+            OpenApiParameter("offset", int, description="mode=offset"),
+            OpenApiParameter("timestamp", str, description="mode=timestamp: ISO 8601 or ms"),
+            OpenApiParameter("limit", int, description="1–500, default 50"),
+        ],
+        responses={200: BrowseOutput},
+    )
+    def get(self, request, pk, name):
+        q = request.query_params
+        result = message_services.message_browse(
+            cluster=self.get_cluster(),
+            topic=name,
+            mode=q.get("mode", "newest"),
+            partition=q.get("partition"),
+            offset=q.get("offset"),
+            timestamp=q.get("timestamp"),
+            limit=q.get("limit", message_services.DEFAULT_LIMIT),
+        )
+        return Response(BrowseOutput(_browse_payload(result)).data)
+
+    @extend_schema(request=ProduceInput, responses={201: ProducedOutput})
+    def post(self, request, pk, name):
+        data = ProduceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        record = message_services.message_produce(
+            cluster=self.get_cluster(),
+            topic=name,
+            value=v.get("value"),
+            key=v.get("key"),
+            headers=v.get("headers"),
+            partition=v.get("partition"),
+            encoding=v["encoding"],
+        )
+        return Response(
+            {
+                "partition": record.partition,
+                "offset": record.offset,
+                "timestamp_ms": record.timestamp_ms,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ConsumerGroupListAPIView(ClusterScopedAPIView):
+    required_action = Action.TOPIC_VIEW
+    serializer_class = GroupRowOutput
+
+    @extend_schema(
+        parameters=[OpenApiParameter("search", str)],
+        responses={200: GroupRowOutput(many=True)},
+        operation_id="clusters_consumer_groups_list",
+    )
+    def get(self, request, pk):
+        rows = group_services.group_list(
+            cluster=self.get_cluster(), search=request.query_params.get("search", "")
+        )
+        return Response(GroupRowOutput(rows, many=True).data)
+
+
+class ConsumerGroupDetailAPIView(ClusterScopedAPIView):
+    required_actions = {"DELETE": Action.TOPIC_MANAGE}
+    required_action = Action.TOPIC_VIEW
+    serializer_class = GroupDetailOutput
+
+    @extend_schema(responses={200: GroupDetailOutput})
+    def get(self, request, pk, group):
+        detail = group_services.group_get(cluster=self.get_cluster(), group=group)
+        return Response(GroupDetailOutput(detail).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk, group):
+        group_services.group_delete(cluster=self.get_cluster(), group=group)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConsumerGroupResetAPIView(ClusterScopedAPIView):
+    required_action = Action.TOPIC_MANAGE
+    serializer_class = ResetOffsetsInput
+
+    @extend_schema(request=ResetOffsetsInput, responses={200: ResetOffsetsOutput})
+    def post(self, request, pk, group):
+        data = ResetOffsetsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        timestamp = v.get("timestamp")
+        result = group_services.group_reset_offsets(
+            cluster=self.get_cluster(),
+            group=group,
+            to=v["to"],
+            topic=v.get("topic") or None,
+            timestamp=message_services.parse_timestamp(timestamp) if timestamp else None,
+            offset=v.get("offset"),
+        )
+        return Response(
+            {
+                "offsets": [
+                    {"topic": t, "partition": p, "offset": o}
+                    for (t, p), o in sorted(result.items())
+                ]
+            }
+        )

@@ -1,0 +1,447 @@
+"""Access keys of an ACTIVE cluster: create, rotate, revoke, attach a policy, allow-list.
+
+Every service validates first (a bad input raises ValidationError and changes nothing), then
+records the change and its audit event in one transaction while it applies the change to the
+cell; a broker failure rolls the database back and undoes what reached the cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clusters.kafka import gateway
+from clusters.kafka.gateway import (
+    KafkaAuthenticationFailed,
+    KafkaConnection,
+    KafkaGatewayError,
+    KafkaUnavailable,
+)
+from clusters.models import AccessKey, Cluster, PolicyTemplate
+from clusters.services.access.policy import (
+    CompiledPolicy,
+    PolicyInvalid,
+    analyze_policy,
+    template_policy,
+)
+from clusters.services.access.reconcile import (
+    key_desired_acls,
+    key_policy_document,
+    manual_acl_bindings,
+    reconcile_cluster_keys,
+    reconcile_key,
+    reconcile_key_acls,
+)
+from clusters.services.clusters import access_key_username, new_key_secret, validate_client_ips
+from clusters.services.fleet import cell_admin_connection
+from clusters.services.snippets import Snippet, client_snippets
+from console.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_KEYS_PER_CLUSTER = 50
+# How long a credential change may take to reach every broker before the call gives up.
+CREDENTIAL_PROPAGATION_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class KeyWithSecret:
+    key: AccessKey
+    secret: str
+    snippets: list[Snippet]
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _require_active(cluster: Cluster) -> None:
+    if cluster.state != Cluster.State.ACTIVE or cluster.cell_id is None:
+        raise ValidationError(
+            f"Access keys can be changed only while the cluster is ACTIVE (it is {cluster.state})."
+        )
+
+
+def _require_live_key(key: AccessKey) -> None:
+    if key.revoked_at is not None:
+        raise ValidationError("This access key is revoked.")
+
+
+def validate_key_name(cluster: Cluster, name: str) -> str:
+    name = (name or "").strip()
+    if not KEY_NAME_RE.match(name):
+        raise ValidationError(
+            {
+                "name": "Key name may use letters, digits, '-' and '_' (1–64 chars, starting with "
+                "a letter or digit)."
+            }
+        )
+    if cluster.access_keys.filter(name=name, revoked_at__isnull=True).exists():
+        raise ValidationError({"name": f"This cluster already has a key named '{name}'."})
+    return name
+
+
+def resolve_policy(cluster: Cluster, template: str, document) -> tuple[str, dict | None, dict]:
+    """(template, stored document, effective document) after checking the template name."""
+    if template not in PolicyTemplate.values:
+        choices = ", ".join(PolicyTemplate.values)
+        raise ValidationError(
+            {"policy_template": f"Unknown policy template '{template}'. Choose one of: {choices}."}
+        )
+    if template == PolicyTemplate.CUSTOM:
+        if document in (None, "", {}):
+            raise ValidationError({"policy_document": "A custom policy needs a JSON document."})
+        if isinstance(document, str):
+            import json
+
+            try:
+                document = json.loads(document)
+            except ValueError as exc:
+                raise ValidationError(
+                    {"policy_document": f"The policy is not valid JSON: {exc}."}
+                ) from exc
+        return template, document, document
+    return template, None, template_policy(template, cluster)
+
+
+def preview_policy(
+    cluster: Cluster, *, username: str, template: str, document=None
+) -> CompiledPolicy:
+    """Validate and compile without saving anything (the editor's preview, ?dry_run=1)."""
+    _template, _stored, effective = resolve_policy(cluster, template, document)
+    return analyze_policy(
+        effective, cluster=cluster, username=username, hosts=cluster.allowed_client_ips
+    )
+
+
+# --- credentials on the cell ------------------------------------------------------------------
+
+
+def wait_until_every_broker_accepts(
+    cluster: Cluster, username: str, secret: str, *, timeout: float = CREDENTIAL_PROPAGATION_TIMEOUT
+) -> None:
+    """Return once each broker of the cell authenticates ``username`` with ``secret``.
+
+    SCRAM changes reach brokers through the KRaft metadata log a few ms after the controller
+    acknowledged them; once every broker accepts the new secret, none accepts the old one.
+    """
+    cell = cluster.cell
+    addresses = [a.strip() for a in cell.bootstrap_servers.split(",") if a.strip()]
+    deadline = time.monotonic() + timeout
+    for address in addresses:
+        while True:
+            conn = KafkaConnection(
+                bootstrap=address,
+                username=username,
+                password=secret,
+                ca_path=cell.ca_path,
+                timeout=5.0,
+            )
+            try:
+                gateway.authenticate_on_broker(conn, address)
+                break
+            except (KafkaAuthenticationFailed, KafkaUnavailable):
+                if time.monotonic() >= deadline:
+                    raise KafkaUnavailable(
+                        f"Broker {address} did not pick up the new credentials within "
+                        f"{timeout:g}s; try again."
+                    ) from None
+                time.sleep(0.05)
+
+
+def _remove_key_from_cell(key: AccessKey, conn: KafkaConnection) -> None:
+    """Every ACL of its principal and its quotas gone; its credential revoked.
+
+    Revoked, not deleted: see gateway.revoke_scram_user (a Kafka 4.3.1 restart bug).
+    """
+    bindings = gateway.describe_acls(conn, key.principal)
+    if bindings:
+        gateway.delete_acls(conn, bindings)
+    gateway.alter_user_quotas(conn, key.username, dict.fromkeys(gateway.QUOTA_KEYS))
+    gateway.revoke_scram_user(conn, key.username, missing_ok=True)
+
+
+# --- services ---------------------------------------------------------------------------------
+
+
+def access_key_create(
+    *,
+    cluster: Cluster,
+    name: str,
+    description: str = "",
+    policy_template: str = PolicyTemplate.PRODUCE_CONSUME,
+    policy_document=None,
+) -> KeyWithSecret:
+    """A new SCRAM key on the cell with its policy's ACLs and quotas; the secret, once."""
+    _require_active(cluster)
+    errors: dict[str, list[str]] = {}
+    try:
+        name = validate_key_name(cluster, name)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if len(description or "") > 200:
+        errors["description"] = ["At most 200 characters."]
+    try:
+        template, stored, effective = resolve_policy(cluster, policy_template, policy_document)
+        analyze_policy(effective, cluster=cluster, username="preview", hosts=())
+    except PolicyInvalid as exc:
+        errors.update(exc.message_dict)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    if cluster.access_keys.filter(revoked_at__isnull=True).count() >= MAX_KEYS_PER_CLUSTER:
+        raise ValidationError(
+            {"name": f"A cluster can have at most {MAX_KEYS_PER_CLUSTER} active keys."}
+        )
+    secret = new_key_secret()
+    conn = cell_admin_connection(cluster.cell)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                key = AccessKey.objects.create(
+                    cluster=cluster,
+                    name=name,
+                    description=description or "",
+                    username=access_key_username(cluster, name),
+                    policy_template=template,
+                    policy_document=stored,
+                )
+        except IntegrityError as exc:
+            raise ValidationError(
+                {"name": f"This cluster already has a key named '{name}'."}
+            ) from exc
+        audit_record(
+            team=cluster.team,
+            action="key.create",
+            target=key,
+            after={"name": key.name, "username": key.username, "policy_template": template},
+        )
+        try:
+            gateway.create_scram_user(conn, key.username, secret)
+            reconcile_key(key, conn=conn)
+            wait_until_every_broker_accepts(cluster, key.username, secret)
+        except KafkaGatewayError:
+            _undo(lambda: _remove_key_from_cell(key, conn))
+            raise
+    return _with_secret(key, secret)
+
+
+def access_key_rotate(*, key: AccessKey) -> KeyWithSecret:
+    """A new secret; the old one is refused by every broker when this returns."""
+    cluster = key.cluster
+    _require_active(cluster)
+    _require_live_key(key)
+    secret = new_key_secret()
+    conn = cell_admin_connection(cluster.cell)
+    with transaction.atomic():
+        locked = AccessKey.objects.select_for_update().get(pk=key.pk)
+        before = {"rotated_at": locked.rotated_at.isoformat() if locked.rotated_at else None}
+        locked.rotated_at = timezone.now()
+        locked.save(update_fields=["rotated_at"])
+        audit_record(
+            team=cluster.team,
+            action="key.rotate",
+            target=locked,
+            before=before,
+            after={"rotated_at": locked.rotated_at.isoformat()},
+        )
+        gateway.create_scram_user(conn, locked.username, secret)  # replaces the credential
+    try:
+        wait_until_every_broker_accepts(cluster, locked.username, secret)
+    except KafkaUnavailable:
+        # The new secret is set on the controller: it reaches the lagging broker shortly. The
+        # user must still get it, or the key would be lost.
+        logger.warning("rotation of %s: a broker is slow to apply the secret", key.username)
+    key.rotated_at = locked.rotated_at
+    return _with_secret(key, secret)
+
+
+def access_key_revoke(*, key: AccessKey) -> AccessKey:
+    """SCRAM user deleted, its ACLs and quotas removed; the key stays listed as revoked.
+
+    The credential is first replaced by a throw-away secret that every broker must accept, so
+    the old secret is refused everywhere when this returns (deletion alone reaches brokers a
+    moment later). Connections already open lose every permission with the ACLs.
+    """
+    cluster = key.cluster
+    _require_live_key(key)
+    if cluster.cell_id is None:
+        raise ValidationError("This cluster has no cell yet.")
+    conn = cell_admin_connection(cluster.cell)
+    with transaction.atomic():
+        locked = AccessKey.objects.select_for_update().get(pk=key.pk)
+        locked.revoked_at = timezone.now()
+        locked.sealed_secret = ""
+        locked.save(update_fields=["revoked_at", "sealed_secret"])
+        manual = list(locked.manual_acls.values_list("id", flat=True))
+        locked.manual_acls.all().delete()
+        audit_record(
+            team=cluster.team,
+            action="key.revoke",
+            target=locked,
+            before={"revoked_at": None, "manual_acls": len(manual)},
+            after={"revoked_at": locked.revoked_at.isoformat()},
+        )
+        users = gateway.list_scram_users(conn)
+        if locked.username in users:
+            throwaway = secrets.token_urlsafe(32)
+            gateway.create_scram_user(conn, locked.username, throwaway)
+            wait_until_every_broker_accepts(cluster, locked.username, throwaway)
+        _remove_key_from_cell(locked, conn)
+    key.revoked_at = locked.revoked_at
+    return key
+
+
+def access_key_set_policy(
+    *,
+    key: AccessKey,
+    policy_template: str,
+    policy_document=None,
+    dry_run: bool = False,
+) -> CompiledPolicy:
+    """Attach a template or custom policy; the cell's ACLs follow before this returns.
+
+    ``dry_run`` validates and compiles only. An invalid policy raises PolicyInvalid (a
+    ValidationError naming the statements) and changes nothing.
+    """
+    cluster = key.cluster
+    _require_live_key(key)
+    template, stored, effective = resolve_policy(cluster, policy_template, policy_document)
+    compiled = analyze_policy(
+        effective, cluster=cluster, username=key.username, hosts=cluster.allowed_client_ips
+    )
+    if dry_run:
+        return compiled
+    _require_active(cluster)
+    conn = cell_admin_connection(cluster.cell)
+    with transaction.atomic():
+        locked = (
+            AccessKey.objects.select_for_update(of=("self",))
+            .select_related("cluster__team")
+            .get(pk=key.pk)
+        )
+        before = {
+            "policy_template": locked.policy_template,
+            "policy_document": key_policy_document(locked),
+        }
+        locked.policy_template = template
+        locked.policy_document = stored
+        locked.save(update_fields=["policy_template", "policy_document"])
+        audit_record(
+            team=cluster.team,
+            action="key.policy",
+            target=locked,
+            before=before,
+            after={"policy_template": template, "policy_document": effective},
+        )
+        try:
+            reconcile_key_acls(locked, conn=conn)
+        except KafkaGatewayError:
+            _undo(lambda: reconcile_key_acls(AccessKey.objects.get(pk=key.pk), conn=conn))
+            raise
+    key.policy_template, key.policy_document = template, stored
+    return compiled
+
+
+def cluster_set_allowed_client_ips(*, cluster: Cluster, ips) -> Cluster:
+    """Change the network allow-list; every key's ALLOW bindings move to the new hosts."""
+    _require_active(cluster)
+    clean = validate_client_ips(ips)
+    conn = cell_admin_connection(cluster.cell)
+    with transaction.atomic():
+        locked = (
+            Cluster.objects.select_for_update(of=("self",))
+            .select_related("team", "cell")
+            .get(pk=cluster.pk)
+        )
+        before = {"allowed_client_ips": locked.allowed_client_ips}
+        if before["allowed_client_ips"] == clean:
+            return locked
+        locked.allowed_client_ips = clean
+        locked.save(update_fields=["allowed_client_ips", "updated_at"])
+        audit_record(
+            team=locked.team,
+            action="cluster.allowed_client_ips",
+            target=locked,
+            before=before,
+            after={"allowed_client_ips": clean},
+        )
+        try:
+            reconcile_cluster_keys(locked, conn=conn)
+        except KafkaGatewayError:
+            _undo(lambda: reconcile_cluster_keys(Cluster.objects.get(pk=cluster.pk), conn=conn))
+            raise
+    cluster.allowed_client_ips = clean
+    return locked
+
+
+def _with_secret(key: AccessKey, secret: str) -> KeyWithSecret:
+    snippets = client_snippets(key.cluster, username=key.username, secret=secret)
+    return KeyWithSecret(key, secret, snippets)
+
+
+def _undo(action) -> None:
+    """Best-effort compensation after a failure (the periodic reconciler finishes the job)."""
+    try:
+        action()
+    except Exception:  # the original error is what the user must see
+        logger.exception("compensation after a failed access change did not complete")
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaRow:
+    name: str
+    label: str
+    expected: float | None
+    current: float | None  # as read from the broker
+
+    @property
+    def in_sync(self) -> bool:
+        return self.expected == self.current
+
+
+QUOTA_LABELS = {
+    "producer_byte_rate": "Producer byte rate (bytes/s per broker)",
+    "consumer_byte_rate": "Consumer byte rate (bytes/s per broker)",
+    "request_percentage": "Request time (% of one I/O thread per broker)",
+    "controller_mutation_rate": "Partition mutations (per second)",
+}
+
+
+def key_quotas(key: AccessKey, *, conn: KafkaConnection | None = None) -> list[QuotaRow]:
+    """The key's quotas: what Skiff sets, and what the broker holds right now."""
+    from clusters.services.access.reconcile import key_desired_quotas
+
+    conn = conn or cell_admin_connection(key.cluster.cell)
+    current = gateway.describe_user_quotas(conn, key.username).get(key.username, {})
+    expected = key_desired_quotas(key)
+    return [
+        QuotaRow(name, label, expected.get(name), current.get(name))
+        for name, label in QUOTA_LABELS.items()
+        if name in expected or name in current
+    ]
+
+
+__all__ = [
+    "KeyWithSecret",
+    "access_key_create",
+    "access_key_revoke",
+    "access_key_rotate",
+    "access_key_set_policy",
+    "cluster_set_allowed_client_ips",
+    "key_desired_acls",
+    "key_quotas",
+    "manual_acl_bindings",
+    "preview_policy",
+]

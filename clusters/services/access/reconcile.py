@@ -1,0 +1,240 @@
+"""Make the cell hold exactly what the database says about each key: ACLs and quotas.
+
+A key's desired ACLs = its policy compiled (clusters.services.access.policy) + its manual
+bindings, both with the cluster's allow-list as host of ALLOW bindings. The reconciler only
+ever reads, creates and deletes bindings whose principal is one of Skiff's keys, so it never
+touches another tenant or the platform's own ACLs. It runs after every change (key create,
+policy save, manual binding, allow-list edit) and periodically (console/periodic.py) to
+repair drift: an ACL deleted or added behind Skiff's back is put right within one period.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from clusters import limits
+from clusters.kafka import gateway
+from clusters.kafka.gateway import AclBinding, KafkaConnection, KafkaGatewayError
+from clusters.models import AccessKey, Cell, Cluster, ManualAclBinding, PolicyTemplate
+from clusters.services.access.policy import (
+    KAFKA_CLUSTER_RESOURCE,
+    PolicyInvalid,
+    compile_policy_to_acls,
+    template_policy,
+)
+from clusters.services.fleet import cell_admin_connection
+
+logger = logging.getLogger(__name__)
+
+# Quota keys Skiff manages; anything else set on a key's user is removed.
+MANAGED_QUOTAS = gateway.QUOTA_KEYS
+
+
+@dataclass
+class ReconcileResult:
+    created: list[AclBinding] = field(default_factory=list)
+    deleted: list[AclBinding] = field(default_factory=list)
+    quotas_changed: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.deleted or self.quotas_changed)
+
+
+def key_policy_document(key: AccessKey) -> dict:
+    """The policy a key is governed by: its template's document, or its custom document."""
+    if key.policy_template == PolicyTemplate.CUSTOM or key.policy_document:
+        return key.policy_document or {}
+    return template_policy(key.policy_template, key.cluster)
+
+
+def manual_acl_bindings(
+    key: AccessKey, manual: list[ManualAclBinding] | None = None
+) -> list[AclBinding]:
+    cluster = key.cluster
+    hosts = tuple(cluster.allowed_client_ips) or ("*",)
+    out = []
+    for m in key.manual_acls.all() if manual is None else manual:
+        name = (
+            KAFKA_CLUSTER_RESOURCE
+            if m.resource_type == ManualAclBinding.ResourceType.CLUSTER
+            else cluster.wire_prefix + m.name
+        )
+        for host in hosts if m.permission == "ALLOW" else ("*",):
+            out.append(
+                AclBinding(
+                    m.resource_type,
+                    name,
+                    m.pattern_type,
+                    key.principal,
+                    host,
+                    m.operation,
+                    m.permission,
+                )
+            )
+    return out
+
+
+def key_desired_acls(key: AccessKey) -> list[AclBinding]:
+    """What the cell must hold for this key. Raises PolicyInvalid for a broken stored policy."""
+    cluster = key.cluster
+    if key.revoked_at is not None or cluster.state not in (
+        Cluster.State.ACTIVE,
+        Cluster.State.CREATING,
+    ):
+        return []
+    compiled = compile_policy_to_acls(
+        key_policy_document(key),
+        cluster=cluster,
+        username=key.username,
+        hosts=cluster.allowed_client_ips,
+    )
+    return sorted(set(compiled) | set(manual_acl_bindings(key)))
+
+
+def key_desired_quotas(key: AccessKey) -> dict[str, float]:
+    if key.revoked_at is not None:
+        return {}
+    return limits.access_key_quotas(key.cluster.cell.brokers.count())
+
+
+def reconcile_key_acls(
+    key: AccessKey,
+    *,
+    conn: KafkaConnection | None = None,
+    actual: list[AclBinding] | None = None,
+) -> ReconcileResult:
+    """Cell's ACLs for the key == desired set: create missing, delete extra, nothing else."""
+    conn = conn or cell_admin_connection(key.cluster.cell)
+    desired = set(key_desired_acls(key))
+    current = set(gateway.describe_acls(conn, key.principal) if actual is None else actual)
+    result = ReconcileResult(created=sorted(desired - current), deleted=sorted(current - desired))
+    # Create before deleting: a policy change never passes through "less than either".
+    if result.created:
+        gateway.create_acls(conn, result.created)
+    if result.deleted:
+        gateway.delete_acls(conn, result.deleted)
+    if result.changed:
+        logger.info(
+            "reconciled ACLs of %s: %d created, %d deleted",
+            key.username,
+            len(result.created),
+            len(result.deleted),
+        )
+    return result
+
+
+def reconcile_key_quotas(
+    key: AccessKey,
+    *,
+    conn: KafkaConnection | None = None,
+    actual: dict[str, float] | None = None,
+) -> dict[str, float | None]:
+    """Set the key's client quotas to the service limits (remove them for a revoked key)."""
+    conn = conn or cell_admin_connection(key.cluster.cell)
+    desired = key_desired_quotas(key)
+    if actual is None:
+        actual = gateway.describe_user_quotas(conn, key.username).get(key.username, {})
+    changes: dict[str, float | None] = {
+        name: value for name, value in desired.items() if actual.get(name) != value
+    }
+    changes.update({name: None for name in actual if name not in desired})
+    if changes:
+        gateway.alter_user_quotas(conn, key.username, changes)
+    return changes
+
+
+def reconcile_key(key: AccessKey, *, conn: KafkaConnection | None = None) -> ReconcileResult:
+    conn = conn or cell_admin_connection(key.cluster.cell)
+    result = reconcile_key_acls(key, conn=conn)
+    result.quotas_changed = reconcile_key_quotas(key, conn=conn)
+    return result
+
+
+def reconcile_cluster_keys(cluster: Cluster, *, conn: KafkaConnection | None = None) -> None:
+    """Reconcile every key of a cluster (after an allow-list change, for example)."""
+    conn = conn or cell_admin_connection(cluster.cell)
+    for key in cluster.access_keys.select_related("cluster__team", "cluster__cell").order_by("id"):
+        if key.revoked_at is None:
+            reconcile_key_acls(key, conn=conn)
+
+
+@dataclass
+class CellReport:
+    keys: int = 0
+    created: int = 0
+    deleted: int = 0
+    quotas_changed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def reconcile_cell_access(cell: Cell) -> CellReport:
+    """The periodic repair for one cell: one ACL listing and one quota listing for all keys.
+
+    Keys of ACTIVE clusters get their desired set; revoked keys and keys of FAILED clusters
+    get nothing (a failed revoke or provisioning is finished here). Clusters being created or
+    deleted are left to their own task.
+    """
+    report = CellReport()
+    conn = cell_admin_connection(cell)
+    keys = list(
+        AccessKey.objects.filter(
+            cluster__cell=cell,
+            cluster__state__in=[Cluster.State.ACTIVE, Cluster.State.FAILED],
+        )
+        .select_related("cluster__team", "cluster__cell")
+        .prefetch_related("manual_acls")
+        .order_by("id")
+    )
+    if not keys:
+        return report
+    by_principal: dict[str, list[AclBinding]] = defaultdict(list)
+    for binding in gateway.describe_acls(conn):
+        by_principal[binding.principal].append(binding)
+    quotas = gateway.describe_user_quotas(conn)
+    for key in keys:
+        # Keys of a FAILED cluster desire nothing (key_desired_acls): nothing of a failed
+        # cluster may stay on the cell; its keys come back when provisioning is retried.
+        report.keys += 1
+        try:
+            result = reconcile_key_acls(key, conn=conn, actual=by_principal.get(key.principal, []))
+            if key.cluster.state == Cluster.State.ACTIVE or quotas.get(key.username):
+                changed = _reconcile_quotas_for(key, conn, quotas.get(key.username, {}))
+                report.quotas_changed += len(changed)
+        except PolicyInvalid as exc:
+            report.errors.append(f"{key.username}: stored policy is invalid ({exc.messages[0]})")
+            logger.error("key %s has an invalid stored policy: %s", key.username, exc.messages)
+            continue
+        except KafkaGatewayError as exc:
+            report.errors.append(f"{key.username}: {exc.message}")
+            logger.warning("reconciling key %s failed: %s", key.username, exc.message)
+            continue
+        report.created += len(result.created)
+        report.deleted += len(result.deleted)
+    return report
+
+
+def _reconcile_quotas_for(key, conn, actual):
+    if key.cluster.state != Cluster.State.ACTIVE:
+        changes = {name: None for name in actual}
+        if changes:
+            gateway.alter_user_quotas(conn, key.username, changes)
+        return changes
+    return reconcile_key_quotas(key, conn=conn, actual=actual)
+
+
+def reconcile_all_access() -> dict[str, CellReport]:
+    """Every cell with clusters: the periodic task's body."""
+    reports = {}
+    cells = Cell.objects.filter(
+        clusters__state__in=[Cluster.State.ACTIVE, Cluster.State.FAILED]
+    ).distinct()
+    for cell in cells:
+        try:
+            reports[cell.name] = reconcile_cell_access(cell)
+        except (KafkaGatewayError, OSError) as exc:
+            logger.warning("access reconcile of cell %s failed: %s", cell.name, exc)
+            reports[cell.name] = CellReport(errors=[str(exc)])
+    return reports

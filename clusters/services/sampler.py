@@ -1,0 +1,631 @@
+"""The sampler: scrape every broker, publish live per-cluster rates, store per-minute usage.
+
+One pass (`Sampler.run_once`), every ``SKIFF_SAMPLER_INTERVAL`` seconds:
+
+1. scrape the metrics endpoint of every broker of every cell concurrently, each with a timeout;
+   a broker that does not answer is marked DOWN and skipped, the others go on;
+2. parse each answer (`rates.parse_broker_metrics`) and turn the cumulative counters into deltas
+   and rates per (broker, topic) series (`rates.CounterTracker`: resets, missing series, first
+   sample);
+3. map wire topic names to clusters by their prefix `<team>.<cluster>.` and aggregate per
+   cluster;
+4. send one message per cluster to `throughput_group_name(cluster_id)` and keep the same
+   document in `ThroughputSnapshot` (for the API and for sockets that connect later);
+5. add the deltas to per-minute rows `TopicMinuteUsage` (storage as a gauge) and save the
+   counters they account for (`SamplerCheckpoint`) in the same transaction: rows are written
+   with SET semantics, so re-running a flush is harmless, and a restarted sampler resumes from
+   the checkpoint without losing or double-counting bytes.
+
+Run by `manage.py run_sampler` (its own process in production) or by `SamplerThread` inside the
+web process (`manage.py run_console`, the embedded default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from clusters.models import (
+    Broker,
+    Cluster,
+    SamplerCheckpoint,
+    ThroughputSnapshot,
+    TopicMinuteUsage,
+)
+from clusters.services.rates import (
+    METER_KEYS,
+    BrokerMetrics,
+    CounterTracker,
+    MetricsParseError,
+    decode_counters,
+    encode_counters,
+    parse_broker_metrics,
+    topic_storage,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_METRICS_BYTES = 64 * 1024 * 1024
+# How often an UP broker's `last_seen_at` is refreshed (a write per broker per pass is waste).
+LAST_SEEN_EVERY = dt.timedelta(seconds=60)
+
+RATE_KEYS = {meter: f"{meter}_per_sec" for meter in METER_KEYS}
+
+
+def throughput_group_name(cluster_id: int) -> str:
+    """The Channels group of one cluster's live throughput (sampler → consumers)."""
+    return f"cluster.{cluster_id}.throughput"
+
+
+def split_wire_name(topic: str) -> tuple[str, str] | None:
+    """`team.cluster.short` → (`team.cluster.`, `short`); None for platform/internal topics."""
+    parts = topic.split(".", 2)
+    if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
+        return None
+    return f"{parts[0]}.{parts[1]}.", parts[2]
+
+
+def minute_of(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(second=0, microsecond=0)
+
+
+# --- scraping ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrokerTarget:
+    pk: int
+    cell_id: int
+    node_id: int
+    url: str
+    state: str
+    last_seen_at: dt.datetime | None
+
+
+@dataclass
+class ScrapeResult:
+    target: BrokerTarget
+    # When the counters were read: between sending the request and the answer's arrival
+    # (the midpoint, so a slow answer does not skew the interval the rate divides by).
+    at: float
+    metrics: BrokerMetrics | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.metrics is not None
+
+
+def fetch_metrics_text(url: str, timeout: float) -> str:
+    request = urllib.request.Request(url, headers={"Accept": "text/plain"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        body = response.read(MAX_METRICS_BYTES + 1)
+    if len(body) > MAX_METRICS_BYTES:
+        raise MetricsParseError(f"answer larger than {MAX_METRICS_BYTES} bytes")
+    return body.decode("utf-8", errors="replace")
+
+
+def scrape_brokers(
+    targets: list[BrokerTarget],
+    *,
+    timeout: float,
+    fetch: Callable[[str, float], str] = fetch_metrics_text,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[ScrapeResult]:
+    """Scrape all targets at once; each gets `timeout` seconds, a failure is a result."""
+
+    def one(target: BrokerTarget) -> ScrapeResult:
+        sent = clock()
+        try:
+            text = fetch(target.url, timeout)
+            at = (sent + clock()) / 2
+            return ScrapeResult(target, at=at, metrics=parse_broker_metrics(text))
+        except (OSError, urllib.error.URLError, MetricsParseError, ValueError) as exc:
+            return ScrapeResult(target, at=clock(), error=str(exc) or type(exc).__name__)
+
+    if not targets:
+        return []
+    workers = min(32, len(targets))
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="skiff-scrape") as pool:
+        return list(pool.map(one, targets))
+
+
+# --- the live document -------------------------------------------------------------------------
+
+
+def _zero_rates() -> dict[str, float]:
+    return {key: 0.0 for key in RATE_KEYS.values()}
+
+
+def _rounded(rates: dict[str, float]) -> dict[str, float]:
+    return {key: round(value, 2) for key, value in rates.items()}
+
+
+def throughput_document(
+    *,
+    ts: dt.datetime,
+    topic_rates: dict[str, dict[str, float]],
+    topic_storage_bytes: dict[str, int],
+    partial: bool = False,
+) -> dict:
+    """The socket/API contract: {"ts", "cluster": {rates}, "topics": {short: {rates}}}.
+
+    Rates are `bytes_in_per_sec`, `bytes_out_per_sec`, `messages_in_per_sec`; `storage_bytes`
+    is the current size (largest replica of each partition); `partial` is true when a broker of
+    the cell did not answer this pass.
+    """
+    cluster = _zero_rates()
+    cluster_storage = 0
+    topics = {}
+    for short in sorted(set(topic_rates) | set(topic_storage_bytes)):
+        rates = topic_rates.get(short) or _zero_rates()
+        storage = topic_storage_bytes.get(short, 0)
+        for key, value in rates.items():
+            cluster[key] += value
+        cluster_storage += storage
+        topics[short] = {**_rounded(rates), "storage_bytes": storage}
+    return {
+        "ts": ts.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "cluster": {**_rounded(cluster), "storage_bytes": cluster_storage},
+        "topics": topics,
+        "partial": partial,
+    }
+
+
+def empty_document(ts: dt.datetime | None = None) -> dict:
+    return throughput_document(ts=ts or timezone.now(), topic_rates={}, topic_storage_bytes={})
+
+
+# --- publishing --------------------------------------------------------------------------------
+
+# The web process's event loop, recorded by the consumers: with the in-memory channel layer
+# (embedded default) the sampler thread must hand its sends to that loop.
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def register_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _server_loop
+    _server_loop = loop
+
+
+class Publisher:
+    """Sends group messages from sync code through one long-lived event loop."""
+
+    def __init__(self, layer=None) -> None:
+        from channels.layers import get_channel_layer
+
+        self.layer = layer if layer is not None else get_channel_layer()
+        self._own_loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        from channels.layers import InMemoryChannelLayer
+
+        return isinstance(self.layer, InMemoryChannelLayer)
+
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        if self.in_memory:
+            loop = _server_loop
+            return loop if loop is not None and not loop.is_closed() else None
+        if self._own_loop is None:
+            self._own_loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._own_loop.run_forever, name="skiff-sampler-publish", daemon=True
+            )
+            self._thread.start()
+        return self._own_loop
+
+    def send(self, messages: list[tuple[str, dict]], timeout: float = 10.0) -> None:
+        if self.layer is None or not messages:
+            return
+        loop = self._loop()
+        if loop is None:
+            return  # embedded and no socket ever connected: nobody to tell
+
+        async def send_all() -> None:
+            await asyncio.gather(
+                *(
+                    self.layer.group_send(group, {"type": "throughput.update", "document": doc})
+                    for group, doc in messages
+                )
+            )
+
+        asyncio.run_coroutine_threadsafe(send_all(), loop).result(timeout)
+
+    def close(self) -> None:
+        if self._own_loop is not None:
+            self._own_loop.call_soon_threadsafe(self._own_loop.stop)
+            if self._thread is not None:
+                self._thread.join(5)
+            self._own_loop.close()
+            self._own_loop = None
+
+
+# --- per-minute rows ---------------------------------------------------------------------------
+
+UsageKey = tuple[int, str, dt.datetime]  # (cluster id, short topic, minute)
+
+
+@dataclass
+class _MinuteTotals:
+    bytes_in: int = 0
+    bytes_out: int = 0
+    messages_in: int = 0
+    storage_bytes: int = 0
+
+    def add(self, deltas: dict[str, int]) -> None:
+        self.bytes_in += deltas.get("bytes_in", 0)
+        self.bytes_out += deltas.get("bytes_out", 0)
+        self.messages_in += deltas.get("messages_in", 0)
+
+
+@dataclass
+class PassResult:
+    """What one pass did (for tests, logs and the bench)."""
+
+    documents: dict[int, dict] = field(default_factory=dict)  # cluster id → document
+    unreachable: list[BrokerTarget] = field(default_factory=list)
+    scraped: int = 0
+    rows_written: int = 0
+    scrape_seconds: float = 0.0  # the slowest broker's answer (scrapes run concurrently)
+
+
+class Sampler:
+    def __init__(
+        self,
+        *,
+        timeout: float | None = None,
+        publisher: Publisher | None = None,
+        fetch: Callable[[str, float], str] = fetch_metrics_text,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = timezone.now,
+    ) -> None:
+        self.timeout = settings.SKIFF_SAMPLER_TIMEOUT if timeout is None else timeout
+        self.publisher = publisher
+        self.fetch = fetch
+        self.clock = clock
+        self.now = now
+        self.tracker = CounterTracker()
+        # Last good log sizes per broker, used while a broker does not answer.
+        self._log_sizes: dict[int, dict[tuple[str, int], int]] = {}
+        self._totals: dict[UsageKey, _MinuteTotals] = {}
+        self._seeded: set[UsageKey] = set()  # keys whose DB row is included in _totals
+        self._dirty: set[UsageKey] = set()
+        self._restored: set[int] = set()  # cells whose checkpoint was loaded
+
+    # -- state across restarts --
+
+    def _restore_checkpoints(self, cell_ids: Iterable[int]) -> None:
+        missing = set(cell_ids) - self._restored
+        if not missing:
+            return
+        for checkpoint in SamplerCheckpoint.objects.filter(cell_id__in=missing):
+            for node_id, encoded in checkpoint.counters.items():
+                key = (checkpoint.cell_id, int(node_id))
+                if not self.tracker.knows(key):
+                    self.tracker.restore(key, decode_counters(encoded))
+        self._restored |= missing
+
+    # -- one pass --
+
+    def targets(self) -> list[BrokerTarget]:
+        return [
+            BrokerTarget(pk, cell_id, node_id, url, state, last_seen_at)
+            for pk, cell_id, node_id, url, state, last_seen_at in Broker.objects.exclude(
+                metrics_url=""
+            ).values_list("pk", "cell_id", "node_id", "metrics_url", "state", "last_seen_at")
+        ]
+
+    def run_once(self) -> PassResult:
+        targets = self.targets()
+        self._restore_checkpoints({t.cell_id for t in targets})
+        scrape_started = self.clock()
+        results = scrape_brokers(targets, timeout=self.timeout, fetch=self.fetch, clock=self.clock)
+        moment = self.now()
+        minute = minute_of(moment)
+        outcome = PassResult(
+            scraped=len(results),
+            scrape_seconds=max((2 * (r.at - scrape_started) for r in results), default=0.0),
+        )
+
+        # Per cell: summed deltas and rates per wire topic, storage per wire topic.
+        deltas: dict[int, dict[str, dict[str, int]]] = {}
+        rates: dict[int, dict[str, dict[str, float]]] = {}
+        has_rates: dict[int, bool] = {}
+        sizes: dict[int, list[dict[tuple[str, int], int]]] = {}
+        partial: dict[int, bool] = {}
+        for result in results:
+            target = result.target
+            cell_deltas = deltas.setdefault(target.cell_id, {})
+            cell_rates = rates.setdefault(target.cell_id, {})
+            has_rates.setdefault(target.cell_id, False)
+            partial.setdefault(target.cell_id, False)
+            if not result.ok:
+                outcome.unreachable.append(target)
+                partial[target.cell_id] = True
+                if target.pk in self._log_sizes:
+                    sizes.setdefault(target.cell_id, []).append(self._log_sizes[target.pk])
+                continue
+            observed = self.tracker.observe(
+                (target.cell_id, target.node_id),
+                result.at,
+                result.metrics.counters,
+                hosted_topics={topic for topic, _partition in result.metrics.log_sizes},
+            )
+            if observed.rated:
+                has_rates[target.cell_id] = True
+            for (meter, topic), delta in observed.deltas.items():
+                if delta:
+                    per_topic = cell_deltas.setdefault(topic, {})
+                    per_topic[meter] = per_topic.get(meter, 0) + delta
+            for (meter, topic), rate in observed.rates.items():
+                per_topic = cell_rates.setdefault(topic, {})
+                per_topic[meter] = per_topic.get(meter, 0.0) + rate
+            self._log_sizes[target.pk] = result.metrics.log_sizes
+            sizes.setdefault(target.cell_id, []).append(result.metrics.log_sizes)
+
+        self._mark_brokers(results, moment)
+        clusters = self._live_clusters(set(deltas))
+        messages: list[tuple[str, dict]] = []
+        snapshots: dict[int, dict[str, dict]] = {}
+        for cell_id in deltas:
+            storage = topic_storage(sizes.get(cell_id, []))
+            by_cluster_rates: dict[int, dict[str, dict[str, float]]] = {}
+            by_cluster_storage: dict[int, dict[str, int]] = {}
+            for topic in set(rates[cell_id]) | set(storage) | set(deltas[cell_id]):
+                split = split_wire_name(topic)
+                cluster_id = clusters.get((cell_id, split[0])) if split else None
+                if cluster_id is None:
+                    continue
+                short = split[1]
+                topic_rates = rates[cell_id].get(topic, {})
+                by_cluster_rates.setdefault(cluster_id, {})[short] = {
+                    RATE_KEYS[m]: topic_rates.get(m, 0.0) for m in METER_KEYS
+                }
+                by_cluster_storage.setdefault(cluster_id, {})[short] = storage.get(topic, 0)
+                self._accumulate(
+                    (cluster_id, short, minute),
+                    deltas[cell_id].get(topic, {}),
+                    storage.get(topic, 0),
+                )
+            if not has_rates[cell_id]:
+                continue  # the first pass over this cell: nothing to compare with yet
+            cell_snapshot = {}
+            for (c_cell, _prefix), cluster_id in clusters.items():
+                if c_cell != cell_id:
+                    continue
+                document = throughput_document(
+                    ts=moment,
+                    topic_rates=by_cluster_rates.get(cluster_id, {}),
+                    topic_storage_bytes=by_cluster_storage.get(cluster_id, {}),
+                    partial=partial[cell_id],
+                )
+                outcome.documents[cluster_id] = document
+                cell_snapshot[str(cluster_id)] = document
+                messages.append((throughput_group_name(cluster_id), document))
+            snapshots[cell_id] = cell_snapshot
+
+        # Push first (latency is what the pages feel), then make the pass durable.
+        if self.publisher is not None:
+            try:
+                self.publisher.send(messages)
+            except Exception:  # a channel layer hiccup must not stop sampling
+                logger.exception("publishing throughput failed")
+        outcome.rows_written = self.flush(moment, targets, snapshots)
+        return outcome
+
+    def _live_clusters(self, cell_ids: set[int]) -> dict[tuple[int, str], int]:
+        rows = (
+            Cluster.objects.live()
+            .filter(cell_id__in=cell_ids)
+            .values_list("pk", "cell_id", "team__slug", "name")
+        )
+        return {(cell_id, f"{slug}.{name}."): pk for pk, cell_id, slug, name in rows}
+
+    def _mark_brokers(self, results: list[ScrapeResult], moment: dt.datetime) -> None:
+        seen = [
+            r.target.pk
+            for r in results
+            if r.ok
+            and (
+                r.target.state != Broker.State.UP
+                or r.target.last_seen_at is None
+                or moment - r.target.last_seen_at >= LAST_SEEN_EVERY
+            )
+        ]
+        down = [r for r in results if not r.ok and r.target.state != Broker.State.DOWN]
+        if seen:
+            Broker.objects.filter(pk__in=seen).update(state=Broker.State.UP, last_seen_at=moment)
+        for result in down:
+            logger.warning(
+                "broker %s/%s did not answer at %s: %s (skipped)",
+                result.target.cell_id,
+                result.target.node_id,
+                result.target.url,
+                result.error,
+            )
+        if down:
+            Broker.objects.filter(pk__in=[r.target.pk for r in down]).update(
+                state=Broker.State.DOWN
+            )
+
+    def _accumulate(self, key: UsageKey, deltas: dict[str, int], storage: int) -> None:
+        totals = self._totals.get(key)
+        if totals is None:
+            totals = self._totals[key] = _MinuteTotals()
+            self._dirty.add(key)
+        if any(deltas.values()) or totals.storage_bytes != storage:
+            self._dirty.add(key)
+        totals.add(deltas)
+        totals.storage_bytes = storage
+
+    def flush(
+        self,
+        moment: dt.datetime,
+        targets: list[BrokerTarget],
+        snapshots: dict[int, dict[str, dict]],
+    ) -> int:
+        """Write dirty minute rows, the checkpoint and the snapshots in one transaction."""
+        dirty = sorted(self._dirty, key=lambda k: (k[2], k[0], k[1]))
+        rows: dict[UsageKey, _MinuteTotals] = {}
+        with transaction.atomic():
+            unseeded = [k for k in dirty if k not in self._seeded]
+            existing: dict[UsageKey, TopicMinuteUsage] = {}
+            if unseeded:
+                # Rows of these minutes written by an earlier sampler process (restart within
+                # the minute): their deltas are part of the total we SET.
+                for row in TopicMinuteUsage.objects.filter(
+                    cluster_id__in={k[0] for k in unseeded},
+                    minute__in={k[2] for k in unseeded},
+                    topic__in={k[1] for k in unseeded},
+                ):
+                    existing[(row.cluster_id, row.topic, row.minute)] = row
+            live_ids = set(
+                Cluster.objects.filter(pk__in={k[0] for k in dirty}).values_list("pk", flat=True)
+            )
+            for key in dirty:
+                if key[0] not in live_ids:
+                    continue
+                totals = self._totals[key]
+                row = existing.get(key) if key not in self._seeded else None
+                merged = _MinuteTotals(
+                    bytes_in=totals.bytes_in + (row.bytes_in if row else 0),
+                    bytes_out=totals.bytes_out + (row.bytes_out if row else 0),
+                    messages_in=totals.messages_in + (row.messages_in if row else 0),
+                    storage_bytes=totals.storage_bytes,
+                )
+                rows[key] = merged
+            if rows:
+                TopicMinuteUsage.objects.bulk_create(
+                    [
+                        TopicMinuteUsage(
+                            cluster_id=cluster_id,
+                            topic=topic,
+                            minute=minute,
+                            bytes_in=t.bytes_in,
+                            bytes_out=t.bytes_out,
+                            messages_in=t.messages_in,
+                            storage_bytes=t.storage_bytes,
+                        )
+                        for (cluster_id, topic, minute), t in rows.items()
+                    ],
+                    update_conflicts=True,
+                    unique_fields=["cluster", "topic", "minute"],
+                    update_fields=[
+                        "bytes_in",
+                        "bytes_out",
+                        "messages_in",
+                        "storage_bytes",
+                        "updated_at",
+                    ],
+                )
+            by_cell: dict[int, dict[str, dict[str, int]]] = {}
+            for target in targets:
+                counters = self.tracker.checkpoint((target.cell_id, target.node_id))
+                if counters:
+                    by_cell.setdefault(target.cell_id, {})[str(target.node_id)] = encode_counters(
+                        counters
+                    )
+            for cell_id, counters in by_cell.items():
+                SamplerCheckpoint.objects.update_or_create(
+                    cell_id=cell_id, defaults={"counters": counters, "taken_at": moment}
+                )
+            for cell_id, clusters in snapshots.items():
+                ThroughputSnapshot.objects.update_or_create(
+                    cell_id=cell_id, defaults={"clusters": clusters, "taken_at": moment}
+                )
+        # Committed: the in-memory totals now include the rows' earlier values.
+        for key, merged in rows.items():
+            self._totals[key] = merged
+        self._seeded |= set(dirty)
+        self._dirty.clear()
+        # Closed minutes are final once flushed: forget them.
+        current = minute_of(moment)
+        for key in [k for k in self._totals if k[2] < current]:
+            del self._totals[key]
+            self._seeded.discard(key)
+        return len(rows)
+
+
+# --- running it --------------------------------------------------------------------------------
+
+
+def run_sampler_loop(
+    *,
+    interval: float | None = None,
+    stop: threading.Event | None = None,
+    sampler: Sampler | None = None,
+    max_passes: int | None = None,
+) -> None:
+    """Run passes at a fixed rate (start to start) until `stop` is set."""
+    interval = settings.SKIFF_SAMPLER_INTERVAL if interval is None else interval
+    stop = stop or threading.Event()
+    own_publisher = sampler is None
+    sampler = sampler or Sampler(publisher=Publisher())
+    passes = 0
+    next_at = time.monotonic()
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                result = sampler.run_once()
+                took = time.monotonic() - started
+                if took > interval:
+                    logger.warning(
+                        "sampler pass took %.1fs, longer than the %.1fs interval "
+                        "(%d brokers, slowest answer %.1fs)",
+                        took,
+                        interval,
+                        result.scraped,
+                        result.scrape_seconds,
+                    )
+            except Exception:  # a failed pass (database restart…) must not end the loop
+                logger.exception("sampler pass failed")
+            finally:
+                close_old_connections()
+            passes += 1
+            if max_passes is not None and passes >= max_passes:
+                break
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay < 0:  # a pass took longer than the interval: skip, don't pile up
+                next_at = time.monotonic()
+                delay = 0
+            stop.wait(delay)
+    finally:
+        if own_publisher and sampler.publisher is not None:
+            sampler.publisher.close()
+
+
+class SamplerThread(threading.Thread):
+    """The embedded default: the sampler loop in a daemon thread of the web process."""
+
+    def __init__(self, interval: float | None = None) -> None:
+        super().__init__(name="skiff-sampler", daemon=True)
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connections
+
+        try:
+            run_sampler_loop(interval=self.interval, stop=self._stop_event)
+        finally:
+            connections.close_all()  # this thread's connections: nobody else will close them
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop_event.set()
+        self.join(timeout)

@@ -1,0 +1,1094 @@
+"""Topics of a serverless cluster: create, change, purge, delete, list fast, and sync.
+
+Users give short names (`orders`); on the wire every topic is `<team>.<cluster>.<name>`. Limits
+and configuration bounds are checked before any broker call, and every change is recorded for
+billing (`TopicPartitionEvent`) and the audit trail in the same transaction.
+
+The topic list reads the cell in bulk (one metadata request, two ListOffsets rounds and one
+DescribeLogDirs per broker for the whole cluster) and caches the result per cluster for a few
+seconds; an expired entry is served while one background refresh replaces it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.db.models.functions import Abs
+from django.http import Http404
+from django.utils import timezone
+
+from clusters import limits
+from clusters.kafka import gateway
+from clusters.kafka.gateway import KafkaConnection, TopicAlreadyExists
+from clusters.models import Cell, Cluster, Topic, TopicPartitionEvent
+from clusters.services.fleet import cell_admin_connection
+from clusters.topic_configs import (
+    TIMESTAMP_DIFFERENCE,
+    TIMESTAMP_WIRE_NAMES,
+    TOPIC_CONFIGS,
+    settable_names,
+    to_wire_configs,
+)
+from console.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+TOPIC_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+KAFKA_MAX_TOPIC_NAME = 249
+DEFAULT_PARTITIONS = 6
+CACHE_FRESH_SECONDS = 15.0  # served as is
+CACHE_STALE_SECONDS = 120.0  # served while one background refresh runs
+# Sizes on disk (DescribeLogDirs, the costliest read) are refreshed less often than offsets.
+SIZES_SECONDS = 60.0
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+ORDERINGS = ("name", "partitions", "size", "messages", "bytes_in", "bytes_out")
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def max_topic_name_length(cluster: Cluster) -> int:
+    return KAFKA_MAX_TOPIC_NAME - len(cluster.wire_prefix)
+
+
+def validate_topic_name(cluster: Cluster, name: object) -> str:
+    text = str(name or "").strip()
+    longest = max_topic_name_length(cluster)
+    message = (
+        f"Topic name may use letters, digits, '.', '_' and '-' (1–{longest} characters, so that "
+        f"the wire name '{cluster.wire_prefix}<name>' fits Kafka's {KAFKA_MAX_TOPIC_NAME})."
+    )
+    if not text or len(text) > longest or not TOPIC_NAME_RE.match(text) or text in {".", ".."}:
+        raise ValidationError({"name": message})
+    return text
+
+
+def validate_configs(configs: object, *, creating: bool) -> dict[str, str]:
+    """Settable configs only, each within its bounds; values normalized to strings."""
+    if configs in (None, ""):
+        return {}
+    if not isinstance(configs, dict):
+        raise ValidationError({"configs": "Configs must be an object of name → value."})
+    errors: list[str] = []
+    clean: dict[str, str] = {}
+    for name, raw in configs.items():
+        spec = TOPIC_CONFIGS.get(name)
+        if spec is None:
+            errors.append(
+                f"'{name}' is not a topic config you can set. Settable: {settable_names()}."
+            )
+            continue
+        if spec.create_only and not creating:
+            errors.append(f"{name} can only be set when the topic is created.")
+            continue
+        try:
+            clean[name] = spec.validate(raw)
+        except ValueError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ValidationError({"configs": errors})
+    return clean
+
+
+def validate_partition_count(value: object, *, field_name: str = "partitions") -> int:
+    try:
+        count = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ValidationError({field_name: "Partitions must be a whole number."}) from None
+    if not 1 <= count <= limits.MAX_PARTITIONS:
+        raise ValidationError(
+            {
+                field_name: f"Partitions must be between 1 and {limits.MAX_PARTITIONS} "
+                f"(the partitions-per-cluster limit)."
+            }
+        )
+    return count
+
+
+def _is_compacted(cleanup_policy: str) -> bool:
+    return "compact" in (cleanup_policy or "")
+
+
+def check_partition_limits(
+    cluster: Cluster,
+    *,
+    adding: int,
+    compacted: bool,
+    mutations: int,
+    field_name: str = "partitions",
+    now: datetime | None = None,
+) -> None:
+    """Raise ValidationError naming the limit if `adding` partitions would exceed one.
+
+    `mutations` is how many partitions the operation creates or deletes (the rate limit).
+    """
+    topics = Topic.objects.filter(cluster=cluster)
+    total = topics.aggregate(n=Sum("partitions"))["n"] or 0
+    if adding > 0 and total + adding > limits.MAX_PARTITIONS:
+        raise ValidationError(
+            {
+                field_name: f"This would make {total + adding} partitions in the cluster; the "
+                f"limit is {limits.MAX_PARTITIONS} partitions per cluster (it has {total})."
+            }
+        )
+    if adding > 0 and compacted:
+        compacted_total = (
+            topics.filter(cleanup_policy__contains="compact").aggregate(n=Sum("partitions"))["n"]
+            or 0
+        )
+        if compacted_total + adding > limits.MAX_COMPACTED_PARTITIONS:
+            raise ValidationError(
+                {
+                    field_name: f"This would make {compacted_total + adding} compacted "
+                    f"partitions; the limit is {limits.MAX_COMPACTED_PARTITIONS} partitions of "
+                    f"compacted topics per cluster (it has {compacted_total})."
+                }
+            )
+    if mutations > 0:
+        now = now or timezone.now()
+        since = now - timedelta(seconds=limits.PARTITION_MUTATION_WINDOW_SECONDS)
+        recent = (
+            TopicPartitionEvent.objects.filter(cluster=cluster, occurred_at__gt=since).aggregate(
+                n=Sum(Abs("partitions_delta"))
+            )["n"]
+            or 0
+        )
+        if recent + mutations > limits.PARTITION_MUTATIONS_PER_WINDOW:
+            minutes = limits.PARTITION_MUTATION_WINDOW_SECONDS // 60
+            raise ValidationError(
+                {
+                    field_name: f"This would create or delete {mutations} partitions after "
+                    f"{recent} in the last {minutes} minutes; the limit is "
+                    f"{limits.PARTITION_MUTATIONS_PER_WINDOW} partition creations and deletions "
+                    f"per {minutes} minutes. Try again later."
+                }
+            )
+
+
+def _require_active(cluster: Cluster) -> None:
+    if cluster.state != Cluster.State.ACTIVE or cluster.cell_id is None:
+        raise ValidationError(
+            f"Cluster '{cluster.name}' is {cluster.state}; topics can be changed once it is ACTIVE."
+        )
+
+
+def admin_connection_for(cluster: Cluster) -> KafkaConnection:
+    """The platform's connection to the cluster's cell (callers stay inside its prefix)."""
+    try:
+        return cell_admin_connection(cluster.cell)
+    except OSError as exc:
+        raise gateway.KafkaUnavailable(
+            "The cell's admin credentials could not be read; the platform team has been told."
+        ) from exc
+
+
+_connection = admin_connection_for
+
+
+def _lock(cluster: Cluster) -> Cluster:
+    # FOR UPDATE cannot lock the nullable side of a join: lock the row alone.
+    locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+    locked.team = cluster.team
+    return locked
+
+
+def _record(
+    cluster: Cluster,
+    name: str,
+    kind: str,
+    *,
+    delta: int,
+    count: int,
+    compacted: bool,
+    source: str,
+    at: datetime | None = None,
+) -> TopicPartitionEvent:
+    return TopicPartitionEvent.objects.create(
+        cluster=cluster,
+        topic_name=name,
+        kind=kind,
+        partitions_delta=delta,
+        partition_count=count,
+        compacted=compacted,
+        occurred_at=at or timezone.now(),
+        source=source,
+    )
+
+
+# --- mutations ------------------------------------------------------------------------------
+
+
+def topic_create(
+    *, cluster: Cluster, name: str, partitions: object = DEFAULT_PARTITIONS, configs=None
+) -> Topic:
+    """Create a topic on the cell with the platform's defaults and the user's settable configs."""
+    errors: dict[str, list[str]] = {}
+    clean_name = clean_partitions = None
+    clean_configs: dict[str, str] = {}
+    for key, check in (
+        ("name", lambda: validate_topic_name(cluster, name)),
+        ("partitions", lambda: validate_partition_count(partitions)),
+        ("configs", lambda: validate_configs(configs, creating=True)),
+    ):
+        try:
+            value = check()
+        except ValidationError as exc:
+            for field_name, messages in exc.message_dict.items():
+                errors.setdefault(field_name, []).extend(messages)
+            continue
+        if key == "name":
+            clean_name = value
+        elif key == "partitions":
+            clean_partitions = value
+        else:
+            clean_configs = value
+    if errors:
+        raise ValidationError(errors)
+    _require_active(cluster)
+    cleanup = clean_configs.get("cleanup.policy", TOPIC_CONFIGS["cleanup.policy"].default)
+    wire_configs = {
+        spec.name: spec.default for spec in TOPIC_CONFIGS.values() if spec.set_at_creation
+    }
+    wire_configs.update(clean_configs)
+    with transaction.atomic():
+        locked = _lock(cluster)
+        if Topic.objects.filter(cluster=locked, name=clean_name).exists():
+            raise ValidationError({"name": f"Topic '{clean_name}' already exists in this cluster."})
+        check_partition_limits(
+            locked,
+            adding=clean_partitions,
+            compacted=_is_compacted(cleanup),
+            mutations=clean_partitions,
+        )
+        conn = _connection(locked)
+        wire = f"{locked.wire_prefix}{clean_name}"
+        try:
+            gateway.create_topic(
+                conn, wire, partitions=clean_partitions, configs=to_wire_configs(wire_configs)
+            )
+        except TopicAlreadyExists:
+            raise ValidationError(
+                {
+                    "name": f"Topic '{clean_name}' already exists on the cluster (created over "
+                    "Kafka; it appears here within a minute)."
+                }
+            ) from None
+        except gateway.InvalidKafkaRequest as exc:
+            raise ValidationError({"configs": exc.message}) from exc
+        now = timezone.now()
+        topic = Topic.objects.create(
+            cluster=locked,
+            name=clean_name,
+            partitions=clean_partitions,
+            replication_factor=_replication_factor(locked.cell),
+            cleanup_policy=cleanup,
+            origin=Topic.Origin.CONSOLE,
+            created_at=now,
+        )
+        _record(
+            locked,
+            clean_name,
+            TopicPartitionEvent.Kind.CREATED,
+            delta=clean_partitions,
+            count=clean_partitions,
+            compacted=topic.is_compacted,
+            source=Topic.Origin.CONSOLE,
+            at=now,
+        )
+        audit_record(
+            team=locked.team,
+            action="topic.create",
+            target=topic,
+            target_repr=wire,
+            after={"name": clean_name, "partitions": clean_partitions, "configs": clean_configs},
+        )
+    invalidate_topic_cache(cluster)
+    return topic
+
+
+def _replication_factor(cell: Cell) -> int:
+    return 3 if cell.brokers.count() >= 3 else 1
+
+
+def _topic_for_change(locked: Cluster, name: str, conn: KafkaConnection) -> Topic:
+    """The topic's row; a topic made over Kafka that sync has not seen yet is imported first."""
+    topic = Topic.objects.filter(cluster=locked, name=name).first()
+    if topic is not None:
+        return topic
+    wire = f"{locked.wire_prefix}{name}"
+    described = gateway.list_topics(conn).get(wire)
+    if described is None:
+        raise Http404(f"Topic '{name}' does not exist in cluster '{locked.name}'.")
+    configs = gateway.describe_many_topic_configs(conn, [wire], ["cleanup.policy"]).get(wire, {})
+    return _import_topic(locked, name, described, configs, timezone.now())
+
+
+def topic_alter_configs(
+    *, cluster: Cluster, name: str, changes: dict[str, object | None]
+) -> dict[str, str | None]:
+    """Incrementally set configs (`None` resets one to the platform default)."""
+    if not isinstance(changes, dict) or not changes:
+        raise ValidationError({"configs": "Give at least one config to change."})
+    to_set = validate_configs({k: v for k, v in changes.items() if v is not None}, creating=False)
+    resets = [k for k, v in changes.items() if v is None]
+    validate_configs(
+        {k: TOPIC_CONFIGS[k].default for k in resets if k in TOPIC_CONFIGS}, creating=False
+    )
+    unknown = [k for k in resets if k not in TOPIC_CONFIGS]
+    if unknown:
+        validate_configs(dict.fromkeys(unknown, ""), creating=False)
+    _require_active(cluster)
+    wire_changes: dict[str, str | None] = dict(to_set)
+    for key in resets:
+        spec = TOPIC_CONFIGS[key]
+        # Back to the platform default: Kafka's own default unless the platform sets another.
+        wire_changes[key] = spec.default if spec.set_at_creation else None
+    with transaction.atomic():
+        locked = _lock(cluster)
+        conn = _connection(locked)
+        topic = _topic_for_change(locked, name, conn)
+        wire = topic.wire_name
+        before = _user_configs(gateway.describe_topic_configs(conn, wire))
+        try:
+            gateway.alter_topic_configs(conn, wire, to_wire_configs(wire_changes))
+        except gateway.InvalidKafkaRequest as exc:
+            raise ValidationError({"configs": exc.message}) from exc
+        audit_record(
+            team=locked.team,
+            action="topic.alter_configs",
+            target=topic,
+            target_repr=wire,
+            before={k: before.get(k) for k in changes},
+            after={k: wire_changes[k] for k in changes},
+        )
+    invalidate_topic_cache(cluster)
+    return wire_changes
+
+
+def topic_add_partitions(*, cluster: Cluster, name: str, total: object) -> Topic:
+    """Grow a topic to `total` partitions (Kafka cannot reduce them)."""
+    count = validate_partition_count(total, field_name="partitions")
+    _require_active(cluster)
+    with transaction.atomic():
+        locked = _lock(cluster)
+        conn = _connection(locked)
+        topic = _topic_for_change(locked, name, conn)
+        current = topic.partitions
+        if count <= current:
+            raise ValidationError(
+                {
+                    "partitions": f"Topic '{name}' has {current} partitions; the new count must "
+                    f"be larger (Kafka cannot reduce the number of partitions)."
+                }
+            )
+        added = count - current
+        check_partition_limits(locked, adding=added, compacted=topic.is_compacted, mutations=added)
+        gateway.create_partitions(conn, topic.wire_name, total=count)
+        topic.partitions = count
+        topic.save(update_fields=["partitions", "updated_at"])
+        _record(
+            locked,
+            name,
+            TopicPartitionEvent.Kind.PARTITIONS_ADDED,
+            delta=added,
+            count=count,
+            compacted=topic.is_compacted,
+            source=Topic.Origin.CONSOLE,
+        )
+        audit_record(
+            team=locked.team,
+            action="topic.add_partitions",
+            target=topic,
+            target_repr=topic.wire_name,
+            before={"partitions": current},
+            after={"partitions": count},
+        )
+    invalidate_topic_cache(cluster)
+    return topic
+
+
+def topic_purge(*, cluster: Cluster, name: str) -> int:
+    """Delete every record up to the current end offsets. Returns how many were removed."""
+    _require_active(cluster)
+    with transaction.atomic():
+        locked = _lock(cluster)
+        conn = _connection(locked)
+        topic = _topic_for_change(locked, name, conn)
+        parts = [(topic.wire_name, p) for p in range(topic.partitions)]
+        offsets = gateway.list_partition_offsets(conn, parts)
+        targets = {tp: o.end for tp, o in offsets.items() if o.end > o.start}
+        removed = sum(offsets[tp].end - offsets[tp].start for tp in targets)
+        gateway.delete_records(conn, targets)
+        audit_record(
+            team=locked.team,
+            action="topic.purge",
+            target=topic,
+            target_repr=topic.wire_name,
+            before={"messages": removed},
+            after={"messages": 0},
+        )
+    invalidate_topic_cache(cluster)
+    return removed
+
+
+def topic_delete(*, cluster: Cluster, name: str) -> None:
+    _require_active(cluster)
+    with transaction.atomic():
+        locked = _lock(cluster)
+        conn = _connection(locked)
+        topic = _topic_for_change(locked, name, conn)
+        check_partition_limits(locked, adding=0, compacted=False, mutations=topic.partitions)
+        gateway.delete_topic(conn, topic.wire_name, missing_ok=True)
+        _record(
+            locked,
+            name,
+            TopicPartitionEvent.Kind.DELETED,
+            delta=-topic.partitions,
+            count=0,
+            compacted=topic.is_compacted,
+            source=Topic.Origin.CONSOLE,
+        )
+        audit_record(
+            team=locked.team,
+            action="topic.delete",
+            target=topic,
+            target_repr=topic.wire_name,
+            before={"partitions": topic.partitions, "cleanup_policy": topic.cleanup_policy},
+        )
+        topic.delete()
+    invalidate_topic_cache(cluster)
+
+
+# --- the list (bulk, cached) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopicRow:
+    name: str
+    partitions: int
+    replication_factor: int
+    size_bytes: int | None  # one replica; None when log dirs could not be read
+    messages: int
+    under_replicated: int
+    cleanup_policy: str | None = None
+    bytes_in_per_sec: float | None = None
+    bytes_out_per_sec: float | None = None
+
+
+@dataclass(frozen=True)
+class TopicSnapshot:
+    taken_at: float
+    rows: dict[str, TopicRow]
+    sizes_unavailable: bool = False
+    sizes: dict = field(default_factory=dict, repr=False)  # (wire topic, partition) → sizes
+    sizes_at: float = 0.0
+
+
+@dataclass
+class TopicPage:
+    rows: list[TopicRow]
+    total: int  # topics matching the search
+    page: int
+    page_size: int
+    search: str
+    ordering: str
+    cluster_partitions: int = 0
+    cluster_topics: int = 0
+    taken_at: float = 0.0
+    sizes_unavailable: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+@dataclass
+class _CacheEntry:
+    snapshot: TopicSnapshot | None = None
+    invalid: bool = False  # a change was made: the next read waits for a fresh snapshot
+    refreshing: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_cache: dict[int, _CacheEntry] = {}
+_cache_lock = threading.Lock()
+
+
+def invalidate_topic_cache(cluster: Cluster | None = None) -> None:
+    with _cache_lock:
+        entries = list(_cache.values()) if cluster is None else [_cache.get(cluster.pk)]
+    for entry in entries:
+        if entry is not None:
+            entry.invalid = True  # the sizes read stays reusable
+
+
+def _entry(cluster_id: int) -> _CacheEntry:
+    with _cache_lock:
+        return _cache.setdefault(cluster_id, _CacheEntry())
+
+
+def read_topic_snapshot(
+    conn: KafkaConnection, prefix: str, *, previous: TopicSnapshot | None = None
+) -> TopicSnapshot:
+    """Everything the list shows, for every topic under `prefix`, in a fixed number of calls.
+
+    Sizes of `previous` are reused while younger than SIZES_SECONDS.
+    """
+    started = time.monotonic()
+    reuse = (
+        previous is not None
+        and not previous.sizes_unavailable
+        and started - previous.sizes_at < SIZES_SECONDS
+    )
+    described = {
+        name[len(prefix) :]: topic
+        for name, topic in gateway.list_topics(conn).items()
+        if name.startswith(prefix)
+    }
+    parts = [(prefix + short, p.id) for short, t in described.items() for p in t.partitions]
+    by_topic = {prefix + short: [p.id for p in t.partitions] for short, t in described.items()}
+    sizes_unavailable = False
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        offsets_future = pool.submit(gateway.list_partition_offsets, conn, parts)
+        sizes_future = None if reuse else pool.submit(gateway.describe_log_dirs, conn, by_topic)
+        offsets = offsets_future.result()
+        if sizes_future is None:
+            sizes, sizes_at = previous.sizes, previous.sizes_at
+        else:
+            sizes_at = started
+            try:
+                sizes = sizes_future.result()
+            except gateway.KafkaGatewayError as exc:
+                logger.warning("log dir sizes unavailable: %s", exc.message)
+                sizes, sizes_unavailable = {}, True
+    rows: dict[str, TopicRow] = {}
+    for short, topic in described.items():
+        wire = prefix + short
+        size = 0
+        messages = 0
+        for p in topic.partitions:
+            replicas = sizes.get((wire, p.id), {})
+            # One replica: the leader's copy if it reported, else the largest.
+            size += replicas.get(p.leader, max(replicas.values(), default=0))
+            offs = offsets.get((wire, p.id))
+            messages += offs.messages if offs else 0
+        rows[short] = TopicRow(
+            name=short,
+            partitions=len(topic.partitions),
+            replication_factor=topic.replication_factor,
+            size_bytes=None if sizes_unavailable else size,
+            messages=messages,
+            under_replicated=sum(1 for p in topic.partitions if len(p.isr) < len(p.replicas)),
+        )
+    return TopicSnapshot(time.monotonic(), rows, sizes_unavailable, sizes, sizes_at)
+
+
+def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSnapshot:
+    """The cached snapshot: fresh for CACHE_FRESH_SECONDS, then served stale while refreshed."""
+    entry = _entry(cluster.pk)
+    snapshot = entry.snapshot
+    now = time.monotonic()
+    if snapshot is not None and not fresh and not entry.invalid:
+        age = now - snapshot.taken_at
+        if age < CACHE_FRESH_SECONDS:
+            return snapshot
+        if age < CACHE_STALE_SECONDS:
+            _refresh_in_background(cluster, entry)
+            return snapshot
+    conn = _connection(cluster)
+    with entry.lock:  # one reader per cluster does the work; others wait for its result
+        if entry.snapshot is not None and not fresh and entry.snapshot.taken_at >= now:
+            return entry.snapshot
+        entry.invalid = False
+        entry.snapshot = read_topic_snapshot(conn, cluster.wire_prefix, previous=entry.snapshot)
+        return entry.snapshot
+
+
+def _refresh_in_background(cluster: Cluster, entry: _CacheEntry) -> None:
+    with _cache_lock:
+        if entry.refreshing:
+            return
+        entry.refreshing = True
+    conn = _connection(cluster)
+    prefix = cluster.wire_prefix
+
+    def run() -> None:
+        try:
+            snapshot = read_topic_snapshot(conn, prefix, previous=entry.snapshot)
+            with entry.lock:
+                entry.snapshot = snapshot
+        except Exception:  # the stale snapshot stays; the next request retries
+            logger.exception("refreshing the topic list of %s failed", prefix)
+        finally:
+            entry.refreshing = False
+
+    threading.Thread(target=run, name=f"topic-list-{cluster.pk}", daemon=True).start()
+
+
+def _topic_rates(cluster: Cluster) -> dict[str, tuple[float, float]]:
+    """Bytes in/out per second per topic over the last complete minute the sampler recorded."""
+    try:
+        usage = apps.get_model("clusters", "TopicMinuteUsage")
+    except LookupError:
+        return {}
+    latest = (
+        usage.objects.filter(cluster=cluster)
+        .order_by("-minute")
+        .values_list("minute", flat=True)
+        .first()
+    )
+    if latest is None or latest < timezone.now() - timedelta(minutes=3):
+        return {}
+    return {
+        topic: (bytes_in / 60.0, bytes_out / 60.0)
+        for topic, bytes_in, bytes_out in usage.objects.filter(
+            cluster=cluster, minute=latest
+        ).values_list("topic", "bytes_in", "bytes_out")
+    }
+
+
+def topic_list(
+    *,
+    cluster: Cluster,
+    search: str = "",
+    ordering: str = "name",
+    page: object = 1,
+    page_size: object = PAGE_SIZE,
+) -> TopicPage:
+    """One page of the cluster's topics, searched and sorted server-side."""
+    key = (ordering or "name").strip()
+    descending = key.startswith("-")
+    field_name = key.lstrip("-")
+    if field_name not in ORDERINGS:
+        raise ValidationError(
+            {"ordering": f"Sort by one of: {', '.join(ORDERINGS)} (prefix '-' for descending)."}
+        )
+    try:
+        page_number = max(1, int(page or 1))
+        size = min(MAX_PAGE_SIZE, max(1, int(page_size or PAGE_SIZE)))
+    except (TypeError, ValueError):
+        raise ValidationError({"page": "Page and page_size must be whole numbers."}) from None
+    if cluster.state != Cluster.State.ACTIVE or cluster.cell_id is None:
+        return TopicPage([], 0, 1, size, search, key)
+    snapshot = cluster_topic_snapshot(cluster)
+    needle = (search or "").strip().lower()
+    rows = [r for r in snapshot.rows.values() if needle in r.name.lower()]
+    rates = _topic_rates(cluster) if rows else {}
+
+    def sort_key(row: TopicRow):
+        if field_name == "name":
+            return row.name
+        if field_name == "bytes_in":
+            return rates.get(row.name, (0.0, 0.0))[0]
+        if field_name == "bytes_out":
+            return rates.get(row.name, (0.0, 0.0))[1]
+        value = {"partitions": row.partitions, "size": row.size_bytes, "messages": row.messages}
+        return (value[field_name] or 0, row.name)
+
+    rows.sort(key=sort_key, reverse=descending)
+    total = len(rows)
+    pages = max(1, -(-total // size))
+    page_number = min(page_number, pages)
+    window = rows[(page_number - 1) * size : page_number * size]
+    policies = dict(
+        Topic.objects.filter(cluster=cluster, name__in=[r.name for r in window]).values_list(
+            "name", "cleanup_policy"
+        )
+    )
+    out = []
+    for row in window:
+        rate = rates.get(row.name)
+        out.append(
+            TopicRow(
+                **{
+                    **row.__dict__,
+                    "cleanup_policy": policies.get(row.name),
+                    "bytes_in_per_sec": rate[0] if rate else None,
+                    "bytes_out_per_sec": rate[1] if rate else None,
+                }
+            )
+        )
+    return TopicPage(
+        rows=out,
+        total=total,
+        page=page_number,
+        page_size=size,
+        search=search or "",
+        ordering=key,
+        cluster_partitions=sum(r.partitions for r in snapshot.rows.values()),
+        cluster_topics=len(snapshot.rows),
+        taken_at=snapshot.taken_at,
+        sizes_unavailable=snapshot.sizes_unavailable,
+    )
+
+
+# --- one topic ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartitionDetail:
+    id: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    start_offset: int | None
+    end_offset: int | None
+
+    @property
+    def messages(self) -> int:
+        if self.start_offset is None or self.end_offset is None:
+            return 0
+        return max(0, self.end_offset - self.start_offset)
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    name: str
+    value: str | None
+    source: str
+    is_default: bool
+    settable: bool
+
+
+@dataclass(frozen=True)
+class TopicGroupLag:
+    group: str
+    state: str
+    members: int
+    lag: int
+    partitions: int
+
+
+@dataclass
+class TopicDetail:
+    name: str
+    wire_name: str
+    partitions: list[PartitionDetail]
+    replication_factor: int
+    configs: list[ConfigValue]  # every effective config, with its source
+    settable: dict[str, str | None]  # the user-settable ones, by their console names
+    consumer_groups: list[TopicGroupLag]
+    origin: str | None
+    created_at: datetime | None
+
+    @property
+    def messages(self) -> int:
+        return sum(p.messages for p in self.partitions)
+
+    @property
+    def cleanup_policy(self) -> str:
+        return self.settable.get("cleanup.policy") or "delete"
+
+
+def _user_configs(entries: dict[str, gateway.ConfigEntryDescription]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in TOPIC_CONFIGS:
+        if name == TIMESTAMP_DIFFERENCE:
+            before, after = (entries.get(n) for n in TIMESTAMP_WIRE_NAMES)
+            values = {e.value for e in (before, after) if e is not None}
+            out[name] = values.pop() if len(values) == 1 else (before.value if before else None)
+        else:
+            entry = entries.get(name)
+            out[name] = entry.value if entry else None
+    return out
+
+
+def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
+    if cluster.cell_id is None:
+        raise Http404(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
+    conn = _connection(cluster)
+    wire = f"{cluster.wire_prefix}{name}"
+    described = gateway.list_topics(conn).get(wire) if name else None
+    known = Topic.objects.filter(cluster=cluster, name=name).values_list("partitions", flat=True)
+    expected = known.first() if name else None
+    deadline = time.monotonic() + 3.0
+    # Just created or grown: a broker may serve metadata a moment before it learned of it.
+    while (
+        expected is not None
+        and (described is None or len(described.partitions) < expected)
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+        described = gateway.list_topics(conn).get(wire)
+    if described is None:
+        raise Http404(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        offsets_f = pool.submit(
+            gateway.list_partition_offsets, conn, [(wire, p.id) for p in described.partitions]
+        )
+        configs_f = pool.submit(gateway.describe_topic_configs, conn, wire)
+        from clusters.services.consumer_groups import topic_consumer_groups
+
+        groups_f = pool.submit(topic_consumer_groups, conn, cluster.wire_prefix, wire)
+        offsets, entries, groups = offsets_f.result(), configs_f.result(), groups_f.result()
+    partitions = [
+        PartitionDetail(
+            id=p.id,
+            leader=p.leader,
+            replicas=p.replicas,
+            isr=p.isr,
+            start_offset=offsets[(wire, p.id)].start if (wire, p.id) in offsets else None,
+            end_offset=offsets[(wire, p.id)].end if (wire, p.id) in offsets else None,
+        )
+        for p in described.partitions
+    ]
+    row = Topic.objects.filter(cluster=cluster, name=name).first()
+    settable_wire = set(TOPIC_CONFIGS) | set(TIMESTAMP_WIRE_NAMES)
+    return TopicDetail(
+        name=name,
+        wire_name=wire,
+        partitions=partitions,
+        replication_factor=described.replication_factor,
+        configs=[
+            ConfigValue(e.name, e.value, e.source, e.is_default, e.name in settable_wire)
+            for e in entries.values()
+        ],
+        settable=_user_configs(entries),
+        consumer_groups=groups,
+        origin=row.origin if row else None,
+        created_at=row.created_at if row else None,
+    )
+
+
+# --- sync -----------------------------------------------------------------------------------
+
+
+def _import_topic(
+    cluster: Cluster,
+    name: str,
+    described: gateway.TopicDescription,
+    configs: dict[str, gateway.ConfigEntryDescription],
+    at: datetime,
+) -> Topic:
+    policy_entry = configs.get("cleanup.policy")
+    policy = (policy_entry.value if policy_entry else None) or "delete"
+    count = len(described.partitions)
+    topic = Topic.objects.create(
+        cluster=cluster,
+        name=name,
+        partitions=count,
+        replication_factor=described.replication_factor,
+        cleanup_policy=policy,
+        origin=Topic.Origin.KAFKA,
+        created_at=at,
+    )
+    _record(
+        cluster,
+        name,
+        TopicPartitionEvent.Kind.CREATED,
+        delta=count,
+        count=count,
+        compacted=topic.is_compacted,
+        source=Topic.Origin.KAFKA,
+        at=at,
+    )
+    audit_record(
+        team=cluster.team,
+        action="topic.import",
+        target=topic,
+        target_repr=topic.wire_name,
+        after={"partitions": count, "cleanup_policy": policy, "origin": "kafka"},
+    )
+    return topic
+
+
+@dataclass
+class SyncResult:
+    created: list[str] = field(default_factory=list)
+    grown: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.grown or self.deleted)
+
+
+def sync_topics(
+    *,
+    cluster: Cluster,
+    conn: KafkaConnection | None = None,
+    metadata: dict[str, gateway.TopicDescription] | None = None,
+    read_at: datetime | None = None,
+) -> SyncResult:
+    """Make the cluster's Topic rows equal what is on the cell; record each change once.
+
+    Safe to run at any time and any number of times: the cluster row is locked while comparing,
+    and a change the console made after the metadata was read is never undone.
+    """
+    result = SyncResult()
+    if cluster.cell_id is None or cluster.state != Cluster.State.ACTIVE:
+        return result
+    conn = conn or _connection(cluster)
+    if metadata is None:
+        read_at = timezone.now()
+        metadata = gateway.list_topics(conn)
+    read_at = read_at or timezone.now()
+    prefix = cluster.wire_prefix
+    on_cell = {n[len(prefix) :]: t for n, t in metadata.items() if n.startswith(prefix)}
+    with transaction.atomic():
+        locked = _lock(cluster)
+        known = {t.name: t for t in Topic.objects.filter(cluster=locked)}
+        changed_since = set(
+            TopicPartitionEvent.objects.filter(
+                cluster=locked, occurred_at__gte=read_at
+            ).values_list("topic_name", flat=True)
+        )
+        new_names = [n for n in on_cell if n not in known and n not in changed_since]
+        configs = (
+            gateway.describe_many_topic_configs(
+                conn, [prefix + n for n in new_names], ["cleanup.policy"]
+            )
+            if new_names
+            else {}
+        )
+        missing = [
+            n
+            for n, t in known.items()
+            if n not in on_cell and n not in changed_since and t.created_at < read_at
+        ]
+        # Confirm deletions with a second, targeted request: one broker's metadata may lag.
+        still_there = (
+            gateway.describe_many_topic_configs(
+                conn, [prefix + n for n in missing], ["cleanup.policy"]
+            )
+            if missing
+            else {}
+        )
+        now = timezone.now()
+        events: list[TopicPartitionEvent] = []
+        changes: dict[str, dict] = {}
+
+        def event(name: str, kind: str, delta: int, count: int, compacted: bool) -> None:
+            events.append(
+                TopicPartitionEvent(
+                    cluster=locked,
+                    topic_name=name,
+                    kind=kind,
+                    partitions_delta=delta,
+                    partition_count=count,
+                    compacted=compacted,
+                    occurred_at=now,
+                    source=Topic.Origin.KAFKA,
+                )
+            )
+
+        imported = []
+        for name in new_names:
+            described = on_cell[name]
+            entry = configs.get(prefix + name, {}).get("cleanup.policy")
+            policy = (entry.value if entry else None) or "delete"
+            count = len(described.partitions)
+            imported.append(
+                Topic(
+                    cluster=locked,
+                    name=name,
+                    partitions=count,
+                    replication_factor=described.replication_factor,
+                    cleanup_policy=policy,
+                    origin=Topic.Origin.KAFKA,
+                    created_at=now,
+                )
+            )
+            event(name, TopicPartitionEvent.Kind.CREATED, count, count, _is_compacted(policy))
+            changes[name] = {"created": count}
+            result.created.append(name)
+        Topic.objects.bulk_create(imported, batch_size=500)
+        gone: list[int] = []
+        for name, topic in known.items():
+            if name in changed_since or topic.created_at >= read_at:
+                continue
+            described = on_cell.get(name)
+            if described is None:
+                if prefix + name in still_there:
+                    continue
+                event(
+                    name, TopicPartitionEvent.Kind.DELETED, -topic.partitions, 0, topic.is_compacted
+                )
+                changes[name] = {"deleted": topic.partitions}
+                gone.append(topic.pk)
+                result.deleted.append(name)
+                continue
+            count = len(described.partitions)
+            if count > topic.partitions:
+                event(
+                    name,
+                    TopicPartitionEvent.Kind.PARTITIONS_ADDED,
+                    count - topic.partitions,
+                    count,
+                    topic.is_compacted,
+                )
+                changes[name] = {"partitions": [topic.partitions, count]}
+                topic.partitions = count
+                topic.replication_factor = described.replication_factor
+                topic.save(update_fields=["partitions", "replication_factor", "updated_at"])
+                result.grown.append(name)
+            elif described.replication_factor != topic.replication_factor:
+                topic.replication_factor = described.replication_factor
+                topic.save(update_fields=["replication_factor", "updated_at"])
+        Topic.objects.filter(pk__in=gone).delete()
+        TopicPartitionEvent.objects.bulk_create(events, batch_size=500)
+        if changes:
+            # One record per sync run: what changed over the Kafka protocol since the last one.
+            audit_record(
+                team=locked.team,
+                action="topic.sync",
+                target=locked,
+                after={
+                    "created": result.created,
+                    "partitions_added": result.grown,
+                    "deleted": result.deleted,
+                    "changes": changes,
+                },
+            )
+    if result.changed:
+        invalidate_topic_cache(cluster)
+    return result
+
+
+def sync_all_topics(clusters: Iterable[Cluster] | None = None) -> dict[int, SyncResult]:
+    """The periodic job: one metadata read per cell, then each active cluster compared."""
+    if clusters is None:
+        clusters = Cluster.objects.filter(
+            state=Cluster.State.ACTIVE, cell__isnull=False
+        ).select_related("team", "cell")
+    by_cell: dict[int, list[Cluster]] = {}
+    for cluster in clusters:
+        by_cell.setdefault(cluster.cell_id, []).append(cluster)
+    results: dict[int, SyncResult] = {}
+    for members in by_cell.values():
+        cell = members[0].cell
+        try:
+            conn = cell_admin_connection(cell)
+            read_at = timezone.now()
+            metadata = gateway.list_topics(conn)
+        except (gateway.KafkaGatewayError, OSError) as exc:
+            logger.warning("topic sync skipped cell %s: %s", cell.name, exc)
+            continue
+        for cluster in members:
+            try:
+                results[cluster.pk] = sync_topics(
+                    cluster=cluster, conn=conn, metadata=metadata, read_at=read_at
+                )
+            except gateway.KafkaGatewayError as exc:
+                logger.warning("topic sync of %s failed: %s", cluster, exc.message)
+    return results
