@@ -368,7 +368,7 @@ def main() -> int:
     try:
         user = user_create(
             email="bench@example.com",
-            password="bench-Passw0rd!",  # noqa: S106 (throwaway bench user)
+            password="bench-Passw0rd!",
             validate=False,
         )
         team = team_create(name="Bench", slug="bench", owner=user)

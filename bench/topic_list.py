@@ -81,7 +81,7 @@ def main() -> int:
     cell = fleet_up(name=args.cell, nodes=3, heap_mb=args.heap_mb)
     print(f"cell ready in {time.perf_counter() - started:.1f} s")
     try:
-        user = user_create(email="bench@topics.example", password="bench-Passw0rd!", validate=False)  # noqa: S106
+        user = user_create(email="bench@topics.example", password="bench-Passw0rd!", validate=False)
         team = team_create(name="Bench", slug="bench", owner=user)
         user = User.objects.get(pk=user.pk)
         _, token = api_token_create(user=user, team=team, name="bench")
