@@ -21,7 +21,7 @@ from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import key_desired_acls, reconcile_all_access
 from console.models import AuditEvent
 from tests.clusters.access_helpers import active_cluster, as_key, new_member
-from tests.clusters.kafka.util import eventually
+from tests.clusters.kafka.util import eventually, settled_acls
 
 
 @pytest.fixture
@@ -150,7 +150,12 @@ def test_deny_overrides_allow_on_the_broker_and_dry_run_changes_nothing(
     assert gateway.describe_acls(admin_connection, key.principal) == before
 
     access_key_set_policy(key=key, policy_template="custom", policy_document=doc)
-    assert gateway.describe_acls(admin_connection, key.principal) == preview.bindings
+
+    def applied():
+        # DescribeAcls may reach a broker that has not applied the metadata change yet.
+        assert gateway.describe_acls(admin_connection, key.principal) == preview.bindings
+
+    eventually(applied, timeout=10)
     client = as_key(cell, key.username, created.secret)
     gateway.produce(client, topic, [b"allowed"])
 
@@ -241,7 +246,7 @@ def test_rotate_and_revoke_refuse_the_old_secret_at_once(setup, cell, admin_conn
         gateway.produce(new, topic, [b"x"])
     key.refresh_from_db()
     assert key.revoked_at is not None
-    assert gateway.describe_acls(admin_connection, key.principal) == []
+    settled_acls(admin_connection, key.principal, lambda acls: acls == [])
     assert not gateway.describe_user_quotas(admin_connection, key.username).get(key.username)
     assert AuditEvent.objects.filter(action="key.revoke", target_id=str(key.pk)).exists()
 

@@ -8,6 +8,7 @@ from clusters.models import AccessKey, ManualAclBinding
 from console.models import AuditEvent, Role
 from console.services.teams import api_token_create
 from tests.clusters.access_helpers import active_cluster, new_member
+from tests.clusters.kafka.util import settled_acls
 from tests.factories import MembershipFactory
 
 
@@ -80,10 +81,11 @@ def test_api_keys_rotate_policy_dry_run_acls_and_revoke(env, cell, admin_connect
     assert gateway.describe_acls(admin_connection, principal) == before
     applied = api.put(policy_url, {"policy_document": doc}, format="json").json()
     assert applied["applied"] is True
-    assert {b.operation for b in gateway.describe_acls(admin_connection, principal)} == {
-        "WRITE",
-        "DESCRIBE",
-    }
+    settled_acls(
+        admin_connection,
+        principal,
+        lambda acls: {b.operation for b in acls} == {"WRITE", "DESCRIBE"},
+    )
 
     # Manual ACLs inside the namespace only; listed from the cell with their source.
     outside = api.post(
@@ -121,7 +123,7 @@ def test_api_keys_rotate_policy_dry_run_acls_and_revoke(env, cell, admin_connect
     assert rotated["secret"] != body["secret"]
     revoked = api.delete(key_url)
     assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
-    assert gateway.describe_acls(admin_connection, principal) == []
+    settled_acls(admin_connection, principal, lambda acls: acls == [])
     actions = set(AuditEvent.objects.filter(team=cluster.team).values_list("action", flat=True))
     assert {
         "key.create",

@@ -9,6 +9,7 @@ from clusters.kafka import gateway
 from clusters.models import Cluster
 from console.models import Role
 from console.services.teams import api_token_create
+from tests.clusters.kafka.util import settled_acls
 from tests.factories import ClusterFactory, MembershipFactory
 
 
@@ -64,7 +65,7 @@ def test_create_describe_delete_leaves_nothing_on_the_cell(
     key = gateway.KafkaConnection(cell.bootstrap_servers, username, secret, cell.ca_path, timeout=5)
     with pytest.raises(gateway.KafkaAuthenticationFailed):
         gateway.produce(key, f"{developer.team.slug}.payments.x", [b"x"])
-    assert not gateway.describe_acls(admin_connection, f"User:{username}")
+    settled_acls(admin_connection, f"User:{username}", lambda acls: not acls)
     assert not gateway.describe_user_quotas(admin_connection, username).get(username)
 
 

@@ -47,3 +47,17 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def topic_counter(samples: dict, name: str, topic: str) -> float:
     return samples.get((name, (("topic", topic),)), 0.0)
+
+
+def settled_acls(conn, principal: str, expect: Callable[[list], bool], *, timeout: float = 10.0):
+    """The principal's ACLs once `expect(acls)` holds: an ACL change reaches every broker's
+    metadata a moment after the controller acknowledged it, so a DescribeAcls sent at once may
+    still see the old set."""
+    from clusters.kafka import gateway
+
+    def check():
+        found = gateway.describe_acls(conn, principal)
+        assert expect(found), found
+        return found
+
+    return eventually(check, timeout=timeout)
