@@ -787,7 +787,19 @@ def alter_topic_configs(
     conn: KafkaConnection, name: str, changes: Mapping[str, str | None]
 ) -> None:
     """Incrementally set (value) or reset to default (None) topic configs."""
-    context = f"Changing the configuration of topic '{name}'"
+    _incremental_alter_configs(
+        conn, ResourceType.TOPIC, name, changes, f"Changing the configuration of topic '{name}'"
+    )
+
+
+def _incremental_alter_configs(
+    conn: KafkaConnection,
+    resource_type: ResourceType,
+    name: str,
+    changes: Mapping[str, str | None],
+    context: str,
+) -> None:
+    """IncrementalAlterConfigs on one resource: SET for a value, DELETE for None."""
     entries = [
         ConfigEntry(
             key,
@@ -798,7 +810,7 @@ def alter_topic_configs(
         )
         for key, value in changes.items()
     ]
-    resource = ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
+    resource = ConfigResource(resource_type, name, incremental_configs=entries)
     with _admin(conn) as (admin, trap, deadline):
         futures = admin.incremental_alter_configs(
             [resource], request_timeout=_request_timeout(deadline)
@@ -2045,24 +2057,13 @@ def alter_broker_configs(
     conn: KafkaConnection, broker_id: int, changes: Mapping[str, str | None]
 ) -> None:
     """Incrementally set (value) or delete (None) dynamic configs of one broker."""
-    context = f"Changing the configuration of broker {broker_id}"
-    entries = [
-        ConfigEntry(
-            key,
-            value,
-            incremental_operation=(
-                AlterConfigOpType.DELETE if value is None else AlterConfigOpType.SET
-            ),
-        )
-        for key, value in changes.items()
-    ]
-    resource = ConfigResource(ResourceType.BROKER, str(broker_id), incremental_configs=entries)
-    with _admin(conn) as (admin, trap, deadline):
-        futures = admin.incremental_alter_configs(
-            [resource], request_timeout=_request_timeout(deadline)
-        )
-        _await(admin, trap, deadline, futures.values(), context)
-        _result(next(iter(futures.values())), context)
+    _incremental_alter_configs(
+        conn,
+        ResourceType.BROKER,
+        str(broker_id),
+        changes,
+        f"Changing the configuration of broker {broker_id}",
+    )
 
 
 def produce_measured(
