@@ -2,13 +2,14 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import ListView
 
+from clusters.downloads import cluster_ca_response
 from clusters.forms import (
     ClusterDeleteForm,
     ClusterNameForm,
@@ -304,12 +305,4 @@ class ClusterCaView(TeamViewMixin, View):
     required_action = Action.CLUSTER_VIEW
 
     def get(self, request, pk):
-        cluster = team_cluster(self, pk)
-        if cluster.cell is None:
-            raise Http404("This cluster is not placed on a cell yet.")
-        return FileResponse(
-            open(cluster.cell.ca_path, "rb"),
-            content_type="application/x-pem-file",
-            as_attachment=True,
-            filename="skiff-ca.pem",
-        )
+        return cluster_ca_response(team_cluster(self, pk))

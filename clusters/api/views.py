@@ -1,10 +1,10 @@
-from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from clusters.api.serializers import ClusterCreatedOutput, ClusterCreateInput, ClusterOutput
+from clusters.downloads import cluster_ca_response
 from clusters.models import Cluster
 from clusters.services.clusters import ClusterSpec, cluster_create, cluster_delete
 from console.api.mixins import TeamScopedAPIMixin
@@ -55,12 +55,4 @@ class ClusterViewSet(
     @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.BINARY})
     def ca_pem(self, request, pk=None):
         """The platform CA certificate that clients use to verify the cell's TLS listener."""
-        cluster = self.get_object()
-        if cluster.cell is None:
-            raise Http404("This cluster is not placed on a cell yet.")
-        return FileResponse(
-            open(cluster.cell.ca_path, "rb"),
-            content_type="application/x-pem-file",
-            as_attachment=True,
-            filename="skiff-ca.pem",
-        )
+        return cluster_ca_response(self.get_object())
