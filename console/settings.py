@@ -202,6 +202,13 @@ SKIFF_SAMPLER_TIMEOUT = float(os.environ.get("SAMPLER_TIMEOUT", "3"))
 # run_console also runs the sampler when REDIS_URL is set (no separate `run_sampler` process).
 SKIFF_EMBEDDED_SAMPLER = env_bool("SKIFF_EMBEDDED_SAMPLER", default=False)
 
+# --- Billing --------------------------------------------------------------------------------
+# A month's invoices are finalized this long after the month ends (late sampler rows land first).
+SKIFF_BILLING_GRACE = timedelta(minutes=int(os.environ.get("SKIFF_BILLING_GRACE_MINUTES", "60")))
+# The hourly roll-up recomputes this many recent closed hours again (sampler rows that were late).
+SKIFF_BILLING_RECHECK_HOURS = int(os.environ.get("SKIFF_BILLING_RECHECK_HOURS", "2"))
+SKIFF_INVOICE_NUMBER_PREFIX = os.environ.get("SKIFF_INVOICE_NUMBER_PREFIX", "SKF")
+
 # --- Email -------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "skiff@localhost")

@@ -1,0 +1,411 @@
+"""Hourly roll-up: the metering sources → `UsageRecord (cluster, meter, hour) → quantity`.
+
+Sources (all written by other parts of Skiff, read here only):
+
+* cluster-hours — `ClusterEvent` ACTIVATED → DELETED, to the second (a cluster that never
+  became active is never billed);
+* partition-hours — `TopicPartitionEvent`: the partition count of every topic over time, to the
+  second, inside the cluster's billed interval;
+* storage (GiB-hours) — the sampler's `TopicMinuteUsage.storage_bytes`, a gauge of one replica:
+  each minute weighs the minute's sample, or the last earlier sample when the sampler missed the
+  minute (carried forward until the topic is deleted or the cluster is);
+* data in / data out (GiB) — the sampler's per-minute byte deltas; a sampling gap is carried by
+  the next delta, so summing the minutes of the hour loses nothing.
+
+Rolling up an hour SETS its rows from the sources (upsert, and rows the sources no longer give
+are removed): re-running any hour gives the same rows, so the roll-up is safe to repeat, to run
+late, or to run twice at once. Quantities are Decimal with 12 places; GiB = 2^30 bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Min, Q
+from django.utils import timezone
+
+from billing.models import Meter, RolledUpHour, UsageRecord
+from billing.periods import HOUR, hour_floor, hours_between
+from clusters.models import ClusterEvent, TopicMinuteUsage, TopicPartitionEvent
+
+logger = logging.getLogger(__name__)
+
+GIB = Decimal(2**30)
+QUANTUM = Decimal("0.000000000001")  # 12 places, as stored
+SECONDS_PER_HOUR = Decimal(3600)
+# How far back a storage sample is carried forward into a sampler gap.
+STORAGE_CARRY = dt.timedelta(days=7)
+EPSILON = dt.timedelta(microseconds=1)
+
+UsageKey = tuple[int, str]  # (cluster id, meter)
+
+
+@dataclass(frozen=True)
+class BilledInterval:
+    """When a cluster is billed: from activation to deletion (None: still running)."""
+
+    start: dt.datetime
+    end: dt.datetime | None
+
+    def clip(self, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The part of `[start, end)` inside the interval (empty: start >= end)."""
+        return max(start, self.start), min(end, self.end) if self.end else end
+
+
+def billed_intervals(
+    start: dt.datetime, end: dt.datetime, cluster_ids: Iterable[int] | None = None
+) -> dict[int, BilledInterval]:
+    """Clusters billed at some instant of `[start, end)`, with their whole billed interval."""
+    events = ClusterEvent.objects.filter(
+        kind__in=[ClusterEvent.Kind.ACTIVATED, ClusterEvent.Kind.DELETED]
+    )
+    if cluster_ids is not None:
+        events = events.filter(cluster_id__in=list(cluster_ids))
+    activated = dict(
+        events.filter(kind=ClusterEvent.Kind.ACTIVATED, occurred_at__lt=end).values_list(
+            "cluster_id", "occurred_at"
+        )
+    )
+    deleted = dict(
+        events.filter(kind=ClusterEvent.Kind.DELETED, cluster_id__in=list(activated)).values_list(
+            "cluster_id", "occurred_at"
+        )
+    )
+    intervals = {}
+    for cluster_id, activated_at in activated.items():
+        deleted_at = deleted.get(cluster_id)
+        if deleted_at is not None and deleted_at <= start:
+            continue
+        if deleted_at is not None and deleted_at < activated_at:  # clock skew between writers
+            continue
+        intervals[cluster_id] = BilledInterval(activated_at, deleted_at)
+    return intervals
+
+
+def _seconds(start: dt.datetime, end: dt.datetime) -> Decimal:
+    if end <= start:
+        return Decimal(0)
+    delta = end - start
+    return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / 1_000_000
+
+
+HourlyUsage = dict[dt.datetime, dict[UsageKey, Decimal]]
+
+
+def _spread(
+    into: dict[dt.datetime, dict[int, Decimal]],
+    cluster_id: int,
+    lo: dt.datetime,
+    hi: dt.datetime,
+    weight: int,
+) -> None:
+    """Add weight times the seconds of `[lo, hi)` to each hour it overlaps."""
+    if not weight:
+        return
+    hour = hour_floor(lo)
+    while hour < hi:
+        seconds = _seconds(max(lo, hour), min(hi, hour + HOUR))
+        if seconds:
+            bucket = into[hour]
+            bucket[cluster_id] = bucket.get(cluster_id, Decimal(0)) + weight * seconds
+        hour += HOUR
+
+
+class _TopicTimeline:
+    """When a topic was deleted (and re-created), from its partition events."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[dt.datetime, bool]] = []  # (when, deleted after it)
+
+    def alive_at(self, moment: dt.datetime) -> bool:
+        alive = True  # no event yet: created over Kafka and not synced yet, still billed
+        for when, deleted in self.changes:
+            if when > moment:
+                break
+            alive = not deleted
+        return alive
+
+    def deletions(self, start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+        return [when for when, deleted in self.changes if deleted and start <= when < end]
+
+
+def _partition_seconds(
+    intervals: dict[int, BilledInterval], start: dt.datetime, end: dt.datetime
+) -> tuple[dict[dt.datetime, dict[int, Decimal]], dict[tuple[int, str], _TopicTimeline]]:
+    """Partition-seconds per hour and cluster in `[start, end)`, and each topic's timeline."""
+    totals: dict[dt.datetime, dict[int, Decimal]] = defaultdict(dict)
+    timelines: dict[tuple[int, str], _TopicTimeline] = defaultdict(_TopicTimeline)
+    events = (
+        TopicPartitionEvent.objects.filter(cluster_id__in=list(intervals), occurred_at__lt=end)
+        .order_by("cluster_id", "occurred_at", "id")
+        .values_list("cluster_id", "topic_name", "partition_count", "occurred_at", "kind")
+    )
+    # Walk each cluster's history; a topic's count holds from its event until the next one.
+    state: dict[tuple[int, str], tuple[int, dt.datetime]] = {}
+
+    def close(key: tuple[int, str], until: dt.datetime) -> None:
+        count, since = state[key]
+        lo, hi = intervals[key[0]].clip(max(since, start), until)
+        if count and hi > lo:
+            _spread(totals, key[0], lo, hi, count)
+
+    for cluster_id, topic, count, occurred_at, kind in events.iterator(chunk_size=5000):
+        key = (cluster_id, topic)
+        if key in state:
+            close(key, occurred_at)
+        state[key] = (count, occurred_at)
+        timelines[key].changes.append((occurred_at, kind == TopicPartitionEvent.Kind.DELETED))
+    for key in state:
+        close(key, end)
+    return totals, timelines
+
+
+def _storage_byte_seconds(
+    intervals: dict[int, BilledInterval],
+    start: dt.datetime,
+    end: dt.datetime,
+    timelines: dict[tuple[int, str], _TopicTimeline],
+) -> dict[dt.datetime, dict[int, Decimal]]:
+    """Storage byte-seconds per hour and cluster over `[start, end)`, one minute per sample."""
+    cluster_ids = list(intervals)
+    samples: dict[tuple[int, str], list[tuple[dt.datetime, int]]] = defaultdict(list)
+    for cluster_id, topic, minute, size in (
+        TopicMinuteUsage.objects.filter(
+            cluster_id__in=cluster_ids, minute__gte=start, minute__lt=end
+        )
+        .order_by("minute")
+        .values_list("cluster_id", "topic", "minute", "storage_bytes")
+        .iterator(chunk_size=10000)
+    ):
+        samples[(cluster_id, topic)].append((minute, size))
+    # The value each topic had when the window opened: its last sample before, if recent enough.
+    carried: dict[tuple[int, str], tuple[dt.datetime, int]] = {}
+    last = (
+        TopicMinuteUsage.objects.filter(
+            cluster_id__in=cluster_ids, minute__lt=start, minute__gte=start - STORAGE_CARRY
+        )
+        .values("cluster_id", "topic")
+        .annotate(last=Max("minute"))
+    )
+    wanted = {(r["cluster_id"], r["topic"], r["last"]) for r in last}
+    if wanted:
+        for cluster_id, topic, minute, size in TopicMinuteUsage.objects.filter(
+            cluster_id__in={w[0] for w in wanted},
+            minute__in={w[2] for w in wanted},
+        ).values_list("cluster_id", "topic", "minute", "storage_bytes"):
+            if (cluster_id, topic, minute) in wanted:
+                carried[(cluster_id, topic)] = (minute, size)
+    totals: dict[dt.datetime, dict[int, Decimal]] = defaultdict(dict)
+    empty = _TopicTimeline()
+    for key in set(samples) | set(carried):
+        cluster_id, _topic = key
+        lo, hi = intervals[cluster_id].clip(start, end)
+        if hi <= lo:
+            continue
+        timeline = timelines.get(key, empty)
+        # Piecewise constant: each sample holds for its minute and through any sampler gap
+        # after it, until the next sample or the topic's deletion. A sample of a topic that was
+        # deleted at the time (the broker still reporting its log) counts nothing.
+        points = []
+        if key in carried:
+            minute, size = carried[key]
+            # Not if the topic was deleted since (a re-created topic starts from its own sample).
+            kept = timeline.alive_at(minute) and not timeline.deletions(minute, start + EPSILON)
+            points.append((start, size if kept else 0))
+        points += [(m, size if timeline.alive_at(m) else 0) for m, size in samples.get(key, [])]
+        points += [(when, 0) for when in timeline.deletions(start, end)]
+        points.sort(key=lambda point: point[0])
+        for (since, value), (until, _next) in zip(points, [*points[1:], (hi, 0)], strict=True):
+            if value:
+                _spread(totals, cluster_id, max(since, lo), min(until, hi), value)
+    return totals
+
+
+def compute_usage_by_hour(
+    start: dt.datetime, end: dt.datetime, cluster_ids: Iterable[int] | None = None
+) -> HourlyUsage:
+    """Usage per hour and (cluster, meter) during `[start, end)`, straight from the sources.
+
+    One pass over the sources for the whole span, split by hour: the roll-up of a backlog (a
+    day the task did not run) costs a few queries, not a few per hour. The last hour may be
+    open (end = now): month-to-date views use it, so a draft recomputed now counts exactly
+    what the roll-up will write for the hours that are closed.
+    """
+    ids = None if cluster_ids is None else list(cluster_ids)
+    intervals = billed_intervals(start, end, ids)
+    raw: dict[dt.datetime, dict[UsageKey, Decimal]] = defaultdict(dict)
+    cluster_seconds: dict[dt.datetime, dict[int, Decimal]] = defaultdict(dict)
+    for cluster_id, interval in intervals.items():
+        lo, hi = interval.clip(start, end)
+        if hi > lo:
+            _spread(cluster_seconds, cluster_id, lo, hi, 1)
+    partition_seconds, timelines = _partition_seconds(intervals, start, end)
+    storage = _storage_byte_seconds(intervals, start, end, timelines)
+    for meter, per_hour, divisor in (
+        (Meter.CLUSTER_HOURS, cluster_seconds, SECONDS_PER_HOUR),
+        (Meter.PARTITION_HOURS, partition_seconds, SECONDS_PER_HOUR),
+        (Meter.STORAGE, storage, SECONDS_PER_HOUR * GIB),
+    ):
+        for hour, by_cluster in per_hour.items():
+            for cluster_id, value in by_cluster.items():
+                raw[hour][(cluster_id, meter)] = value / divisor
+    # Data: every delta the sampler recorded, billed interval or not (it is real traffic).
+    traffic = TopicMinuteUsage.objects.filter(minute__gte=start, minute__lt=end).filter(
+        Q(bytes_in__gt=0) | Q(bytes_out__gt=0)
+    )
+    if ids is not None:
+        traffic = traffic.filter(cluster_id__in=ids)
+    for cluster_id, minute, bytes_in, bytes_out in traffic.values_list(
+        "cluster_id", "minute", "bytes_in", "bytes_out"
+    ).iterator(chunk_size=10000):
+        bucket = raw[hour_floor(minute)]
+        for meter, value in ((Meter.DATA_IN, bytes_in), (Meter.DATA_OUT, bytes_out)):
+            if value:
+                key = (cluster_id, meter)
+                bucket[key] = bucket.get(key, Decimal(0)) + Decimal(value) / GIB
+    result: HourlyUsage = {}
+    for hour, usage in raw.items():
+        rounded = {key: value.quantize(QUANTUM) for key, value in usage.items()}
+        rounded = {key: value for key, value in rounded.items() if value > 0}
+        if rounded:
+            result[hour] = rounded
+    return result
+
+
+def compute_usage(
+    start: dt.datetime, end: dt.datetime, cluster_ids: Iterable[int] | None = None
+) -> dict[UsageKey, Decimal]:
+    """Usage per (cluster, meter) during `[start, end)` (the hours summed)."""
+    total: dict[UsageKey, Decimal] = defaultdict(Decimal)
+    for usage in compute_usage_by_hour(start, end, cluster_ids).values():
+        for key, value in usage.items():
+            total[key] += value
+    return dict(total)
+
+
+def rollup_hours(hours: Iterable[dt.datetime], *, now: dt.datetime | None = None) -> int:
+    """Set the usage records of closed hours from the sources; returns how many rows exist.
+
+    Rows are compared with what is stored: unchanged rows are not touched (their `updated_at`
+    says when the quantity last changed, which is how late usage after a month was closed is
+    found), changed ones are updated, missing ones created, stale ones removed. Consecutive
+    hours are computed together, a span per transaction.
+    """
+    now = now or timezone.now()
+    hours = sorted({hour_floor(h) for h in hours})
+    for hour in hours:
+        if hour + HOUR > now:
+            raise ValueError(f"The hour {hour:%Y-%m-%d %H:00} UTC has not ended yet.")
+    written = 0
+    for span in _spans(hours):
+        written += _write_span(span, compute_usage_by_hour(span[0], span[-1] + HOUR), now)
+    return written
+
+
+def rollup_hour(hour_start: dt.datetime, *, now: dt.datetime | None = None) -> int:
+    """Roll up one closed hour (see `rollup_hours`)."""
+    return rollup_hours([hour_start], now=now)
+
+
+def _spans(hours: list[dt.datetime], longest: int = 7 * 24) -> list[list[dt.datetime]]:
+    spans: list[list[dt.datetime]] = []
+    for hour in hours:
+        if spans and hour - spans[-1][-1] == HOUR and len(spans[-1]) < longest:
+            spans[-1].append(hour)
+        else:
+            spans.append([hour])
+    return spans
+
+
+def _write_span(span: list[dt.datetime], computed: HourlyUsage, now: dt.datetime) -> int:
+    with transaction.atomic():
+        # The marker rows are the lock: two roll-ups of the same hours run one after the other.
+        RolledUpHour.objects.bulk_create(
+            [RolledUpHour(hour_start=h, rolled_up_at=now) for h in span], ignore_conflicts=True
+        )
+        markers = list(
+            RolledUpHour.objects.select_for_update().filter(hour_start__in=span).order_by("pk")
+        )
+        stored = {
+            (r.hour_start, r.cluster_id, r.meter): r
+            for r in UsageRecord.objects.filter(hour_start__gte=span[0], hour_start__lte=span[-1])
+        }
+        wanted = {
+            (hour, cluster_id, meter): quantity
+            for hour in span
+            for (cluster_id, meter), quantity in computed.get(hour, {}).items()
+        }
+        created, changed = [], []
+        for (hour, cluster_id, meter), quantity in wanted.items():
+            record = stored.get((hour, cluster_id, meter))
+            if record is None:
+                created.append(
+                    UsageRecord(
+                        cluster_id=cluster_id,
+                        meter=meter,
+                        hour_start=hour,
+                        quantity=quantity,
+                        updated_at=now,
+                    )
+                )
+            elif record.quantity != quantity:
+                logger.info("usage of %s changed: %s → %s", record, record.quantity, quantity)
+                record.quantity, record.updated_at = quantity, now
+                changed.append(record)
+        stale = [r.pk for key, r in stored.items() if key not in wanted]
+        if stale:
+            UsageRecord.objects.filter(pk__in=stale).delete()
+        UsageRecord.objects.bulk_create(created, batch_size=5000)
+        UsageRecord.objects.bulk_update(changed, ["quantity", "updated_at"], batch_size=5000)
+        for marker in markers:
+            marker.rolled_up_at = now
+            marker.records = len(computed.get(marker.hour_start, {}))
+        RolledUpHour.objects.bulk_update(markers, ["rolled_up_at", "records"])
+    return len(wanted)
+
+
+def first_billable_hour() -> dt.datetime | None:
+    """The hour of the earliest activation: nothing before it can have usage."""
+    first = ClusterEvent.objects.filter(kind=ClusterEvent.Kind.ACTIVATED).aggregate(
+        at=Min("occurred_at")
+    )["at"]
+    return hour_floor(first) if first else None
+
+
+def pending_hours(now: dt.datetime, *, recheck_hours: int = 0) -> list[dt.datetime]:
+    """Closed hours never rolled up, plus the last `recheck_hours` closed hours again."""
+    first = first_billable_hour()
+    if first is None:
+        return []
+    last_closed = hour_floor(now) - HOUR
+    if last_closed < first:
+        return []
+    done = set(
+        RolledUpHour.objects.filter(hour_start__gte=first, hour_start__lte=last_closed).values_list(
+            "hour_start", flat=True
+        )
+    )
+    hours = [h for h in hours_between(first, last_closed + HOUR) if h not in done]
+    recheck = [
+        last_closed - HOUR * i for i in range(recheck_hours) if last_closed - HOUR * i >= first
+    ]
+    return sorted(set(hours) | set(recheck))
+
+
+def rollup_pending(
+    now: dt.datetime | None = None, *, recheck_hours: int | None = None
+) -> list[dt.datetime]:
+    """Roll up every closed hour not yet rolled up (and recheck the most recent ones)."""
+    now = now or timezone.now()
+    if recheck_hours is None:
+        recheck_hours = settings.SKIFF_BILLING_RECHECK_HOURS
+    hours = pending_hours(now, recheck_hours=recheck_hours)
+    rollup_hours(hours, now=now)
+    return hours

@@ -1,0 +1,210 @@
+"""Month-to-date usage and cost of a team (the Usage page and API), and topic chargeback.
+
+Month to date means up to `as_of` (default: now): closed hours from usage records, the open
+hour from the sampler's per-minute rows — the same `collect_lines` a draft invoice is built
+from, so the page and a draft recomputed at the same instant agree to the cent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Sum
+from django.db.models.functions import TruncDay
+from django.utils import timezone
+
+from billing.models import Meter, RolledUpHour, UsageRecord
+from billing.periods import HOUR, hours_between, month_bounds
+from billing.services.invoices import (
+    CENT,
+    ZERO,
+    Line,
+    PriceBook,
+    billing_quantity,
+    collect_lines,
+    usage_totals,
+)
+from billing.services.rollup import GIB, compute_usage_by_hour, first_billable_hour
+from clusters.models import Cluster, TopicMinuteUsage
+from console.models import Team
+
+FORECAST_WINDOW = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ClusterCost:
+    cluster_id: int
+    cluster_name: str
+    lines: list[Line]
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    period: dt.date
+    as_of: dt.datetime
+    clusters: list[ClusterCost]
+    lines: list[Line]
+    total: Decimal
+    forecast: Decimal
+    daily: list[tuple[dt.date, Decimal]]
+
+
+@dataclass(frozen=True)
+class TopicUsage:
+    topic: str
+    data_in_gib: Decimal
+    data_out_gib: Decimal
+    storage_gib_hours: Decimal
+    data_in_cost: Decimal
+    data_out_cost: Decimal
+    storage_cost: Decimal
+    total: Decimal
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _priced(totals, book: PriceBook, period: dt.date) -> Decimal:
+    """Unrounded cost of usage totals (for charts and run rates, not for invoices)."""
+    versions = {v.pk: v for vs in book.versions.values() for v in vs}
+    return sum(
+        (
+            billing_quantity(meter, quantity, period) * versions[version_id].unit_price
+            for (_cluster, meter, version_id), quantity in totals.items()
+        ),
+        ZERO,
+    )
+
+
+def month_usage(team: Team, period: dt.date, *, as_of: dt.datetime | None = None) -> MonthUsage:
+    start, end = month_bounds(period)
+    as_of = min(as_of or timezone.now(), end)
+    book = PriceBook.load()
+    lines = collect_lines(period, as_of=as_of, team_ids=[team.pk], book=book).get(team.pk, [])
+    by_cluster: dict[int | None, list[Line]] = defaultdict(list)
+    for line in lines:
+        by_cluster[line.cluster_id].append(line)
+    clusters = [
+        ClusterCost(
+            cluster_id=cluster_id,
+            cluster_name=cluster_lines[0].cluster_name,
+            lines=cluster_lines,
+            total=sum((line.amount for line in cluster_lines), ZERO),
+        )
+        for cluster_id, cluster_lines in by_cluster.items()
+    ]
+    total = sum((line.amount for line in lines), ZERO)
+    cluster_ids = list(Cluster.objects.filter(team=team).values_list("pk", flat=True))
+
+    # Run rate of the last 24 h (or of the month so far, if younger) → the rest of the month.
+    forecast = total
+    if as_of > start and as_of < end:
+        window_start = max(start, as_of - FORECAST_WINDOW)
+        recent = usage_totals(window_start, as_of, book, cluster_ids=cluster_ids)
+        hours = Decimal((as_of - window_start) / HOUR)
+        if hours > 0:
+            remaining = Decimal((end - as_of) / HOUR)
+            forecast = _cents(total + _priced(recent, book, period) / hours * remaining)
+
+    return MonthUsage(
+        period=period,
+        as_of=as_of,
+        clusters=sorted(clusters, key=lambda c: (c.cluster_name, c.cluster_id or 0)),
+        lines=lines,
+        total=total,
+        forecast=forecast,
+        daily=_daily_cost(cluster_ids, period, as_of, book),
+    )
+
+
+def _daily_cost(
+    cluster_ids: list[int], period: dt.date, as_of: dt.datetime, book: PriceBook
+) -> list[tuple[dt.date, Decimal]]:
+    """Cost per UTC day of the month so far (prices change at midnight, so a day has one)."""
+    start, _end = month_bounds(period)
+    costs: dict[dt.date, Decimal] = defaultdict(Decimal)
+    rows = (
+        UsageRecord.objects.filter(
+            cluster_id__in=cluster_ids, hour_start__gte=start, hour_start__lt=as_of
+        )
+        .annotate(day=TruncDay("hour_start", tzinfo=dt.UTC))
+        .values("day", "meter")
+        .annotate(q=Sum("quantity"))
+        .values_list("day", "meter", "q")
+    )
+    for day, meter, quantity in rows:
+        price = book.at(meter, day).unit_price
+        costs[day.date()] += billing_quantity(meter, quantity, period) * price
+    # The open hour (and any hour not rolled up yet) is not in the records: from the sources.
+    rolled = set(
+        RolledUpHour.objects.filter(hour_start__gte=start, hour_start__lt=as_of).values_list(
+            "hour_start", flat=True
+        )
+    )
+    first = first_billable_hour()
+    todo = [h for h in hours_between(max(start, first or as_of), as_of) if h not in rolled]
+    by_hour = compute_usage_by_hour(todo[0], as_of, cluster_ids) if todo else {}
+    for hour in todo:
+        for (_cluster, meter), quantity in by_hour.get(hour, {}).items():
+            price = book.at(meter, hour).unit_price
+            costs[hour.date()] += billing_quantity(meter, quantity, period) * price
+    days, day = [], start.date()
+    while day <= (as_of - dt.timedelta(microseconds=1)).date():
+        days.append((day, _cents(costs.get(day, ZERO))))
+        day += dt.timedelta(days=1)
+    return days
+
+
+def topic_usage(
+    cluster: Cluster, period: dt.date, *, as_of: dt.datetime | None = None
+) -> list[TopicUsage]:
+    """Chargeback: each topic's data in/out and its share of the cluster's storage.
+
+    Data is summed from the per-minute rows. Storage is the cluster's metered GiB-hours split by
+    each topic's share of the sampled byte-minutes, so the topics add up to what is invoiced.
+    """
+    start, end = month_bounds(period)
+    as_of = min(as_of or timezone.now(), end)
+    book = PriceBook.load()
+    rows = (
+        TopicMinuteUsage.objects.filter(cluster=cluster, minute__gte=start, minute__lt=as_of)
+        .values("topic")
+        .annotate(i=Sum("bytes_in"), o=Sum("bytes_out"), s=Sum("storage_bytes"))
+        .values_list("topic", "i", "o", "s")
+    )
+    totals = usage_totals(start, as_of, book, cluster_ids=[cluster.pk])
+    storage_gib_hours = sum(
+        (q for (_c, meter, _v), q in totals.items() if meter == Meter.STORAGE), ZERO
+    )
+    sampled = [(topic, i or 0, o or 0, s or 0) for topic, i, o, s in rows]
+    byte_minutes = sum(s for *_rest, s in sampled)
+    in_price = book.at(Meter.DATA_IN, as_of - dt.timedelta(microseconds=1)).unit_price
+    out_price = book.at(Meter.DATA_OUT, as_of - dt.timedelta(microseconds=1)).unit_price
+    storage_price = book.at(Meter.STORAGE, as_of - dt.timedelta(microseconds=1)).unit_price
+    result = []
+    for topic, bytes_in, bytes_out, storage in sampled:
+        data_in = Decimal(bytes_in) / GIB
+        data_out = Decimal(bytes_out) / GIB
+        share = Decimal(storage) / byte_minutes if byte_minutes else ZERO
+        gib_hours = storage_gib_hours * share
+        in_cost = _cents(data_in * in_price)
+        out_cost = _cents(data_out * out_price)
+        storage_cost = _cents(billing_quantity(Meter.STORAGE, gib_hours, period) * storage_price)
+        result.append(
+            TopicUsage(
+                topic=topic,
+                data_in_gib=data_in.quantize(Decimal("0.000001")),
+                data_out_gib=data_out.quantize(Decimal("0.000001")),
+                storage_gib_hours=gib_hours.quantize(Decimal("0.000001")),
+                data_in_cost=in_cost,
+                data_out_cost=out_cost,
+                storage_cost=storage_cost,
+                total=in_cost + out_cost + storage_cost,
+            )
+        )
+    return sorted(result, key=lambda t: (-t.total, t.topic))

@@ -1,0 +1,33 @@
+"""Celery tasks of billing: each one is safe to run twice, late, or at the same time as itself."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from billing.periods import month_of
+
+
+@shared_task(acks_late=True)
+def rollup_usage_task() -> int:
+    """Periodic: usage records for every closed hour not rolled up yet (and recent ones again)."""
+    from billing.services.rollup import rollup_pending
+
+    return len(rollup_pending())
+
+
+@shared_task(acks_late=True)
+def recompute_drafts_task() -> int:
+    """Periodic (daily): this month's draft invoices from the usage so far."""
+    from billing.services.invoices import recompute_drafts
+
+    return recompute_drafts(month_of(timezone.now()))
+
+
+@shared_task(acks_late=True)
+def close_month_task() -> int:
+    """Periodic: once last month's grace period is over, finalize its invoices (once)."""
+    from billing.services.invoices import closable_month, close_month
+
+    period = closable_month(timezone.now())
+    if period is None:
+        return 0
+    return close_month(period).finalized

@@ -1,0 +1,114 @@
+"""Golden invoices: every line written out by hand, from the metering sources to the total."""
+
+from decimal import Decimal
+
+import pytest
+
+from billing.models import Invoice, PriceVersion
+from billing.periods import parse_month
+from billing.services.invoices import close_month
+from tests.billing.sources import GIB, at, billed_cluster, minute_row, partitions
+
+pytestmark = pytest.mark.django_db
+
+
+def lines_of(invoice):
+    return [
+        (line.description, line.quantity, line.unit, line.unit_price, line.amount)
+        for line in invoice.lines.order_by("position")
+    ]
+
+
+def test_a_whole_30_day_month_at_the_default_prices():
+    """720 h, 50 partitions, 100 GiB in, 200 GiB out, 50 GiB stored throughout = $619.00."""
+    cluster = billed_cluster("2026-11-01 00:00", name="orders")
+    partitions(cluster, "events", "2026-11-01 00:00", 50)
+    # The sampler's rows: traffic on the first day, a storage sample every day.
+    for day in range(1, 31):
+        minute_row(
+            cluster,
+            "events",
+            f"2026-11-{day:02d} 00:00",
+            bytes_in=100 * GIB if day == 1 else 0,
+            bytes_out=200 * GIB if day == 1 else 0,
+            storage=50 * GIB,
+        )
+
+    result = close_month(parse_month("2026-11"), now=at("2026-12-01 02:00"))
+
+    assert result.finalized == 1
+    invoice = Invoice.objects.get(team=cluster.team, period=parse_month("2026-11"))
+    assert lines_of(invoice) == [
+        ("orders · Cluster-hours", Decimal("720.000000"), "hour", Decimal("0.75"), Decimal("540.00")),
+        (
+            "orders · Partition-hours",
+            Decimal("36000.000000"),
+            "partition-hour",
+            Decimal("0.0015"),
+            Decimal("54.00"),
+        ),
+        ("orders · Storage", Decimal("50.000000"), "GiB-month", Decimal("0.10"), Decimal("5.00")),
+        ("orders · Data in", Decimal("100.000000"), "GiB", Decimal("0.10"), Decimal("10.00")),
+        ("orders · Data out", Decimal("200.000000"), "GiB", Decimal("0.05"), Decimal("10.00")),
+    ]
+    assert invoice.subtotal == Decimal("619.00")
+    assert invoice.currency == "USD"
+    assert invoice.status == Invoice.Status.FINALIZED
+    assert invoice.number == "SKF-2026-000001"
+    # The storage is metered in GiB-hours: 50 GiB × 720 h.
+    november = cluster.usage_records.filter(meter="storage", hour_start__lt=at("2026-12-01 00:00"))
+    assert november.count() == 720
+    assert sum(r.quantity for r in november) == 36000
+
+
+def test_mid_month_create_and_delete_with_a_price_change():
+    """October (744 h): cluster 10th 06:30 → 20th 18:15; cluster-hour price 0.80 from the 15th.
+
+    cluster-hours   113.5 h at 0.75 (10th 06:30 → 15th 00:00) = 85.125 → 85.13 (half-up)
+                    138.25 h at 0.80 (15th 00:00 → 20th 18:15) = 110.60
+    partition-hours 10 × 108 h (12th → 16th 12:00) + 20 × 36 h (→ 18th, deleted) = 1800 → 2.70
+    storage         20 GiB × 144 h (12th → 18th) = 2880 GiB-h ÷ 744 h = 3.870968 GiB-month → 0.39
+    data in         8 GiB → 0.80;  data out 0 → 0.00
+    total           199.62
+    """
+    PriceVersion.objects.create(
+        meter="cluster_hours", unit_price=Decimal("0.80"), effective_from=at("2026-10-15 00:00").date()
+    )
+    cluster = billed_cluster("2026-10-10 06:30", "2026-10-20 18:15", name="ledger")
+    partitions(cluster, "payments", "2026-10-12 00:00", 10)
+    partitions(cluster, "payments", "2026-10-16 12:00", 20)
+    partitions(cluster, "payments", "2026-10-18 00:00", 0)
+    minute_row(cluster, "payments", "2026-10-11 08:00", bytes_in=3 * GIB)
+    minute_row(cluster, "payments", "2026-10-12 00:00", storage=20 * GIB)
+    minute_row(cluster, "payments", "2026-10-14 17:42", bytes_in=5 * GIB, storage=20 * GIB)
+
+    close_month(parse_month("2026-10"), now=at("2026-11-01 01:00"))
+
+    invoice = Invoice.objects.get(team=cluster.team, period=parse_month("2026-10"))
+    assert lines_of(invoice) == [
+        (
+            "ledger · Cluster-hours at 0.75 (from Jan 1)",
+            Decimal("113.500000"),
+            "hour",
+            Decimal("0.75"),
+            Decimal("85.13"),
+        ),
+        (
+            "ledger · Cluster-hours at 0.8 (from Oct 15)",
+            Decimal("138.250000"),
+            "hour",
+            Decimal("0.80"),
+            Decimal("110.60"),
+        ),
+        (
+            "ledger · Partition-hours",
+            Decimal("1800.000000"),
+            "partition-hour",
+            Decimal("0.0015"),
+            Decimal("2.70"),
+        ),
+        ("ledger · Storage", Decimal("3.870968"), "GiB-month", Decimal("0.10"), Decimal("0.39")),
+        ("ledger · Data in", Decimal("8.000000"), "GiB", Decimal("0.10"), Decimal("0.80")),
+        ("ledger · Data out", Decimal("0.000000"), "GiB", Decimal("0.05"), Decimal("0.00")),
+    ]
+    assert invoice.subtotal == Decimal("199.62")
