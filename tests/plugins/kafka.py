@@ -60,6 +60,14 @@ def admin_connection(kafka_cell: CellInfo) -> KafkaConnection:
     return kafka_cell.admin_connection(timeout=20.0)
 
 
+@pytest.fixture
+def cell(kafka_cell: CellInfo, db):
+    """The session's real 3-node cell, recorded in this test's database as the only cell."""
+    from clusters.services.fleet import cell_record_local
+
+    return cell_record_local(kafka_cell)
+
+
 def _record_timing(label: str, seconds: float) -> None:
     # Shown in the harness summary of tests/plugins/services.py, when that plugin is loaded.
     try:
