@@ -79,3 +79,18 @@ class TeamViewMixin(LoginRequiredMixin):
         self.team = context.team
         self.membership = context.membership
         return super().dispatch(request, *args, **kwargs)
+
+
+class PlatformStaffViewMixin(LoginRequiredMixin):
+    """Base for platform pages (finance export, price book): `User.is_staff`, no team needed.
+
+    Staff is not a team role: these pages show no team's objects beyond what finance needs,
+    and team roles (even owner) do not open them.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not request.user.is_staff:
+            raise PermissionDenied("This page is for platform staff.")
+        return super().dispatch(request, *args, **kwargs)

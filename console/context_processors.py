@@ -1,4 +1,5 @@
 from console.models import Membership
+from console.permissions import Action
 
 
 def current_team(request) -> dict:
@@ -8,6 +9,8 @@ def current_team(request) -> dict:
     context = getattr(request, "team_context", None)
     return {
         "team_context": context,
+        # The left navigation shows Billing only to roles that may open it.
+        "can_view_billing": bool(context and context.allows(Action.BILLING_VIEW)),
         "current_team": context.team if context else None,
         "user_memberships": Membership.objects.select_related("team").filter(user=user),
     }

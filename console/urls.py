@@ -11,6 +11,7 @@ api_v1 = [
     path("team/", CurrentTeamAPIView.as_view(), name="api-team"),
     path("", include("console.api.urls")),
     path("", include("clusters.api.urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns = [

@@ -40,3 +40,17 @@ class TeamActionPermission(permissions.BasePermission):
             request.method, getattr(view, "required_action", Action.CLUSTER_VIEW)
         )
         return context.allows(action)
+
+
+class IsPlatformStaff(permissions.BasePermission):
+    """Platform endpoints (the finance export): the caller's user is staff (`User.is_staff`).
+
+    Staff authenticate like anyone else: a browser session, or an API token they created in a
+    team they belong to. The token's team does not matter here; its user's staff flag does.
+    """
+
+    message = "This endpoint is for platform staff."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff)

@@ -170,7 +170,8 @@
    *        role="img" aria-label="Throughput, last 15 minutes"></div>
    *   {{ seed|json_script:"throughput-seed" }}      (optional history)
    *     seed = {"t": [unix seconds...], "bytes_in_per_sec": [...], "bytes_out_per_sec": [...]}
-   *   data-unit: "bytes" (B/s, KiB/s, MiB/s…), "size" (B, KiB…), else plain numbers (1.2k).
+   *   data-unit: "bytes" (B/s, KiB/s, MiB/s…), "size" (B, KiB…), "usd" ($1.23), else plain
+   *   numbers (1.2k).
    *   data-window: seconds of points kept (default 300); "0" keeps everything.
    *
    * Live samples arrive on a socket opened with hx-ext="ws" ws-connect="...". A message whose
@@ -198,6 +199,7 @@
       return (v < 0 ? "-" : "") + (i === 0 ? x.toFixed(0) : x.toFixed(1)) + " " + units[i] +
         (unit === "bytes" ? "/s" : "");
     }
+    if (unit === "usd") return (v < 0 ? "-$" : "$") + Math.abs(v).toFixed(2);
     if (Math.abs(v) >= 1e6) return (v / 1e6).toFixed(1) + "M";
     if (Math.abs(v) >= 1e3) return (v / 1e3).toFixed(1) + "k";
     return String(Math.round(v * 100) / 100);

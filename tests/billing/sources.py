@@ -1,4 +1,4 @@
-"""Builders for the metering sources billing reads (what provisioning, topics and the sampler write).
+"""Builders for the metering sources billing reads (what provisioning, topics, sampler write).
 
 Times are aware UTC datetimes; sizes are bytes. GiB = 2^30.
 """

@@ -39,7 +39,13 @@ def test_a_whole_30_day_month_at_the_default_prices():
     assert result.finalized == 1
     invoice = Invoice.objects.get(team=cluster.team, period=parse_month("2026-11"))
     assert lines_of(invoice) == [
-        ("orders · Cluster-hours", Decimal("720.000000"), "hour", Decimal("0.75"), Decimal("540.00")),
+        (
+            "orders · Cluster-hours",
+            Decimal("720.000000"),
+            "hour",
+            Decimal("0.75"),
+            Decimal("540.00"),
+        ),
         (
             "orders · Partition-hours",
             Decimal("36000.000000"),
@@ -55,7 +61,7 @@ def test_a_whole_30_day_month_at_the_default_prices():
     assert invoice.currency == "USD"
     assert invoice.status == Invoice.Status.FINALIZED
     assert invoice.number == "SKF-2026-000001"
-    # The storage is metered in GiB-hours: 50 GiB × 720 h.
+    # The storage is metered in GiB-hours: 50 GiB x 720 h.
     november = cluster.usage_records.filter(meter="storage", hour_start__lt=at("2026-12-01 00:00"))
     assert november.count() == 720
     assert sum(r.quantity for r in november) == 36000
@@ -66,13 +72,15 @@ def test_mid_month_create_and_delete_with_a_price_change():
 
     cluster-hours   113.5 h at 0.75 (10th 06:30 → 15th 00:00) = 85.125 → 85.13 (half-up)
                     138.25 h at 0.80 (15th 00:00 → 20th 18:15) = 110.60
-    partition-hours 10 × 108 h (12th → 16th 12:00) + 20 × 36 h (→ 18th, deleted) = 1800 → 2.70
-    storage         20 GiB × 144 h (12th → 18th) = 2880 GiB-h ÷ 744 h = 3.870968 GiB-month → 0.39
+    partition-hours 10 x 108 h (12th → 16th 12:00) + 20 x 36 h (→ 18th, deleted) = 1800 → 2.70
+    storage         20 GiB x 144 h (12th → 18th) = 2880 GiB-h ÷ 744 h = 3.870968 GiB-month → 0.39
     data in         8 GiB → 0.80;  data out 0 → 0.00
     total           199.62
     """
     PriceVersion.objects.create(
-        meter="cluster_hours", unit_price=Decimal("0.80"), effective_from=at("2026-10-15 00:00").date()
+        meter="cluster_hours",
+        unit_price=Decimal("0.80"),
+        effective_from=at("2026-10-15 00:00").date(),
     )
     cluster = billed_cluster("2026-10-10 06:30", "2026-10-20 18:15", name="ledger")
     partitions(cluster, "payments", "2026-10-12 00:00", 10)

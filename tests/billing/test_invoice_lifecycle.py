@@ -51,7 +51,10 @@ def snapshot(period=NOV):
             inv.number,
             inv.status,
             inv.subtotal,
-            [(li.position, li.meter, li.quantity, li.unit_price, li.amount) for li in inv.lines.all()],
+            [
+                (li.position, li.meter, li.quantity, li.unit_price, li.amount)
+                for li in inv.lines.all()
+            ],
         )
         for inv in Invoice.objects.filter(period=period).order_by("team_id")
     ]

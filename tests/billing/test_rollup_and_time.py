@@ -83,7 +83,7 @@ def test_storage_is_carried_through_a_sampler_gap_and_stops_when_the_topic_goes(
     cluster = billed_cluster("2026-11-02 00:00")
     partitions(cluster, "t", "2026-11-02 00:00", 1)
     minute_row(cluster, "t", "2026-11-02 00:00", storage=6 * GIB)
-    # No sample at all for hours 01–02 (sampler down); 03:30 the topic is deleted.
+    # No sample at all for hours 01-02 (sampler down); 03:30 the topic is deleted.
     partitions(cluster, "t", "2026-11-02 03:30", 0)
     for hour in range(5):
         rollup_hour(at(f"2026-11-02 0{hour}:00"), now=at("2026-11-02 06:00"))

@@ -167,6 +167,56 @@ def manual_acl_data(w: World, p: str) -> dict:
     return {"key": access_key(w).pk, "resource_type": "TOPIC", "name": "x", "operation": "READ"}
 
 
+def invoice_pk(w: World, p: str) -> dict:
+    """A draft invoice of team A with one line for its cluster."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from billing.models import Invoice, InvoiceLine
+
+    invoice, _ = Invoice.objects.get_or_create(
+        team=w.team, period=dt.date(2026, 10, 1), defaults={"subtotal": Decimal("540.00")}
+    )
+    InvoiceLine.objects.get_or_create(
+        invoice=invoice,
+        position=1,
+        defaults={
+            "cluster": w.cluster,
+            "cluster_name": w.cluster.name,
+            "meter": "cluster_hours",
+            "description": "orders · Cluster-hours",
+            "usage_period": invoice.period,
+            "quantity": Decimal("720"),
+            "unit": "hour",
+            "unit_price": Decimal("0.75"),
+            "amount": Decimal("540.00"),
+        },
+    )
+    return {"pk": invoice.pk}
+
+
+def new_price(w: World, p: str) -> dict:
+    """A valid new price version (tomorrow, UTC) for the price book form."""
+    import datetime as dt
+
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    return {"meter": "data_out", "unit_price": "0.04", "effective_from": day.isoformat()}
+
+
+def scheduled_price(w: World, p: str) -> dict:
+    """A scheduled (not yet in effect) price version to withdraw."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from billing.models import PriceVersion
+
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    version, _ = PriceVersion.objects.get_or_create(
+        meter="data_in", effective_from=day, defaults={"unit_price": Decimal("0.09")}
+    )
+    return {"version": version.pk}
+
+
 def token_pk(w: World, p: str) -> dict:
     return {"pk": w.token_pk(p)}
 
@@ -261,7 +311,39 @@ ROUTES: dict[str, list[Check]] = {
         ),
     ],
     # --- billing -------------------------------------------------------------------------
-    "billing:overview": [Check("GET", S(200, 200, 403, 200, 403, 302, 200, 302))],
+    "billing:usage": [
+        Check("GET", S(200, 200, 403, 200, 403, 302, 200, 302)),
+        Check("GET", S(400, 400, 403, 400, 403, 302, 400, 302), query="month=2026-13"),
+    ],
+    "billing:usage_topics": [
+        Check("GET", S(200, 200, 403, 200, 403, 302, 404, 302), kwargs=cluster_pk)
+    ],
+    "billing:invoices": [Check("GET", S(200, 200, 403, 200, 403, 302, 200, 302))],
+    "billing:invoice_detail": [
+        Check("GET", S(200, 200, 403, 200, 403, 302, 404, 302), kwargs=invoice_pk)
+    ],
+    "billing:invoice_refresh": [
+        Check("POST", S(302, 302, 403, 302, 403, 302, 404, 302), kwargs=invoice_pk)
+    ],
+    "billing:invoice_pdf": [
+        Check("GET", S(200, 200, 403, 200, 403, 302, 404, 302), kwargs=invoice_pk)
+    ],
+    "billing:invoice_csv": [
+        Check("GET", S(200, 200, 403, 200, 403, 302, 404, 302), kwargs=invoice_pk)
+    ],
+    # Platform staff pages: no team needed; team roles (even owner) are refused.
+    "billing:finance_export": [Check("GET", S(403, 403, 403, 403, 403, 302, 403, 200))],
+    "billing:finance_export_csv": [
+        Check("GET", S(403, 403, 403, 403, 403, 302, 403, 200), query="month=2026-10"),
+        Check("GET", S(403, 403, 403, 403, 403, 302, 403, 400), query="month=October"),
+    ],
+    "billing:price_book": [
+        Check("GET", S(403, 403, 403, 403, 403, 302, 403, 200)),
+        Check("POST", S(403, 403, 403, 403, 403, 302, 403, 302), data=new_price),
+    ],
+    "billing:price_version_withdraw": [
+        Check("POST", S(403, 403, 403, 403, 403, 302, 403, 302), data=scheduled_price),
+    ],
     # --- clusters ------------------------------------------------------------------------
     "home": [Check("GET", S(200, 200, 200, 200, 200, 302, 200, 302))],
     "clusters:list": [Check("GET", S(200, 200, 200, 200, 200, 302, 200, 302))],
@@ -500,6 +582,23 @@ ROUTES: dict[str, list[Check]] = {
         ),
     ],
     "cluster-ca-file": [Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)],
+    # --- API: usage and invoices (GET only); the finance export is for platform staff, who
+    # authenticate with their session here (or a token of their own in a team) ---------------
+    "usage": [
+        Check("GET", S(200, 200, 403, 200, 403, 401, 200, 403)),
+        Check("GET", S(400, 400, 403, 400, 403, 401, 400, 403), query="month=11-2026"),
+    ],
+    "invoice-list": [
+        Check("GET", S(200, 200, 403, 200, 403, 401, 200, 403)),
+        Check("GET", S(400, 400, 403, 400, 403, 401, 400, 403), query="status=overdue"),
+    ],
+    "invoice-detail": [Check("GET", S(200, 200, 403, 200, 403, 401, 404, 403), kwargs=invoice_pk)],
+    "invoice-pdf": [Check("GET", S(200, 200, 403, 200, 403, 401, 404, 403), kwargs=invoice_pk)],
+    "invoice-csv": [Check("GET", S(200, 200, 403, 200, 403, 401, 404, 403), kwargs=invoice_pk)],
+    "finance-export-invoices-csv": [
+        Check("GET", S(403, 403, 403, 403, 403, 401, 403, 200), query="month=2026-10"),
+        Check("GET", S(403, 403, 403, 403, 403, 401, 403, 400), query="month=2026-1"),
+    ],
     "cluster-throughput": [
         Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)
     ],
