@@ -379,12 +379,23 @@ def first_billable_hour() -> dt.datetime | None:
     return hour_floor(first) if first else None
 
 
-def pending_hours(now: dt.datetime, *, recheck_hours: int = 0) -> list[dt.datetime]:
-    """Closed hours never rolled up, plus the last `recheck_hours` closed hours again."""
+def pending_hours(
+    now: dt.datetime,
+    *,
+    recheck_hours: int = 0,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> list[dt.datetime]:
+    """Closed hours never rolled up (within `[since, until)` if given), plus the last
+    `recheck_hours` closed hours again."""
     first = first_billable_hour()
     if first is None:
         return []
+    if since is not None:
+        first = max(first, hour_floor(since))
     last_closed = hour_floor(now) - HOUR
+    if until is not None:
+        last_closed = min(last_closed, hour_floor(until - EPSILON))
     if last_closed < first:
         return []
     done = set(
@@ -393,10 +404,8 @@ def pending_hours(now: dt.datetime, *, recheck_hours: int = 0) -> list[dt.dateti
         )
     )
     hours = [h for h in hours_between(first, last_closed + HOUR) if h not in done]
-    recheck = [
-        last_closed - HOUR * i for i in range(recheck_hours) if last_closed - HOUR * i >= first
-    ]
-    return sorted(set(hours) | set(recheck))
+    recheck = [last_closed - HOUR * i for i in range(recheck_hours)]
+    return sorted(set(hours) | {h for h in recheck if h >= first})
 
 
 def rollup_pending(

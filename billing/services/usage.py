@@ -71,7 +71,7 @@ def _cents(value: Decimal) -> Decimal:
 
 def _priced(totals, book: PriceBook, period: dt.date) -> Decimal:
     """Unrounded cost of usage totals (for charts and run rates, not for invoices)."""
-    versions = {v.pk: v for vs in book.versions.values() for v in vs}
+    versions = book.by_pk
     return sum(
         (
             billing_quantity(meter, quantity, period) * versions[version_id].unit_price
