@@ -1,11 +1,12 @@
-"""Django admin for the price book. Versions in effect are read-only; every write goes through
-billing.services.price_book (same rules and audit trail as the Price book page)."""
+"""Django admin for the price book and invoices. Price versions in effect are read-only; every
+write goes through billing.services (same rules and audit trail as the pages)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from billing.models import PriceVersion
+from billing.models import Invoice, InvoiceLine, PriceVersion
+from billing.services.invoices import BillingError, mark_paid, void_invoice
 from billing.services.price_book import (
     clean_price_version,
     is_in_effect,
@@ -85,3 +86,61 @@ class PriceVersionAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         price_version_delete(version=obj)
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    fields = ["position", "description", "quantity", "unit", "unit_price", "amount"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    """Platform staff's view of every team's invoices: read-only, plus the two moves finance
+    makes after finalization (paid, void), each through billing.services.invoices."""
+
+    list_display = ["__str__", "team", "period", "status", "subtotal", "finalized_at", "paid_at"]
+    list_filter = ["status", "period"]
+    search_fields = ["number", "team__slug", "team__name"]
+    ordering = ["-period", "number"]
+    inlines = [InvoiceLineInline]
+    actions = ["mark_paid_action", "void_action"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Invoice._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Mark selected finalized invoices paid")
+    def mark_paid_action(self, request, queryset):
+        self._apply(request, queryset, lambda invoice: mark_paid(invoice), "marked paid")
+
+    @admin.action(description="Void selected invoices (each gets a replacement draft)")
+    def void_action(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            lambda invoice: void_invoice(invoice, reason=f"voided by {request.user.email}"),
+            "voided",
+        )
+
+    def _apply(self, request, queryset, operation, done: str) -> None:
+        count = 0
+        for invoice in queryset.order_by("pk"):
+            try:
+                operation(invoice)
+            except BillingError as exc:
+                self.message_user(request, f"{invoice}: {exc}", level=messages.ERROR)
+            else:
+                count += 1
+        if count:
+            self.message_user(request, f"{count} invoice(s) {done}.")

@@ -51,6 +51,7 @@ from billing.services.rollup import (
     rollup_hours,
 )
 from clusters.models import Cluster
+from console.audit import audit_record
 from console.models import Team
 
 logger = logging.getLogger(__name__)
@@ -666,9 +667,18 @@ def mark_paid(invoice: Invoice, *, at: dt.datetime | None = None) -> Invoice:
         raise BillingError(
             f"Only a finalized invoice can be marked paid (this one is {invoice.status})."
         )
-    invoice.status = Invoice.Status.PAID
-    invoice.paid_at = at or timezone.now()
-    invoice.save(update_fields=["status", "paid_at"])
+    with transaction.atomic():
+        invoice.status = Invoice.Status.PAID
+        invoice.paid_at = at or timezone.now()
+        invoice.save(update_fields=["status", "paid_at"])
+        audit_record(
+            team=invoice.team,
+            action="invoice.paid",
+            target=invoice,
+            target_repr=invoice.number,
+            before={"status": Invoice.Status.FINALIZED},
+            after={"status": Invoice.Status.PAID, "paid_at": invoice.paid_at.isoformat()},
+        )
     return invoice
 
 
@@ -690,6 +700,13 @@ def void_invoice(invoice: Invoice, *, reason: str) -> Invoice | None:
         invoice.voided_at = timezone.now()
         invoice.void_reason = reason[:200]
         invoice.save(update_fields=["status", "voided_at", "void_reason"])
+        audit_record(
+            team=invoice.team,
+            action="invoice.void",
+            target=invoice,
+            target_repr=invoice.number,
+            after={"status": Invoice.Status.VOID, "reason": invoice.void_reason},
+        )
         replacement = Invoice.objects.create(
             team_id=invoice.team_id, period=invoice.period, replaces=invoice
         )
