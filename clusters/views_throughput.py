@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from clusters.models import TopicMinuteUsage
+from clusters.models import Topic, TopicMinuteUsage
 from clusters.throughput import current_throughput, only_topic
 from clusters.views import team_cluster
 from console.access import TeamViewMixin
@@ -69,8 +69,10 @@ class TopicThroughputView(TeamViewMixin, View):
     def get(self, request, pk, topic):
         cluster = team_cluster(self, pk)
         document = current_throughput(cluster)
+        # A topic made a moment ago has no sample yet, but its page links here already.
         known = (
             topic in document.get("topics", {})
+            or Topic.objects.filter(cluster=cluster, name=topic).exists()
             or TopicMinuteUsage.objects.filter(cluster=cluster, topic=topic).exists()
         )
         if not known:

@@ -35,6 +35,9 @@ METERS: dict[str, str] = {
 METER_KEYS: tuple[str, ...] = tuple(METERS.values())
 COUNTER_PREFIX = "kafka_server_brokertopicmetrics_"
 LOG_SIZE = "kafka_log_size_bytes"
+# Every metric family `parse_broker_metrics` reads (counters without their `_total` suffix):
+# the sampler asks the exporter for these only.
+READ_FAMILIES: tuple[str, ...] = (*(COUNTER_PREFIX + meter for meter in METERS), LOG_SIZE)
 
 SeriesKey = tuple[str, str]  # (meter key, wire topic name)
 

@@ -1,12 +1,19 @@
 """The sampler pass against fake broker endpoints: mapping, documents, rows, dead brokers."""
 
 import datetime as dt
+import urllib.parse
 import uuid
 
 import pytest
 
 from clusters.models import Broker, Cluster, SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
-from clusters.services.sampler import Sampler, split_wire_name, throughput_group_name
+from clusters.services.rates import READ_FAMILIES
+from clusters.services.sampler import (
+    Sampler,
+    metrics_request_url,
+    split_wire_name,
+    throughput_group_name,
+)
 from tests.clusters.metrics_texts import exporter_text
 from tests.factories import CellFactory, ClusterFactory, TeamFactory
 
@@ -69,6 +76,17 @@ def test_split_wire_name():
     assert split_wire_name("acme.orders.pay.ments") == ("acme.orders.", "pay.ments")
     assert split_wire_name("__consumer_offsets") is None
     assert split_wire_name("acme.orders.") is None
+
+
+def test_scrapes_ask_the_exporter_for_the_read_families_only():
+    url = metrics_request_url("http://kafka-1:7071/metrics")
+    parts = urllib.parse.urlsplit(url)
+    assert (parts.netloc, parts.path) == ("kafka-1:7071", "/metrics")
+    assert urllib.parse.parse_qs(parts.query) == {"name[]": list(READ_FAMILIES)}
+    kept = urllib.parse.parse_qs(
+        urllib.parse.urlsplit(metrics_request_url("http://kafka-1:7071/metrics?x=1")).query
+    )
+    assert kept["x"] == ["1"]
 
 
 def test_topics_map_to_clusters_by_prefix_and_aggregate(setup):

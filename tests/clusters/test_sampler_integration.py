@@ -8,6 +8,7 @@ import pytest
 
 from clusters.kafka import gateway
 from clusters.models import Broker, TopicMinuteUsage
+from clusters.services import topics
 from clusters.services.clusters import ClusterSpec, cluster_create
 from clusters.services.sampler import Sampler
 from tests.clusters.kafka.util import eventually
@@ -89,3 +90,21 @@ def test_per_minute_rows_add_up_to_the_bytes_produced(cell, tenant, admin_connec
         url = cell.brokers.order_by("node_id").first().metrics_url
         with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
             (HERE / "broker_busy.prom").write_bytes(response.read())
+
+
+def test_the_topic_page_links_to_its_live_throughput(tenant, client):
+    """From the topic page to its live chart, even before the sampler has seen the topic."""
+    cluster, _conn = tenant
+    topics.topic_create(cluster=cluster, name="fresh", partitions=1)
+    client.force_login(cluster.team.memberships.get().user)
+
+    detail = client.get(f"/clusters/{cluster.pk}/topics/fresh/")
+    assert detail.status_code == 200
+    live_url = f"/clusters/{cluster.pk}/throughput/topics/fresh/"
+    assert f'href="{live_url}"' in detail.content.decode()
+
+    live = client.get(live_url)
+    assert live.status_code == 200
+    html = live.content.decode()
+    assert f'ws-connect="/ws/clusters/{cluster.pk}/topics/fresh/throughput/"' in html
+    assert f'href="/clusters/{cluster.pk}/topics/fresh/"' in html  # and back

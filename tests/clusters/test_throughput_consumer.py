@@ -106,21 +106,26 @@ def test_member_receives_each_scrape_and_others_are_refused(world):
 
 def test_a_member_removed_from_the_team_stops_receiving(world, monkeypatch):
     member, _outsider, cluster, _ = world
-    monkeypatch.setattr("clusters.consumers.RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr("clusters.consumers.RECHECK_SECONDS", 0.3)
     layer_publisher = Publisher()
     mine = session_cookie(member.user)
+    group = throughput_group_name(cluster.pk)
 
     async def scenario():
         ws = socket(f"/ws/clusters/{cluster.pk}/throughput/", mine)
         assert (await ws.connect())[0]
         await ws.receive_json_from(timeout=5)
         document = {"ts": "2026-01-01T00:00:00Z", "cluster": {}, "topics": {}, "partial": False}
-        await sync_to_async(layer_publisher.send)([(throughput_group_name(cluster.pk), document)])
+        await sync_to_async(layer_publisher.send)([(group, document)])
         assert await ws.receive_json_from(timeout=5) == document
+        assert await ws.receive_nothing(timeout=1.0)  # rechecks pass quietly while a member
+
         await sync_to_async(Membership.objects.filter(pk=member.pk).delete)()
-        await sync_to_async(layer_publisher.send)([(throughput_group_name(cluster.pk), document)])
+        # Closed by the recheck within a period, with no push needed to notice.
         closed = await ws.receive_output(timeout=5)
-        assert closed["type"] == "websocket.close"
+        assert closed == {"type": "websocket.close", "code": 4403}
+        await sync_to_async(layer_publisher.send)([(group, document)])
+        assert await ws.receive_nothing(timeout=0.5)  # out of the group: nothing more
 
     async_to_sync(scenario)()
     layer_publisher.close()

@@ -3,6 +3,7 @@
 import pytest
 
 from clusters.services.rates import (
+    READ_FAMILIES,
     CounterTracker,
     MetricsParseError,
     decode_counters,
@@ -41,6 +42,25 @@ def test_recorded_busy_broker_counters_in_java_notation_are_exact():
         assert topic
     big = parse_broker_metrics(exporter_text({("bytes_in", T): 123_456_789_012}))
     assert big.counters[("bytes_in", T)] == 123_456_789_012
+
+
+def only_families(text: str, families) -> str:
+    """The exporter's answer to `?name[]=…`: the lines of those families (counters as `_total`)."""
+
+    def family(line: str) -> str:
+        name = line.split()[2] if line.startswith("#") else line.split("{")[0].split()[0]
+        return name.removesuffix("_total")
+
+    return "".join(line for line in text.splitlines(True) if family(line) in families)
+
+
+@pytest.mark.parametrize("name", ["broker_idle.prom", "broker_busy.prom"])
+def test_the_families_the_sampler_asks_for_are_all_that_the_parser_reads(name):
+    full = recorded(name)
+    asked = only_families(full, READ_FAMILIES)
+    assert len(asked) < len(full)  # exporter, JVM and broker-health families are left out
+    assert parse_broker_metrics(asked) == parse_broker_metrics(full)
+    assert not any(f.startswith(("jvm_", "process_", "jmx_")) for f in READ_FAMILIES)
 
 
 def test_junk_is_a_parse_error():
