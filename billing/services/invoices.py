@@ -44,6 +44,7 @@ from billing.models import (
     UsageRecord,
 )
 from billing.periods import hours_between, hours_in_month, month_bounds, month_of
+from billing.prices import ensure_default_price_book
 from billing.services.rollup import (
     compute_usage_by_hour,
     first_billable_hour,
@@ -109,6 +110,7 @@ class PriceBook:
     @classmethod
     def load(cls) -> PriceBook:
         book = cls()
+        ensure_default_price_book()
         for version in PriceVersion.objects.order_by("meter", "effective_from"):
             book.versions.setdefault(version.meter, []).append(version)
         return book

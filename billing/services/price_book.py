@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import BILLING_UNITS, Meter, PriceVersion
+from billing.prices import ensure_default_price_book
 from console.audit import audit_record
 
 # PriceVersion.unit_price is DecimalField(max_digits=14, decimal_places=6).
@@ -59,6 +60,7 @@ def price_book(*, today: dt.date | None = None) -> list[MeterPrices]:
     """Every meter with its versions (newest first) and the one in effect today."""
     today = today or utc_today()
     by_meter: dict[str, list[PriceVersion]] = {meter: [] for meter in Meter.values}
+    ensure_default_price_book()
     for version in PriceVersion.objects.select_related("created_by").order_by(
         "meter", "effective_from"
     ):

@@ -120,3 +120,13 @@ def test_mid_month_create_and_delete_with_a_price_change():
         ("ledger · Data out", Decimal("0.000000"), "GiB", Decimal("0.05"), Decimal("0.00")),
     ]
     assert invoice.subtotal == Decimal("199.62")
+
+
+def test_an_emptied_price_book_is_reseeded_with_the_default_prices():
+    """A flushed test database or a partial restore must not break every priced page."""
+    PriceVersion.objects.all().delete()
+    cluster = billed_cluster("2026-11-30 23:00", name="solo")
+    close_month(parse_month("2026-11"), now=at("2026-12-01 01:00"))
+    line = Invoice.objects.get(team=cluster.team).lines.get(meter="cluster_hours")
+    assert (line.quantity, line.unit_price, line.amount) == (1, Decimal("0.75"), Decimal("0.75"))
+    assert PriceVersion.objects.count() == 5

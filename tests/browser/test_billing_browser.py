@@ -10,9 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from billing.models import PriceVersion
 from billing.periods import month_of
-from billing.prices import DEFAULT_METERS
 from billing.services.invoices import recompute_draft
 from console.models import Team
 from tests.billing.sources import GIB, billed_cluster, minute_row, partitions
@@ -26,18 +24,7 @@ def minute_text(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def seed_price_book():
-    """The seeded prices (a transactional test's flush removes what migrations wrote)."""
-    for meter in DEFAULT_METERS:
-        PriceVersion.objects.get_or_create(
-            meter=meter.code,
-            effective_from=dt.date(2022, 1, 1),
-            defaults={"unit_price": meter.unit_price},
-        )
-
-
 def test_usage_chart_topic_drill_down_and_invoice_pdf(page, live_app, tmp_path):
-    seed_price_book()
     call_command("create_team_admin", "--email", EMAIL, "--password", PASSWORD, "--team", "fin")
     team = Team.objects.get(slug="fin")
     now = timezone.now().replace(second=0, microsecond=0)
@@ -93,7 +80,6 @@ def test_usage_chart_topic_drill_down_and_invoice_pdf(page, live_app, tmp_path):
 def test_staff_add_and_withdraw_a_price_and_download_the_finance_csv(page, live_app):
     from console.models import User
 
-    seed_price_book()
     User.objects.create_user(email="ops@example.com", password=PASSWORD, is_staff=True)
     page.goto("/login/")
     page.get_by_label("Email").fill("ops@example.com")
