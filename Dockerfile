@@ -15,6 +15,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# DejaVu Sans: invoice PDFs embed it so names beyond Latin-1 print (billing/services/exports.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies only, pinned by pyproject.toml, in a layer that stays cached until that file
 # changes: install the project from empty stub packages, then drop the stub. The application
 # runs from /app (PYTHONPATH), so settings.BASE_DIR is /app and finds templates/ and static/.

@@ -58,6 +58,10 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if command -v dpkg-query >/dev/null 2>&1 && ! pkg_installed fonts-liberation; then
     missing+=(fonts-liberation)
 fi
+# Invoice PDFs embed DejaVu Sans for names beyond Latin-1 (billing/services/exports.py).
+if command -v dpkg-query >/dev/null 2>&1 && ! pkg_installed fonts-dejavu-core; then
+    missing+=(fonts-dejavu-core)
+fi
 pg_bindir=$(find_pg_bindir || true)
 if [[ -z "$pg_bindir" && -n "${SKIFF_PG_BIN:-}" ]]; then
     die "SKIFF_PG_BIN=$SKIFF_PG_BIN has no PostgreSQL >= ${PG_MIN_MAJOR} initdb and postgres"

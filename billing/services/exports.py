@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
+import os
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import TextIO
 
 from django.db.models import Prefetch
@@ -25,6 +28,8 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from billing.models import Invoice, InvoiceLine, Meter
@@ -218,16 +223,55 @@ def invoice_pdf_filename(invoice: Invoice) -> str:
     return invoice_csv_filename(invoice).removesuffix(".csv") + ".pdf"
 
 
+# Names beyond Latin-1 (Greek, Cyrillic, Arabic, Hebrew…; not CJK) need an embedded font: the
+# standard PDF fonts only cover Latin-1. DejaVu Sans is in Debian's fonts-dejavu-core (the
+# image installs it); without it the PDF falls back to Helvetica.
+_FONT_DIRS = (
+    Path(os.environ.get("SKIFF_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu")),
+    Path("/usr/share/fonts/dejavu"),
+)
+_FONT_FILES = {
+    "regular": "DejaVuSans.ttf",
+    "bold": "DejaVuSans-Bold.ttf",
+    "italic": "DejaVuSans-Oblique.ttf",
+    "boldItalic": "DejaVuSans-BoldOblique.ttf",
+}
+
+
+@functools.cache
+def pdf_fonts() -> tuple[str, str]:
+    """(regular, bold) font names for invoices: embedded DejaVu Sans if found, else Helvetica."""
+    for directory in _FONT_DIRS:
+        paths = {style: directory / name for style, name in _FONT_FILES.items()}
+        if all(path.is_file() for path in paths.values()):
+            names = {style: f"SkiffSans-{style}" for style in paths}
+            for style, path in paths.items():
+                pdfmetrics.registerFont(TTFont(names[style], str(path)))
+            pdfmetrics.registerFontFamily(
+                "SkiffSans",
+                normal=names["regular"],
+                **{style: names[style] for style in ("bold", "italic", "boldItalic")},
+            )
+            return names["regular"], names["bold"]
+    return "Helvetica", "Helvetica-Bold"
+
+
 def invoice_pdf(invoice: Invoice) -> bytes:
     """The invoice as a PDF: team, period, number, status, the lines, subtotal and total.
 
     Drafts and void invoices carry a large diagonal watermark and a status line saying what
-    they are, so a printed draft is never mistaken for a bill. Standard PDF fonts only.
+    they are, so a printed draft is never mistaken for a bill. Greek, Cyrillic and more print when
+    DejaVu Sans is installed (`pdf_fonts`).
     """
+    regular, bold = pdf_fonts()
     styles = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=styles["Normal"], fontSize=9, leading=12, textColor=_INK)
+    body = ParagraphStyle(
+        "body", parent=styles["Normal"], fontName=regular, fontSize=9, leading=12, textColor=_INK
+    )
     small = ParagraphStyle("small", parent=body, fontSize=8, leading=10, textColor=_MUTED)
-    title = ParagraphStyle("title", parent=styles["Title"], alignment=0, fontSize=20, leading=24)
+    title = ParagraphStyle(
+        "title", parent=styles["Title"], fontName=bold, alignment=0, fontSize=20, leading=24
+    )
     cell = ParagraphStyle("cell", parent=body, fontSize=8, leading=10)
 
     start, end = month_bounds(invoice.period)
@@ -319,8 +363,8 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     lines_table.setStyle(
         TableStyle(
             [
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
-                ("FONT", (0, 1), (-1, -1), "Helvetica", 8),
+                ("FONT", (0, 0), (-1, 0), bold, 8),
+                ("FONT", (0, 1), (-1, -1), regular, 8),
                 ("TEXTCOLOR", (0, 0), (-1, -1), _INK),
                 ("LINEBELOW", (0, 0), (-1, 0), 0.8, _INK),
                 ("LINEBELOW", (0, 1), (-1, subtotal_row - 1), 0.25, _RULE),
@@ -328,7 +372,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
                 ("ALIGN", (4, 0), (-1, -1), "RIGHT"),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LINEABOVE", (4, subtotal_row), (-1, subtotal_row), 0.8, _INK),
-                ("FONT", (4, -1), (-1, -1), "Helvetica-Bold", 10),
+                ("FONT", (4, -1), (-1, -1), bold, 10),
                 ("LINEABOVE", (4, -1), (-1, -1), 0.8, _INK),
             ]
         )
@@ -349,14 +393,14 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     def decorate(canvas, doc) -> None:
         canvas.saveState()
         if watermark:
-            canvas.setFont("Helvetica-Bold", 110)
+            canvas.setFont(bold, 110)
             canvas.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.12))
             canvas.translate(A4[0] / 2, A4[1] / 2)
             canvas.rotate(45)
             canvas.drawCentredString(0, -40, watermark)
             canvas.rotate(-45)
             canvas.translate(-A4[0] / 2, -A4[1] / 2)
-        canvas.setFont("Helvetica", 7)
+        canvas.setFont(regular, 7)
         canvas.setFillColor(_MUTED)
         canvas.drawString(20 * mm, 10 * mm, f"Skiff · {number} · {format_month(invoice.period)}")
         canvas.drawRightString(A4[0] - 20 * mm, 10 * mm, f"Page {doc.page}")

@@ -170,6 +170,17 @@ def test_the_pdf_opens_and_shows_team_period_number_lines_and_total():
     assert "DRAFT" not in text
 
 
+def test_the_pdf_prints_names_beyond_latin_1():
+    """DejaVu Sans is embedded (Latin, Greek, Cyrillic…; not CJK). The test setup installs it."""
+    from billing.services.exports import pdf_fonts
+
+    assert pdf_fonts()[0] != "Helvetica", "fonts-dejavu-core is missing"
+    (invoice,) = closed_november(TeamFactory(slug="moskva", name="Équipe Ωmega Москва"))
+    text = pdf_text(invoice_pdf(invoice))
+    assert "Équipe Ωmega Москва (moskva)" in text
+    assert invoice_pdf(invoice) == invoice_pdf(invoice)  # still the same bytes every time
+
+
 def test_a_draft_pdf_says_draft_and_has_no_number():
     invoice = draft_with_lines(TeamFactory(name="Draft Team"), {})
     text = pdf_text(invoice_pdf(invoice))
