@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import itertools
@@ -358,9 +359,50 @@ def collect_lines(
                 cluster_id, name, period, by_cluster[cluster_id], book, zero_price_at
             )
         )
-    for team_id, month in sorted(_late_usage_months(period, team_ids)):
-        lines[team_id].extend(_adjustment_lines(team_id, month, period, book, clusters))
+    late = _late_usage_months(period, team_ids)
+    if late:
+        # A month whose invoice was voided and is being replaced: the replacement bills it.
+        replacing = set(
+            Invoice.objects.filter(
+                status=Invoice.Status.DRAFT, period__in={month for _t, month in late}
+            ).values_list("team_id", "period")
+        )
+        for team_id, month in sorted(late - replacing):
+            lines[team_id].extend(_adjustment_lines(team_id, month, period, book, clusters))
+    if MonthClose.objects.filter(period=period).exists():
+        _net_of_later_adjustments(lines, period, team_ids)
     return {team_id: team_lines for team_id, team_lines in lines.items() if team_lines}
+
+
+def _net_of_later_adjustments(
+    lines: dict[int, list[Line]], period: dt.date, team_ids: list[int] | None
+) -> None:
+    """A closed month recomputed (the replacement of a voided invoice) must not bill again what
+    later invoices already billed for it as late-usage adjustments."""
+    adjusted = InvoiceLine.objects.filter(
+        is_adjustment=True,
+        usage_period=period,
+        invoice__status__in=[Invoice.Status.FINALIZED, Invoice.Status.PAID],
+    )
+    if team_ids is not None:
+        adjusted = adjusted.filter(invoice__team_id__in=team_ids)
+    billed: dict[tuple, Decimal] = defaultdict(Decimal)
+    for key in adjusted.values_list(
+        "invoice__team_id", "cluster_id", "meter", "price_version_id", "quantity"
+    ):
+        billed[key[:4]] += key[4]
+    for team_id, team_lines in lines.items():
+        for index, line in enumerate(team_lines):
+            taken = billed.get((team_id, line.cluster_id, line.meter, line.price_version_id))
+            if not taken or line.is_adjustment:
+                continue
+            quantity = max(line.quantity - taken, ZERO)
+            team_lines[index] = dataclasses.replace(
+                line,
+                quantity=quantity,
+                amount=line_amount(quantity, line.unit_price),
+                description=f"{line.description} (less {taken.normalize():f} adjusted later)",
+            )
 
 
 # --- drafts --------------------------------------------------------------------------------

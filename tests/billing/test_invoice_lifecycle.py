@@ -197,3 +197,30 @@ def test_late_usage_of_a_finalized_month_goes_to_the_next_invoice_as_an_adjustme
     close_month(parse_month("2026-12"), now=at("2027-01-01 02:00"))
     january = recompute_draft(cluster.team, parse_month("2027-01"), as_of=at("2027-01-01 02:00"))
     assert not january.lines.filter(is_adjustment=True).exists()
+
+
+def test_voiding_a_month_already_adjusted_later_bills_nothing_twice():
+    cluster = billed_cluster("2026-11-30 22:00", name="twice")
+    minute_row(cluster, "t", "2026-11-30 22:10", bytes_in=GIB)
+    close_month(NOV, now=CLOSE_AT)
+    # 3 GiB more for November arrive late and go on December's invoice as an adjustment.
+    minute_row(cluster, "t", "2026-11-30 23:59", bytes_in=3 * GIB)
+    rollup_hour(at("2026-11-30 23:00"), now=at("2026-12-01 04:00"))
+    close_month(parse_month("2026-12"), now=at("2027-01-01 02:00"))
+    december = Invoice.objects.get(period=parse_month("2026-12"))
+    assert december.lines.get(is_adjustment=True).quantity == 3
+
+    # November is voided: its replacement bills the 1 GiB, not the 3 GiB December billed.
+    november = Invoice.objects.get(period=NOV)
+    replacement = void_invoice(november, reason="wrong address")
+    data_in = replacement.lines.get(meter="data_in")
+    assert data_in.quantity == 1 and data_in.description.endswith("(less 3 adjusted later)")
+    # And while the replacement is a draft, January does not adjust November again.
+    january = recompute_draft(cluster.team, parse_month("2027-01"), as_of=at("2027-01-01 03:00"))
+    assert not january.lines.filter(is_adjustment=True).exists()
+    # Once the replacement is finalized, November is fully billed: still nothing to adjust.
+    close_month(NOV, now=at("2027-01-01 03:00"))
+    replacement.refresh_from_db()
+    assert replacement.status == "finalized"
+    january = recompute_draft(cluster.team, parse_month("2027-01"), as_of=at("2027-01-01 03:00"))
+    assert not january.lines.filter(is_adjustment=True).exists()
