@@ -15,6 +15,15 @@ def rollup_usage_task() -> int:
 
 
 @shared_task(acks_late=True)
+def reconcile_usage_task() -> int:
+    """Periodic (daily): the last 24 closed hours recomputed from the sources; repairs counted."""
+    from billing.services.rollup import reconcile_recent_usage
+
+    _hours, stats = reconcile_recent_usage()
+    return stats.created + stats.changed + stats.removed
+
+
+@shared_task(acks_late=True)
 def recompute_drafts_task() -> int:
     """Periodic (daily): this month's draft invoices from the usage so far."""
     from billing.services.invoices import recompute_drafts

@@ -26,6 +26,7 @@ PERIODIC_TASKS: list[PeriodicTask] = []
 PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.reconcile_access_task", 60.0))
 # Billing (issue 8): hourly usage records, daily drafts, the month close after its grace period.
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.rollup_usage_task", 600.0))
+PERIODIC_TASKS.append(PeriodicTask("billing.tasks.reconcile_usage_task", 86400.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.recompute_drafts_task", 86400.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.close_month_task", 900.0))
 

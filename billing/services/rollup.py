@@ -99,6 +99,22 @@ def _seconds(start: dt.datetime, end: dt.datetime) -> Decimal:
 HourlyUsage = dict[dt.datetime, dict[UsageKey, Decimal]]
 
 
+@dataclass
+class RollupStats:
+    """What a roll-up wrote: rows that exist now, and how many it created, changed, removed."""
+
+    rows: int = 0
+    created: int = 0
+    changed: int = 0
+    removed: int = 0
+
+    def add(self, other: RollupStats) -> None:
+        self.rows += other.rows
+        self.created += other.created
+        self.changed += other.changed
+        self.removed += other.removed
+
+
 def _spread(
     into: dict[dt.datetime, dict[int, Decimal]],
     cluster_id: int,
@@ -290,7 +306,7 @@ def compute_usage(
     return dict(total)
 
 
-def rollup_hours(hours: Iterable[dt.datetime], *, now: dt.datetime | None = None) -> int:
+def rollup_hours(hours: Iterable[dt.datetime], *, now: dt.datetime | None = None) -> RollupStats:
     """Set the usage records of closed hours from the sources; returns how many rows exist.
 
     Rows are compared with what is stored: unchanged rows are not touched (their `updated_at`
@@ -303,13 +319,13 @@ def rollup_hours(hours: Iterable[dt.datetime], *, now: dt.datetime | None = None
     for hour in hours:
         if hour + HOUR > now:
             raise ValueError(f"The hour {hour:%Y-%m-%d %H:00} UTC has not ended yet.")
-    written = 0
+    stats = RollupStats()
     for span in _spans(hours):
-        written += _write_span(span, compute_usage_by_hour(span[0], span[-1] + HOUR), now)
-    return written
+        stats.add(_write_span(span, compute_usage_by_hour(span[0], span[-1] + HOUR), now))
+    return stats
 
 
-def rollup_hour(hour_start: dt.datetime, *, now: dt.datetime | None = None) -> int:
+def rollup_hour(hour_start: dt.datetime, *, now: dt.datetime | None = None) -> RollupStats:
     """Roll up one closed hour (see `rollup_hours`)."""
     return rollup_hours([hour_start], now=now)
 
@@ -324,7 +340,7 @@ def _spans(hours: list[dt.datetime], longest: int = 7 * 24) -> list[list[dt.date
     return spans
 
 
-def _write_span(span: list[dt.datetime], computed: HourlyUsage, now: dt.datetime) -> int:
+def _write_span(span: list[dt.datetime], computed: HourlyUsage, now: dt.datetime) -> RollupStats:
     with transaction.atomic():
         # The marker rows are the lock: two roll-ups of the same hours run one after the other.
         RolledUpHour.objects.bulk_create(
@@ -368,7 +384,7 @@ def _write_span(span: list[dt.datetime], computed: HourlyUsage, now: dt.datetime
             marker.rolled_up_at = now
             marker.records = len(computed.get(marker.hour_start, {}))
         RolledUpHour.objects.bulk_update(markers, ["rolled_up_at", "records"])
-    return len(wanted)
+    return RollupStats(len(wanted), len(created), len(changed), len(stale))
 
 
 def first_billable_hour() -> dt.datetime | None:
@@ -418,3 +434,29 @@ def rollup_pending(
     hours = pending_hours(now, recheck_hours=recheck_hours)
     rollup_hours(hours, now=now)
     return hours
+
+
+def reconcile_recent_usage(
+    now: dt.datetime | None = None, *, hours: int = 24
+) -> tuple[list[dt.datetime], RollupStats]:
+    """Recompute the last `hours` closed hours from the sources and repair what differs.
+
+    The daily reconciliation: the hourly run rechecks only the last couple of hours, so rows the
+    sampler wrote later than that (a restart that replayed minutes) are caught here. A change is
+    logged as a warning: it means metering data arrived late.
+    """
+    now = now or timezone.now()
+    last_closed = hour_floor(now) - HOUR
+    first = first_billable_hour()
+    window = [last_closed - HOUR * i for i in range(hours)]
+    window = sorted(h for h in window if first is not None and h >= first)
+    stats = rollup_hours(window, now=now)
+    if stats.created or stats.changed or stats.removed:
+        logger.warning(
+            "reconciliation of %d hours repaired usage records: %d created, %d changed, %d removed",
+            len(window),
+            stats.created,
+            stats.changed,
+            stats.removed,
+        )
+    return window, stats

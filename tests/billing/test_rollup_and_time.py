@@ -167,3 +167,27 @@ def test_month_to_date_counts_the_open_hour_and_matches_a_draft_recomputed_now()
     ]
     assert usage.daily[-1][0] == dt.date(2026, 11, 3) and usage.daily[-1][1] > 0
     assert usage.forecast > usage.total
+
+
+def test_the_daily_reconciliation_repairs_hours_the_hourly_recheck_no_longer_covers(caplog):
+    from billing.services.rollup import reconcile_recent_usage
+
+    cluster = billed_cluster("2026-11-02 00:00")
+    now = at("2026-11-02 20:30")
+    rollup_pending(now)
+    assert not UsageRecord.objects.filter(meter="data_in").exists()
+    # A sampler that restarted replays a minute of 09:00, eleven hours ago.
+    minute_row(cluster, "t", "2026-11-02 09:41", bytes_in=5 * GIB)
+    assert rollup_pending(now + dt.timedelta(minutes=10)) == [
+        at("2026-11-02 18:00"),
+        at("2026-11-02 19:00"),
+    ]
+    assert not UsageRecord.objects.filter(meter="data_in").exists()
+
+    hours, stats = reconcile_recent_usage(now + dt.timedelta(minutes=20))
+    assert len(hours) == 20  # 00:00 … 19:00: the cluster did not exist before
+    assert (stats.created, stats.changed, stats.removed) == (1, 0, 0)
+    assert quantities(cluster, "data_in") == {at("2026-11-02 09:00"): Decimal(5)}
+    assert "repaired usage records: 1 created" in caplog.text
+    _hours, again = reconcile_recent_usage(now + dt.timedelta(minutes=25))
+    assert (again.created, again.changed, again.removed) == (0, 0, 0)

@@ -36,7 +36,7 @@ class Command(BaseCommand):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         try:
-            records = rollup_hour(hour_floor(moment), now=now)
+            records = rollup_hour(hour_floor(moment), now=now).rows
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{hour_floor(moment):%Y-%m-%d %H:00} UTC: {records} usage record(s).")
