@@ -126,6 +126,7 @@ def daily_chart_seed(usage) -> dict:
     days = [day for day, _ in usage.daily]
     return {
         "t": [int(dt.datetime.combine(day, NOON, tzinfo=dt.UTC).timestamp()) for day in days],
+        # Chart coordinates only (uPlot plots numbers); the amounts shown as text stay Decimal.
         "cost": [float(amount) for _, amount in usage.daily],
     }
 
