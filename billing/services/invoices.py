@@ -41,16 +41,14 @@ from billing.models import (
     Meter,
     MonthClose,
     PriceVersion,
-    RolledUpHour,
     UsageRecord,
 )
-from billing.periods import hours_between, hours_in_month, month_bounds, month_of
+from billing.periods import hours_in_month, month_bounds, month_of
 from billing.prices import ensure_default_price_book
 from billing.services.rollup import (
-    compute_usage_by_hour,
-    first_billable_hour,
     pending_hours,
     rollup_hours,
+    usage_not_rolled_up,
 )
 from clusters.models import Cluster
 from console.audit import audit_record
@@ -182,18 +180,9 @@ def usage_totals(
             ):
                 totals[(cluster_id, meter, version.pk)] += quantity
     if live:
-        rolled = set(
-            RolledUpHour.objects.filter(hour_start__gte=start, hour_start__lt=end).values_list(
-                "hour_start", flat=True
-            )
-        )
-        first = first_billable_hour()  # nothing to compute before any cluster was activated
-        todo = [h for h in hours_between(max(start, first or end), end) if h not in rolled]
-        if todo:
-            by_hour = compute_usage_by_hour(todo[0], end, ids)
-            for hour in todo:
-                for (cluster_id, meter), quantity in by_hour.get(hour, {}).items():
-                    totals[(cluster_id, meter, book.at(meter, hour).pk)] += quantity
+        for hour, usage in usage_not_rolled_up(start, end, ids).items():
+            for (cluster_id, meter), quantity in usage.items():
+                totals[(cluster_id, meter, book.at(meter, hour).pk)] += quantity
     return totals
 
 

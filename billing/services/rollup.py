@@ -306,6 +306,24 @@ def compute_usage(
     return dict(total)
 
 
+def usage_not_rolled_up(
+    start: dt.datetime, end: dt.datetime, cluster_ids: Iterable[int] | None = None
+) -> HourlyUsage:
+    """Usage of the hours of `[start, end)` that have no usage records yet (the open hour, a
+    roll-up that has not run), straight from the sources, by hour."""
+    rolled = set(
+        RolledUpHour.objects.filter(hour_start__gte=start, hour_start__lt=end).values_list(
+            "hour_start", flat=True
+        )
+    )
+    first = first_billable_hour()  # nothing to compute before any cluster was activated
+    todo = [h for h in hours_between(max(start, first or end), end) if h not in rolled]
+    if not todo:
+        return {}
+    by_hour = compute_usage_by_hour(todo[0], end, cluster_ids)
+    return {hour: by_hour[hour] for hour in todo if hour in by_hour}
+
+
 def rollup_hours(hours: Iterable[dt.datetime], *, now: dt.datetime | None = None) -> RollupStats:
     """Set the usage records of closed hours from the sources; returns how many rows exist.
 

@@ -16,8 +16,8 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
-from billing.models import Meter, RolledUpHour, UsageRecord
-from billing.periods import HOUR, hours_between, month_bounds
+from billing.models import Meter, UsageRecord
+from billing.periods import HOUR, month_bounds
 from billing.services.invoices import (
     CENT,
     ZERO,
@@ -27,7 +27,7 @@ from billing.services.invoices import (
     collect_lines,
     usage_totals,
 )
-from billing.services.rollup import GIB, compute_usage_by_hour, first_billable_hour
+from billing.services.rollup import GIB, usage_not_rolled_up
 from clusters.models import Cluster, TopicMinuteUsage
 from console.models import Team
 
@@ -141,16 +141,8 @@ def _daily_cost(
         price = book.at(meter, day).unit_price
         costs[day.date()] += billing_quantity(meter, quantity, period) * price
     # The open hour (and any hour not rolled up yet) is not in the records: from the sources.
-    rolled = set(
-        RolledUpHour.objects.filter(hour_start__gte=start, hour_start__lt=as_of).values_list(
-            "hour_start", flat=True
-        )
-    )
-    first = first_billable_hour()
-    todo = [h for h in hours_between(max(start, first or as_of), as_of) if h not in rolled]
-    by_hour = compute_usage_by_hour(todo[0], as_of, cluster_ids) if todo else {}
-    for hour in todo:
-        for (_cluster, meter), quantity in by_hour.get(hour, {}).items():
+    for hour, usage in usage_not_rolled_up(start, as_of, cluster_ids).items():
+        for (_cluster, meter), quantity in usage.items():
             price = book.at(meter, hour).unit_price
             costs[hour.date()] += billing_quantity(meter, quantity, period) * price
     days, day = [], start.date()
