@@ -157,46 +157,48 @@ def topic_usage(
 ) -> list[TopicUsage]:
     """Chargeback: each topic's data in/out and its share of the cluster's storage.
 
-    Data is summed from the per-minute rows. Storage is the cluster's metered GiB-hours split by
-    each topic's share of the sampled byte-minutes, so the topics add up to what is invoiced.
+    Data is summed from the per-minute rows and priced per UTC day (prices change at
+    midnight). Storage is the cluster's metered GiB-hours, and their cost at the prices of the
+    hours they were used in, split by each topic's share of the sampled byte-minutes, so the
+    topics add up to what is invoiced.
     """
     start, end = month_bounds(period)
     as_of = min(as_of or timezone.now(), end)
     book = PriceBook.load()
-    rows = (
+    by_topic: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for topic, day, bytes_in, bytes_out, storage in (
         TopicMinuteUsage.objects.filter(cluster=cluster, minute__gte=start, minute__lt=as_of)
-        .values("topic")
+        .annotate(day=TruncDay("minute", tzinfo=dt.UTC))
+        .values("topic", "day")
         .annotate(i=Sum("bytes_in"), o=Sum("bytes_out"), s=Sum("storage_bytes"))
-        .values_list("topic", "i", "o", "s")
-    )
+        .values_list("topic", "day", "i", "o", "s")
+    ):
+        sums = by_topic[topic]
+        sums["in"] += Decimal(bytes_in or 0) / GIB
+        sums["out"] += Decimal(bytes_out or 0) / GIB
+        sums["in_cost"] += Decimal(bytes_in or 0) / GIB * book.at(Meter.DATA_IN, day).unit_price
+        sums["out_cost"] += Decimal(bytes_out or 0) / GIB * book.at(Meter.DATA_OUT, day).unit_price
+        sums["byte_minutes"] += storage or 0
     totals = usage_totals(start, as_of, book, cluster_ids=[cluster.pk])
-    storage_gib_hours = sum(
-        (q for (_c, meter, _v), q in totals.items() if meter == Meter.STORAGE), ZERO
-    )
-    sampled = [(topic, i or 0, o or 0, s or 0) for topic, i, o, s in rows]
-    byte_minutes = sum(s for *_rest, s in sampled)
-    in_price = book.at(Meter.DATA_IN, as_of - dt.timedelta(microseconds=1)).unit_price
-    out_price = book.at(Meter.DATA_OUT, as_of - dt.timedelta(microseconds=1)).unit_price
-    storage_price = book.at(Meter.STORAGE, as_of - dt.timedelta(microseconds=1)).unit_price
+    storage = {key: q for key, q in totals.items() if key[1] == Meter.STORAGE}
+    storage_gib_hours = sum(storage.values(), ZERO)
+    storage_cost = _priced(storage, book, period)
+    byte_minutes = sum(sums["byte_minutes"] for sums in by_topic.values())
     result = []
-    for topic, bytes_in, bytes_out, storage in sampled:
-        data_in = Decimal(bytes_in) / GIB
-        data_out = Decimal(bytes_out) / GIB
-        share = Decimal(storage) / byte_minutes if byte_minutes else ZERO
-        gib_hours = storage_gib_hours * share
-        in_cost = _cents(data_in * in_price)
-        out_cost = _cents(data_out * out_price)
-        storage_cost = _cents(billing_quantity(Meter.STORAGE, gib_hours, period) * storage_price)
+    for topic, sums in by_topic.items():
+        share = sums["byte_minutes"] / byte_minutes if byte_minutes else ZERO
+        in_cost, out_cost = _cents(sums["in_cost"]), _cents(sums["out_cost"])
+        topic_storage_cost = _cents(storage_cost * share)
         result.append(
             TopicUsage(
                 topic=topic,
-                data_in_gib=data_in.quantize(Decimal("0.000001")),
-                data_out_gib=data_out.quantize(Decimal("0.000001")),
-                storage_gib_hours=gib_hours.quantize(Decimal("0.000001")),
+                data_in_gib=sums["in"].quantize(Decimal("0.000001")),
+                data_out_gib=sums["out"].quantize(Decimal("0.000001")),
+                storage_gib_hours=(storage_gib_hours * share).quantize(Decimal("0.000001")),
                 data_in_cost=in_cost,
                 data_out_cost=out_cost,
-                storage_cost=storage_cost,
-                total=in_cost + out_cost + storage_cost,
+                storage_cost=topic_storage_cost,
+                total=in_cost + out_cost + topic_storage_cost,
             )
         )
     return sorted(result, key=lambda t: (-t.total, t.topic))

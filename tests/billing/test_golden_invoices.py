@@ -130,3 +130,34 @@ def test_an_emptied_price_book_is_reseeded_with_the_default_prices():
     line = Invoice.objects.get(team=cluster.team).lines.get(meter="cluster_hours")
     assert (line.quantity, line.unit_price, line.amount) == (1, Decimal("0.75"), Decimal("0.75"))
     assert PriceVersion.objects.count() == 5
+
+
+def test_topic_chargeback_prices_each_day_and_adds_up_to_the_invoice():
+    """Data in at 0.10 before the 15th and 0.20 from it; storage split 3:1 between topics."""
+    from billing.services.usage import topic_usage
+
+    PriceVersion.objects.create(
+        meter="data_in", unit_price=Decimal("0.20"), effective_from=at("2026-10-15 00:00").date()
+    )
+    cluster = billed_cluster("2026-10-01 00:00", name="split")
+    partitions(cluster, "a", "2026-10-01 00:00", 1)
+    partitions(cluster, "b", "2026-10-01 00:00", 1)
+    # Evenly spaced samples of both topics (the sampler writes one per topic per minute; every
+    # 3 days here), traffic on the 10th and the 19th.
+    for day in range(1, 32, 3):
+        traffic = 10 * GIB if day in (10, 19) else 0
+        minute_row(cluster, "a", f"2026-10-{day:02d} 00:00", bytes_in=traffic, storage=3 * GIB)
+        minute_row(cluster, "b", f"2026-10-{day:02d} 00:00", storage=GIB)
+    close_month(parse_month("2026-10"), now=at("2026-11-01 01:00"))
+    invoice = Invoice.objects.get(team=cluster.team, period=parse_month("2026-10"))
+
+    topics = {t.topic: t for t in topic_usage(cluster, parse_month("2026-10"))}
+    assert topics["a"].data_in_gib == 20 and topics["a"].data_in_cost == Decimal("3.00")
+    invoiced_in = sum(line.amount for line in invoice.lines.filter(meter="data_in"))
+    assert invoiced_in == Decimal("3.00")
+    invoiced_storage = invoice.lines.get(meter="storage").amount  # 4 GiB-month x 0.10
+    assert invoiced_storage == Decimal("0.40")
+    assert (topics["a"].storage_cost, topics["b"].storage_cost) == (
+        Decimal("0.30"),
+        Decimal("0.10"),
+    )
