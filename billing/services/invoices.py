@@ -43,9 +43,10 @@ from billing.models import (
     PriceVersion,
     UsageRecord,
 )
-from billing.periods import hours_in_month, month_bounds, month_of
+from billing.periods import hours_in_month, month_bounds, month_of, previous_month
 from billing.prices import ensure_default_price_book
 from billing.services.rollup import (
+    HourlyUsage,
     pending_hours,
     rollup_hours,
     usage_not_rolled_up,
@@ -160,11 +161,13 @@ def usage_totals(
     *,
     cluster_ids: Iterable[int] | None = None,
     live: bool = True,
+    unrolled: HourlyUsage | None = None,
 ) -> UsageTotals:
     """Usage per cluster, meter and price version during `[start, end)`.
 
     Hours rolled up come from usage records; with `live`, hours not rolled up (the open hour,
-    a roll-up that has not run yet) are computed from the sources up to `end`.
+    a roll-up that has not run yet) are computed from the sources up to `end` — or taken from
+    `unrolled`, when the caller already computed them for the same span and clusters.
     """
     totals: UsageTotals = defaultdict(Decimal)
     ids = None if cluster_ids is None else list(cluster_ids)
@@ -180,7 +183,9 @@ def usage_totals(
             ):
                 totals[(cluster_id, meter, version.pk)] += quantity
     if live:
-        for hour, usage in usage_not_rolled_up(start, end, ids).items():
+        if unrolled is None:
+            unrolled = usage_not_rolled_up(start, end, ids)
+        for hour, usage in unrolled.items():
             for (cluster_id, meter), quantity in usage.items():
                 totals[(cluster_id, meter, book.at(meter, hour).pk)] += quantity
     return totals
@@ -323,10 +328,12 @@ def collect_lines(
     as_of: dt.datetime | None = None,
     team_ids: Iterable[int] | None = None,
     book: PriceBook | None = None,
+    unrolled: HourlyUsage | None = None,
 ) -> dict[int, list[Line]]:
     """The lines every team (or the given teams) would be invoiced for `period` as of now.
 
-    Teams with no usage in the period and no late usage to adjust get no entry.
+    Teams with no usage in the period and no late usage to adjust get no entry. `unrolled`:
+    the usage of the hours not rolled up yet, if the caller has it (see `usage_totals`).
     """
     start, end = month_bounds(period)
     now = timezone.now()
@@ -334,7 +341,13 @@ def collect_lines(
     book = book or PriceBook.load()
     team_ids = None if team_ids is None else list(team_ids)
     clusters = _team_clusters(team_ids)
-    totals = usage_totals(start, as_of, book, cluster_ids=None if team_ids is None else clusters)
+    totals = usage_totals(
+        start,
+        as_of,
+        book,
+        cluster_ids=None if team_ids is None else clusters,
+        unrolled=unrolled,
+    )
     by_cluster: dict[int, dict[tuple[str, int], Decimal]] = defaultdict(dict)
     for (cluster_id, meter, version_id), quantity in totals.items():
         if cluster_id in clusters:
@@ -682,8 +695,6 @@ def close_month(
 
 def closable_month(now: dt.datetime) -> dt.date | None:
     """The previous month, if its grace period is over and it was not closed completely."""
-    from billing.periods import previous_month
-
     period = previous_month(month_of(now))
     if now < month_bounds(period)[1] + settings.SKIFF_BILLING_GRACE:
         return None

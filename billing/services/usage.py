@@ -27,7 +27,7 @@ from billing.services.invoices import (
     collect_lines,
     usage_totals,
 )
-from billing.services.rollup import GIB, usage_not_rolled_up
+from billing.services.rollup import GIB, HourlyUsage, usage_not_rolled_up
 from clusters.models import Cluster, TopicMinuteUsage
 from console.models import Team
 
@@ -85,7 +85,12 @@ def month_usage(team: Team, period: dt.date, *, as_of: dt.datetime | None = None
     start, end = month_bounds(period)
     as_of = min(as_of or timezone.now(), end)
     book = PriceBook.load()
-    lines = collect_lines(period, as_of=as_of, team_ids=[team.pk], book=book).get(team.pk, [])
+    cluster_ids = list(Cluster.objects.filter(team=team).values_list("pk", flat=True))
+    # The hours not rolled up yet (the open one) from the sources, once for lines and chart.
+    unrolled = usage_not_rolled_up(start, as_of, cluster_ids)
+    lines = collect_lines(
+        period, as_of=as_of, team_ids=[team.pk], book=book, unrolled=unrolled
+    ).get(team.pk, [])
     by_cluster: dict[int | None, list[Line]] = defaultdict(list)
     for line in lines:
         by_cluster[line.cluster_id].append(line)
@@ -99,7 +104,6 @@ def month_usage(team: Team, period: dt.date, *, as_of: dt.datetime | None = None
         for cluster_id, cluster_lines in by_cluster.items()
     ]
     total = sum((line.amount for line in lines), ZERO)
-    cluster_ids = list(Cluster.objects.filter(team=team).values_list("pk", flat=True))
 
     # Run rate of the last 24 h (or of the month so far, if younger) → the rest of the month.
     forecast = total
@@ -118,12 +122,16 @@ def month_usage(team: Team, period: dt.date, *, as_of: dt.datetime | None = None
         lines=lines,
         total=total,
         forecast=forecast,
-        daily=_daily_cost(cluster_ids, period, as_of, book),
+        daily=_daily_cost(cluster_ids, period, as_of, book, unrolled),
     )
 
 
 def _daily_cost(
-    cluster_ids: list[int], period: dt.date, as_of: dt.datetime, book: PriceBook
+    cluster_ids: list[int],
+    period: dt.date,
+    as_of: dt.datetime,
+    book: PriceBook,
+    unrolled: HourlyUsage,
 ) -> list[tuple[dt.date, Decimal]]:
     """Cost per UTC day of the month so far (prices change at midnight, so a day has one)."""
     start, _end = month_bounds(period)
@@ -141,7 +149,7 @@ def _daily_cost(
         price = book.at(meter, day).unit_price
         costs[day.date()] += billing_quantity(meter, quantity, period) * price
     # The open hour (and any hour not rolled up yet) is not in the records: from the sources.
-    for hour, usage in usage_not_rolled_up(start, as_of, cluster_ids).items():
+    for hour, usage in unrolled.items():
         for (_cluster, meter), quantity in usage.items():
             price = book.at(meter, hour).unit_price
             costs[hour.date()] += billing_quantity(meter, quantity, period) * price
