@@ -18,7 +18,7 @@ install: $(STAMP)
 
 # Resolves Kafka's classpath from Maven Central once (fleet/lib, fleet/agent); instant after that.
 classpath: install
-	$(BIN)/python -m clusters.kafka.runtime
+	$(BIN)/python -m fleet.runtime.classpath
 
 run: classpath
 	@mkdir -p var

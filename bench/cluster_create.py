@@ -52,10 +52,10 @@ def main() -> int:
     from django.core.management import call_command
     from rest_framework.test import APIClient
 
-    from clusters.kafka import gateway
-    from clusters.services.fleet import cell_admin_connection, fleet_down, fleet_up
     from console.models import User
     from console.services.teams import api_token_create, team_create, user_create
+    from fleet.kafka import gateway
+    from fleet.services.cells import cell_admin_connection, fleet_down, fleet_up
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

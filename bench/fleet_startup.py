@@ -22,8 +22,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from clusters.kafka.launcher import LocalCell  # noqa: E402
-from clusters.kafka.runtime import ensure_classpath  # noqa: E402
+from fleet.runtime.classpath import ensure_classpath  # noqa: E402
+from fleet.runtime.launcher import LocalCell  # noqa: E402
 
 
 @dataclass

@@ -165,7 +165,7 @@ async def idle_client(port, path, cookie, counter, ready, gate):
 
 
 def run_topology(name: str, args, env: dict, ctx: dict, work: Path) -> dict:
-    from clusters.kafka import gateway
+    from fleet.kafka import gateway
 
     port = free_port()
     procs: list[subprocess.Popen] = []
@@ -369,10 +369,10 @@ def main() -> int:
     from django.core.management import call_command
     from django.test import Client
 
-    from clusters.kafka import gateway
     from clusters.services.clusters import ClusterSpec, cluster_create
-    from clusters.services.fleet import cell_admin_connection, fleet_down, fleet_up
     from console.services.teams import team_create, user_create
+    from fleet.kafka import gateway
+    from fleet.services.cells import cell_admin_connection, fleet_down, fleet_up
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

@@ -647,7 +647,7 @@ def run(args, hours: int, baseline_teams: int, postgres: Postgres, home: Path) -
     from django.core.management import call_command
 
     from billing.periods import hour_floor, hours_in_month, parse_month
-    from clusters.models import Cell
+    from fleet.models import Cell
 
     call_command("migrate", verbosity=0)
     period = parse_month(args.month)

@@ -69,12 +69,12 @@ def main() -> int:
     from django.test import Client
     from rest_framework.test import APIClient
 
-    from clusters.kafka import gateway
     from clusters.models import Cluster, Topic
     from clusters.services import topics
-    from clusters.services.fleet import cell_admin_connection, fleet_down, fleet_up
     from console.models import User
     from console.services.teams import api_token_create, team_create, user_create
+    from fleet.kafka import gateway
+    from fleet.services.cells import cell_admin_connection, fleet_down, fleet_up
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class ClustersConfig(AppConfig):
     name = "clusters"
-    verbose_name = "Serverless clusters and the Kafka fleet"
+    verbose_name = "Serverless clusters"
 
     def ready(self) -> None:
         # Registers the periodic tasks (topic sync) before any scheduler reads the list.

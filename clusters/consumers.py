@@ -18,8 +18,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from clusters.models import Cluster
-from clusters.services.sampler import register_server_loop, throughput_group_name
 from clusters.throughput import current_throughput, only_topic, throughput_subscription_allowed
+from fleet.services.sampler import register_server_loop, throughput_group_name
 
 logger = logging.getLogger(__name__)
 

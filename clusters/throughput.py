@@ -1,7 +1,7 @@
 """Throughput selectors: current rates, history from the per-minute rows, who may subscribe.
 
 Pages, the API and the WebSocket consumers all read through here, so the document they serve
-is the same one the sampler pushes (`clusters.services.sampler.throughput_document`).
+is the same one the sampler pushes (`fleet.services.sampler.throughput_document`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from django.db.models import Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from clusters.models import Cluster, ThroughputSnapshot, TopicMinuteUsage
-from clusters.services.sampler import empty_document
+from clusters.models import Cluster
 from console.models import Membership
 from console.permissions import Action, role_allows
+from fleet.models import ThroughputSnapshot, TopicMinuteUsage
+from fleet.services.sampler import empty_document
 
 # window → (span, bucket seconds). 60 to 300 points per chart whatever the window.
 HISTORY_WINDOWS: dict[str, tuple[dt.timedelta, int]] = {

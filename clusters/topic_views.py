@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
-from clusters.kafka.gateway import KafkaGatewayError
 from clusters.models import Cluster
 from clusters.services import consumer_groups as group_services
 from clusters.services import messages as message_services
@@ -17,6 +16,7 @@ from clusters.services import topics as topic_services
 from clusters.topic_configs import RETENTION_PRESETS, TOPIC_CONFIGS
 from console.access import TeamViewMixin, get_team_object_or_404
 from console.permissions import Action
+from fleet.kafka.gateway import KafkaGatewayError
 
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:

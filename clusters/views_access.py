@@ -8,7 +8,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
 
-from clusters.kafka.gateway import KafkaGatewayError
 from clusters.models import AccessKey, ManualAclBinding, PolicyTemplate
 from clusters.services.access.acls import (
     MANUAL_OPERATIONS,
@@ -37,6 +36,7 @@ from clusters.services.access.reconcile import key_policy_document
 from clusters.views import team_cluster
 from console.access import TeamViewMixin
 from console.permissions import Action
+from fleet.kafka.gateway import KafkaGatewayError
 
 
 def _errors(exc: ValidationError) -> list[str]:

@@ -8,11 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from clusters.models import Topic, TopicMinuteUsage
+from clusters.models import Topic
 from clusters.throughput import current_throughput, only_topic
 from clusters.views import team_cluster
 from console.access import TeamViewMixin
 from console.permissions import Action
+from fleet.models import TopicMinuteUsage
 
 LIVE_WINDOW = dt.timedelta(minutes=15)
 

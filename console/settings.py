@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "console",
+    "fleet",
     "clusters",
     "billing",
 ]

@@ -2,7 +2,7 @@
 # Start one broker of a docker-compose Skiff cell (combined KRaft broker + controller).
 #
 # Everything node-specific was written by the compose `fleet-init` step
-# (clusters/kafka/compose.py: write_compose_cell) into the shared volume:
+# (fleet/runtime/compose.py: write_compose_cell) into the shared volume:
 #   $SKIFF_FLEET_DIR/cluster.id               the cell's KRaft cluster id
 #   $SKIFF_FLEET_DIR/$SKIFF_NODE/server.properties
 #   $SKIFF_FLEET_DIR/$SKIFF_NODE/format.args  extra `kafka-storage format` arguments, one per

@@ -1,7 +1,8 @@
 import factory
 
-from clusters.models import Cell, Cluster
+from clusters.models import Cluster
 from console.models import Membership, Role, Team, User
+from fleet.models import Cell
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 

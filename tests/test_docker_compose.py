@@ -24,8 +24,8 @@ import pytest
 import yaml
 from cryptography import x509
 
-from clusters.kafka import compose
-from clusters.kafka.compose import ComposeCellError, write_compose_cell
+from fleet.runtime import compose
+from fleet.runtime.compose import ComposeCellError, write_compose_cell
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -273,7 +273,7 @@ def test_databases_are_not_published_on_the_host(services: dict) -> None:
 
 def test_kafka_nodes_are_built_from_fleet_and_configured_by_fleet_init(services: dict) -> None:
     init = services["fleet-init"]
-    assert init["command"][:3] == ["python", "-m", "clusters.kafka.compose"]
+    assert init["command"][:3] == ["python", "-m", "fleet.runtime.compose"]
     out = init["command"][init["command"].index("--out") + 1]
     ca_dir = init["command"][init["command"].index("--ca-dir") + 1]
     init_volumes = short_volumes(init)

@@ -33,7 +33,8 @@ from django.utils import timezone
 
 from billing.models import Meter, RolledUpHour, UsageRecord
 from billing.periods import HOUR, hour_floor, hours_between
-from clusters.models import ClusterEvent, TopicMinuteUsage, TopicPartitionEvent
+from clusters.models import ClusterEvent, TopicPartitionEvent
+from fleet.models import TopicMinuteUsage
 
 logger = logging.getLogger(__name__)
 

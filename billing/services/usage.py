@@ -28,8 +28,9 @@ from billing.services.invoices import (
     usage_totals,
 )
 from billing.services.rollup import GIB, HourlyUsage, usage_not_rolled_up
-from clusters.models import Cluster, TopicMinuteUsage
+from clusters.models import Cluster
 from console.models import Team
+from fleet.models import TopicMinuteUsage
 
 FORECAST_WINDOW = dt.timedelta(hours=24)
 

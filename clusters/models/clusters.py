@@ -5,8 +5,8 @@ import uuid
 from django.core.validators import RegexValidator
 from django.db import models
 
-from clusters.models.fleet import Cell
 from console.models import Team
+from fleet.models import Cell
 
 cluster_name_validator = RegexValidator(
     r"^[A-Za-z0-9-]{1,64}$", "Cluster name may use letters, digits and '-' (1–64 chars)."

@@ -13,10 +13,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
-from clusters.kafka import gateway
-from clusters.kafka.gateway import KafkaConnection, TopicPartitionKey
 from clusters.models import Cluster
 from console.audit import audit_record
+from fleet.kafka import gateway
+from fleet.kafka.gateway import KafkaConnection, TopicPartitionKey
 
 RESET_TARGETS = ("earliest", "latest", "timestamp", "offset")
 _GONE_STATES = {"DEAD"}

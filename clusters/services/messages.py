@@ -16,9 +16,9 @@ from django.db import transaction
 from django.http import Http404
 
 from clusters import limits
-from clusters.kafka import gateway
 from clusters.models import Cluster
 from console.audit import audit_record
+from fleet.kafka import gateway
 
 MODES = ("newest", "offset", "timestamp")
 DEFAULT_LIMIT = 50

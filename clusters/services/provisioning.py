@@ -12,13 +12,14 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from clusters.kafka import gateway
-from clusters.kafka.gateway import KafkaConnection, KafkaGatewayError
-from clusters.models import AccessKey, Cell, Cluster, ClusterEvent
+from clusters.models import AccessKey, Cluster, ClusterEvent
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
-from clusters.services.fleet import cell_admin_connection
 from clusters.services.sealing import unseal
+from fleet.kafka import gateway
+from fleet.kafka.gateway import KafkaConnection, KafkaGatewayError
+from fleet.models import Cell
+from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 

@@ -29,10 +29,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from clusters import limits
-from clusters.kafka import gateway
-from clusters.kafka.gateway import KafkaConnection, TopicAlreadyExists
-from clusters.models import Cell, Cluster, Topic, TopicPartitionEvent
-from clusters.services.fleet import cell_admin_connection
+from clusters.models import Cluster, Topic, TopicPartitionEvent
 from clusters.topic_configs import (
     TIMESTAMP_DIFFERENCE,
     TIMESTAMP_WIRE_NAMES,
@@ -41,6 +38,10 @@ from clusters.topic_configs import (
     to_wire_configs,
 )
 from console.audit import audit_record
+from fleet.kafka import gateway
+from fleet.kafka.gateway import KafkaConnection, TopicAlreadyExists
+from fleet.models import Cell
+from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 

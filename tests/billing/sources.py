@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from clusters.models import ClusterEvent, TopicMinuteUsage, TopicPartitionEvent
+from clusters.models import ClusterEvent, TopicPartitionEvent
+from fleet.models import TopicMinuteUsage
 from tests.factories import ClusterFactory
 
 GIB = 2**30

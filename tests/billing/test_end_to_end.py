@@ -10,13 +10,14 @@ from django.utils import timezone
 from billing.periods import HOUR, hour_floor, hours_between, month_of
 from billing.services.invoices import recompute_draft
 from billing.services.rollup import rollup_hours
-from clusters.kafka import gateway
-from clusters.models import ClusterEvent, TopicMinuteUsage
+from clusters.models import ClusterEvent
 from clusters.services import topics
 from clusters.services.clusters import ClusterSpec, cluster_create
-from clusters.services.sampler import Sampler
-from tests.clusters.kafka.util import eventually
+from fleet.kafka import gateway
+from fleet.models import TopicMinuteUsage
+from fleet.services.sampler import Sampler
 from tests.factories import MembershipFactory
+from tests.fleet.kafka.util import eventually
 
 MESSAGES = 2000
 VALUE_BYTES = 8192

@@ -10,11 +10,11 @@ import uuid
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from clusters.kafka import gateway
 from clusters.services.clusters import ClusterSpec, cluster_create
-from clusters.services.fleet import cell_record_local
-from clusters.services.sampler import SamplerThread
 from console.models import Team, User
+from fleet.kafka import gateway
+from fleet.services.cells import cell_record_local
+from fleet.services.sampler import SamplerThread
 
 PASSWORD = "s3cure-Passw0rd!"
 RATE = 25  # messages per second

@@ -5,11 +5,11 @@ import uuid
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from clusters.kafka import gateway
 from clusters.models import Cluster
 from clusters.services.clusters import ClusterSpec, cluster_create
-from clusters.services.fleet import cell_record_local
 from console.models import Team, User
+from fleet.kafka import gateway
+from fleet.services.cells import cell_record_local
 
 EMAIL = "ada@example.com"
 PASSWORD = "s3cure-Passw0rd!"

@@ -2,9 +2,9 @@
 
 import uuid
 
-from clusters.kafka import gateway
 from clusters.models import Cluster
 from clusters.services.clusters import ClusterSpec, cluster_create
+from fleet.kafka import gateway
 from tests.factories import MembershipFactory
 
 

@@ -6,8 +6,6 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from clusters import limits
-from clusters.kafka import gateway
-from clusters.kafka.gateway import AclBinding, KafkaAuthenticationFailed, KafkaAuthorizationFailed
 from clusters.models import AccessKey
 from clusters.services.access.keys import (
     access_key_create,
@@ -20,8 +18,10 @@ from clusters.services.access.keys import (
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import key_desired_acls, reconcile_all_access
 from console.models import AuditEvent
+from fleet.kafka import gateway
+from fleet.kafka.gateway import AclBinding, KafkaAuthenticationFailed, KafkaAuthorizationFailed
 from tests.clusters.access_helpers import active_cluster, as_key, new_member
-from tests.clusters.kafka.util import eventually, settled_acls
+from tests.fleet.kafka.util import eventually, settled_acls
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from clusters.kafka import gateway
-from clusters.kafka.gateway import AclBinding, KafkaAuthorizationFailed, KafkaGatewayError
+from fleet.kafka import gateway
+from fleet.kafka.gateway import AclBinding, KafkaAuthorizationFailed, KafkaGatewayError
 from tests.clusters.access_helpers import active_cluster, as_key, new_member
-from tests.clusters.kafka.util import eventually
+from tests.fleet.kafka.util import eventually
 
 MIN_KINDS = 25
 

@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clusters.kafka.gateway import AclBinding
 from clusters.services.access.policy import (
     ACTIONS,
     KAFKA_CLUSTER_RESOURCE,
@@ -16,6 +15,7 @@ from clusters.services.access.policy import (
     compile_policy_to_acls,
     template_policy,
 )
+from fleet.kafka.gateway import AclBinding
 
 SCOPE = ClusterScope("acme", "orders")
 PREFIX = "acme.orders."

@@ -5,12 +5,12 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from clusters.kafka import gateway
 from clusters.models import Cluster
 from console.models import Role
 from console.services.teams import api_token_create
-from tests.clusters.kafka.util import settled_acls
+from fleet.kafka import gateway
 from tests.factories import ClusterFactory, MembershipFactory
+from tests.fleet.kafka.util import settled_acls
 
 
 def client_for(membership) -> APIClient:

@@ -4,13 +4,13 @@ import uuid
 
 import pytest
 
-from clusters.kafka import gateway
-from clusters.kafka.gateway import KafkaAuthorizationFailed, KafkaUnavailable
 from clusters.models import Cluster, ClusterEvent
 from clusters.services import provisioning
 from clusters.services.clusters import ClusterSpec, cluster_create, cluster_delete, cluster_retry
-from tests.clusters.kafka.util import eventually
+from fleet.kafka import gateway
+from fleet.kafka.gateway import KafkaAuthorizationFailed, KafkaUnavailable
 from tests.factories import MembershipFactory
+from tests.fleet.kafka.util import eventually
 
 
 @pytest.fixture

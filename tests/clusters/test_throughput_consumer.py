@@ -7,12 +7,12 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from clusters.models import Broker
-from clusters.services.sampler import Publisher, Sampler, throughput_group_name
 from console.asgi import application
 from console.models import Membership, Role
-from tests.clusters.metrics_texts import exporter_text
+from fleet.models import Broker
+from fleet.services.sampler import Publisher, Sampler, throughput_group_name
 from tests.factories import CellFactory, ClusterFactory, MembershipFactory
+from tests.fleet.metrics_texts import exporter_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clusters.models import ThroughputSnapshot, TopicMinuteUsage
 from console.models import Role
 from console.services.teams import api_token_create
+from fleet.models import ThroughputSnapshot, TopicMinuteUsage
 from tests.factories import ClusterFactory, MembershipFactory
 
 

@@ -11,7 +11,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from clusters import limits
-from clusters.kafka import gateway
 from clusters.models import Topic, TopicPartitionEvent
 from clusters.services import consumer_groups as groups
 from clusters.services import messages as msgs
@@ -19,8 +18,9 @@ from clusters.services import topics
 from clusters.services.clusters import ClusterSpec, cluster_create
 from console.models import AuditEvent, Role
 from console.services.teams import api_token_create
-from tests.clusters.kafka.util import eventually
+from fleet.kafka import gateway
 from tests.factories import MembershipFactory
+from tests.fleet.kafka.util import eventually
 
 
 @pytest.fixture

@@ -37,13 +37,13 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from clusters.kafka import gateway
 from clusters.models import ClusterDraft
 from console.audit import audit_record
 from console.models import AuditEvent, Role
 from console.routing import websocket_urlpatterns
 from console.services.invitations import invitation_create
 from console.services.teams import api_token_create
+from fleet.kafka import gateway
 from tests.factories import CellFactory, ClusterFactory, MembershipFactory, UserFactory
 
 PRINCIPALS = ("owner", "admin", "developer", "billing", "viewer", "anonymous", "outsider", "staff")
@@ -116,7 +116,7 @@ def sampled_topic(w: World, p: str) -> dict:
     """A topic of team A's cluster that the sampler has seen (a per-minute usage row)."""
     from django.utils import timezone
 
-    from clusters.models import TopicMinuteUsage
+    from fleet.models import TopicMinuteUsage
 
     TopicMinuteUsage.objects.get_or_create(
         cluster=w.cluster,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from clusters.kafka.gateway import KafkaConnection
-from clusters.kafka.launcher import CellError, CellInfo, LocalCell
-from clusters.kafka.runtime import RuntimeUnavailable
+from fleet.kafka.gateway import KafkaConnection
+from fleet.runtime.classpath import RuntimeUnavailable
+from fleet.runtime.launcher import CellError, CellInfo, LocalCell
 
 START_TIMEOUT = float(os.environ.get("SKIFF_TEST_KAFKA_TIMEOUT", "180"))
 HEAP_MB = int(os.environ.get("SKIFF_TEST_KAFKA_HEAP_MB", "256"))
@@ -63,7 +63,7 @@ def admin_connection(kafka_cell: CellInfo) -> KafkaConnection:
 @pytest.fixture
 def cell(kafka_cell: CellInfo, db):
     """The session's real 3-node cell, recorded in this test's database as the only cell."""
-    from clusters.services.fleet import cell_record_local
+    from fleet.services.cells import cell_record_local
 
     return cell_record_local(kafka_cell)
 

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from clusters.kafka import gateway
-from clusters.kafka.gateway import AclBinding, KafkaConnection, KafkaGatewayError
 from clusters.models import AccessKey, Cluster, ManualAclBinding
 from clusters.services.access.policy import PolicyInvalid, short_resource_name
 from clusters.services.access.reconcile import (
@@ -18,8 +16,10 @@ from clusters.services.access.reconcile import (
     manual_acl_bindings,
     reconcile_key_acls,
 )
-from clusters.services.fleet import cell_admin_connection
 from console.audit import audit_record
+from fleet.kafka import gateway
+from fleet.kafka.gateway import AclBinding, KafkaConnection, KafkaGatewayError
+from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 

@@ -17,13 +17,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clusters.kafka import gateway
-from clusters.kafka.gateway import (
-    KafkaAuthenticationFailed,
-    KafkaConnection,
-    KafkaGatewayError,
-    KafkaUnavailable,
-)
 from clusters.models import AccessKey, Cluster, PolicyTemplate
 from clusters.services.access.policy import (
     CompiledPolicy,
@@ -40,9 +33,16 @@ from clusters.services.access.reconcile import (
     reconcile_key_acls,
 )
 from clusters.services.clusters import access_key_username, new_key_secret, validate_client_ips
-from clusters.services.fleet import cell_admin_connection
 from clusters.services.snippets import Snippet, client_snippets
 from console.audit import audit_record
+from fleet.kafka import gateway
+from fleet.kafka.gateway import (
+    KafkaAuthenticationFailed,
+    KafkaConnection,
+    KafkaGatewayError,
+    KafkaUnavailable,
+)
+from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 

@@ -15,16 +15,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from clusters import limits
-from clusters.kafka import gateway
-from clusters.kafka.gateway import AclBinding, KafkaConnection, KafkaGatewayError
-from clusters.models import AccessKey, Cell, Cluster, ManualAclBinding, PolicyTemplate
+from clusters.models import AccessKey, Cluster, ManualAclBinding, PolicyTemplate
 from clusters.services.access.policy import (
     KAFKA_CLUSTER_RESOURCE,
     PolicyInvalid,
     compile_policy_to_acls,
     template_policy,
 )
-from clusters.services.fleet import cell_admin_connection
+from fleet.kafka import gateway
+from fleet.kafka.gateway import AclBinding, KafkaConnection, KafkaGatewayError
+from fleet.models import Cell
+from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 

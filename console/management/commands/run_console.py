@@ -7,13 +7,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from clusters.kafka.gateway import KafkaGatewayError
-from clusters.kafka.launcher import CellError
-from clusters.services.fleet import fleet_down, fleet_up
-from clusters.services.sampler import SamplerThread
 from console.models import User
 from console.periodic import EmbeddedScheduler
 from console.services.teams import team_create, user_create
+from fleet.kafka.gateway import KafkaGatewayError
+from fleet.runtime.launcher import CellError
+from fleet.services.cells import fleet_down, fleet_up
+from fleet.services.sampler import SamplerThread
 
 FIRST_ADMIN_EMAIL = "admin@skiff.local"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from clusters.kafka import launcher
-from clusters.kafka.launcher import (
+from fleet.runtime import launcher
+from fleet.runtime.launcher import (
     LocalCell,
     NodeAddress,
     new_cluster_id,
@@ -245,7 +245,7 @@ def test_stale_claims_of_stopped_cells_are_reused(tmp_path: Path, private_claims
 def test_missing_java_or_maven_gives_the_install_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from clusters.kafka.runtime import INSTALL_HINT, RuntimeUnavailable, ensure_classpath
+    from fleet.runtime.classpath import INSTALL_HINT, RuntimeUnavailable, ensure_classpath
 
     fleet = tmp_path / "fleet"
     fleet.mkdir()

@@ -6,16 +6,17 @@ import uuid
 
 import pytest
 
-from clusters.models import Broker, Cluster, SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
-from clusters.services.rates import READ_FAMILIES
-from clusters.services.sampler import (
+from clusters.models import Cluster
+from fleet.models import Broker, SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
+from fleet.services.rates import READ_FAMILIES
+from fleet.services.sampler import (
     Sampler,
     metrics_request_url,
     split_wire_name,
     throughput_group_name,
 )
-from tests.clusters.metrics_texts import exporter_text
 from tests.factories import CellFactory, ClusterFactory, TeamFactory
+from tests.fleet.metrics_texts import exporter_text
 
 START = dt.datetime(2026, 3, 1, 12, 0, 10, tzinfo=dt.UTC)
 

@@ -3,7 +3,7 @@
 Maven is run once; afterwards a marker file holding a hash of the pom makes every later call a
 few stat() calls. Changing the pom (e.g. a Kafka upgrade) invalidates the marker and re-resolves.
 
-    python -m clusters.kafka.runtime        # what `make` calls
+    python -m fleet.runtime.classpath        # what `make` calls
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ same cell with its data. JVMs run in their own session, so Ctrl-C in the parent 
 them mid-write; ``down`` stops exactly the processes named in the pid files, after checking that
 each pid still is our ``kafka.Kafka`` with our node.properties (pids get reused).
 
-    python -m clusters.kafka.launcher up|down|status [--state-dir var/fleet/local]
+    python -m fleet.runtime.launcher up|down|status [--state-dir var/fleet/local]
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from clusters.kafka import certs, gateway
-from clusters.kafka.runtime import DEFAULT_FLEET_DIR, REPO_ROOT, Runtime, ensure_classpath
+from fleet.kafka import gateway
+from fleet.runtime import certs
+from fleet.runtime.classpath import DEFAULT_FLEET_DIR, REPO_ROOT, Runtime, ensure_classpath
 
 STATE_VERSION = 1
 ADMIN_USERNAME = "admin"
@@ -251,7 +252,7 @@ def render_node_properties(
     }
     if extra:
         props.update(extra)
-    lines = ["# Rendered by clusters.kafka.launcher.render_node_properties: do not edit."]
+    lines = ["# Rendered by fleet.runtime.launcher.render_node_properties: do not edit."]
     lines += [f"{key}={_escape_property(value)}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
 
@@ -945,7 +946,7 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clusters.kafka.launcher")
+    parser = argparse.ArgumentParser(prog="python -m fleet.runtime.launcher")
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / "var" / "fleet" / "local")
     parser.add_argument("--name", default="local")

@@ -6,7 +6,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from clusters.services.sampler import Publisher, Sampler, run_sampler_loop
+from fleet.services.sampler import Publisher, Sampler, run_sampler_loop
 
 
 class Command(BaseCommand):

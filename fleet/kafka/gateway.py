@@ -72,7 +72,7 @@ class _LibrdkafkaLog:
     while a broker starts).
     """
 
-    _logger = logging.getLogger("clusters.kafka.librdkafka")
+    _logger = logging.getLogger("fleet.kafka.librdkafka")
 
     def log(self, _level: int, msg: str, *args: object) -> None:
         self._logger.debug(msg, *args)

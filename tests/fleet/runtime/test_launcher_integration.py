@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from clusters.kafka import gateway as gw
-from clusters.kafka.gateway import KafkaConnection
-from clusters.kafka.launcher import CellInfo, LocalCell
+from fleet.kafka import gateway as gw
+from fleet.kafka.gateway import KafkaConnection
+from fleet.runtime.launcher import CellInfo, LocalCell
 
 from .util import eventually, scrape, topic_counter, unique
 

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from clusters.kafka import certs
+from fleet.runtime import certs
 
 
 def _mode(path: Path) -> int:

@@ -25,7 +25,7 @@ Listeners per node (all names as in ``render_node_properties``):
     INTERNAL    SASL_SSL, SCRAM-SHA-512   inter-broker and the console (kafka-N:9092)
     CONTROLLER  SASL_PLAINTEXT, PLAIN     KRaft quorum (kafka-N:9093), user ``controller``
 
-    python -m clusters.kafka.compose --out /fleet --ca-dir /fleet-ca
+    python -m fleet.runtime.compose --out /fleet --ca-dir /fleet-ca
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from typing import Any
 
 from cryptography import x509
 
-from clusters.kafka import certs
-from clusters.kafka.launcher import (
+from fleet.runtime import certs
+from fleet.runtime.launcher import (
     ADMIN_USERNAME,
     CONTROLLER_USERNAME,
     NodeAddress,
@@ -248,7 +248,7 @@ def write_compose_cell(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m clusters.kafka.compose",
+        prog="python -m fleet.runtime.compose",
         description="Write the configuration of a docker-compose Kafka cell (idempotent).",
     )
     parser.add_argument("--out", type=Path, required=True, help="the shared fleet volume")

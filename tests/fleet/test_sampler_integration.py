@@ -6,14 +6,14 @@ import uuid
 
 import pytest
 
-from clusters.kafka import gateway
-from clusters.models import Broker, TopicMinuteUsage
 from clusters.services import topics
 from clusters.services.clusters import ClusterSpec, cluster_create
-from clusters.services.sampler import Sampler
-from tests.clusters.kafka.util import eventually
-from tests.clusters.metrics_texts import HERE
+from fleet.kafka import gateway
+from fleet.models import Broker, TopicMinuteUsage
+from fleet.services.sampler import Sampler
 from tests.factories import MembershipFactory
+from tests.fleet.kafka.util import eventually
+from tests.fleet.metrics_texts import HERE
 
 MESSAGES = 300
 VALUE_BYTES = 4096

@@ -39,14 +39,9 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from clusters.models import (
-    Broker,
-    Cluster,
-    SamplerCheckpoint,
-    ThroughputSnapshot,
-    TopicMinuteUsage,
-)
-from clusters.services.rates import (
+from clusters.models import Cluster
+from fleet.models import Broker, SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
+from fleet.services.rates import (
     METER_KEYS,
     READ_FAMILIES,
     BrokerMetrics,

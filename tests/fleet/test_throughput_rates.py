@@ -2,7 +2,7 @@
 
 import pytest
 
-from clusters.services.rates import (
+from fleet.services.rates import (
     READ_FAMILIES,
     CounterTracker,
     MetricsParseError,
@@ -11,7 +11,7 @@ from clusters.services.rates import (
     parse_broker_metrics,
     topic_storage,
 )
-from tests.clusters.metrics_texts import exporter_text, recorded
+from tests.fleet.metrics_texts import exporter_text, recorded
 
 T = "acme.orders.payments"
 U = "acme.orders.refunds"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from clusters.kafka import certs
-from clusters.kafka import gateway as gw
-from clusters.kafka.gateway import AclBinding, KafkaConnection
-from clusters.kafka.launcher import CellInfo
+from fleet.kafka import gateway as gw
+from fleet.kafka.gateway import AclBinding, KafkaConnection
+from fleet.runtime import certs
+from fleet.runtime.launcher import CellInfo
 
 from .util import eventually, unique
 

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from clusters.kafka.gateway import KafkaConnection
-from clusters.kafka.launcher import CellInfo, LocalCell
-from clusters.models import Broker, Cell
+from fleet.kafka.gateway import KafkaConnection
+from fleet.models import Broker, Cell
+from fleet.runtime.launcher import CellInfo, LocalCell
 
 
 def local_cell_dir(name: str) -> Path:

@@ -3,10 +3,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from clusters.kafka.gateway import KafkaGatewayError
-from clusters.kafka.launcher import CellError
-from clusters.models import Cell
-from clusters.services.fleet import (
+from fleet.kafka.gateway import KafkaGatewayError
+from fleet.models import Cell
+from fleet.runtime.launcher import CellError
+from fleet.services.cells import (
     cell_register_manifest,
     fleet_down,
     fleet_status,
