@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from clusters.views import ClusterListView
+from clusters.views.clusters import ClusterListView
 from console import views
 from console.api.views import CurrentTeamAPIView
 

@@ -10,7 +10,7 @@ from django.views import View
 
 from clusters.models import Topic
 from clusters.throughput import current_throughput, only_topic
-from clusters.views import team_cluster
+from clusters.views.clusters import team_cluster
 from console.access import TeamViewMixin
 from console.permissions import Action
 from fleet.models import TopicMinuteUsage

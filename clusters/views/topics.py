@@ -16,7 +16,7 @@ from clusters.services import topics as topic_services
 from clusters.topic_configs import RETENTION_PRESETS, TOPIC_CONFIGS
 from console.access import TeamViewMixin, get_team_object_or_404
 from console.permissions import Action
-from fleet.kafka.gateway import KafkaGatewayError
+from fleet.kafka.errors import KafkaGatewayError
 
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:

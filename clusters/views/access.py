@@ -33,10 +33,10 @@ from clusters.services.access.policy import (
     template_policy,
 )
 from clusters.services.access.reconcile import key_policy_document
-from clusters.views import team_cluster
+from clusters.views.clusters import team_cluster
 from console.access import TeamViewMixin
 from console.permissions import Action
-from fleet.kafka.gateway import KafkaGatewayError
+from fleet.kafka.errors import KafkaGatewayError
 
 
 def _errors(exc: ValidationError) -> list[str]:
