@@ -1,8 +1,14 @@
-"""The Celery app. Tasks are thin wrappers around services; schedules are declared in code."""
+"""The Celery app. Tasks are thin wrappers around services; schedules are declared in code.
+
+Imports go one way: this module reads the schedule from `console.periodic`, which never
+imports this module back (its embedded runner looks the app up through Celery).
+"""
 
 import os
 
 from celery import Celery
+
+from console.periodic import beat_schedule
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
@@ -13,6 +19,4 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def _install_beat_schedule(sender, **kwargs) -> None:
-    from console.periodic import beat_schedule
-
     sender.conf.beat_schedule = beat_schedule()

@@ -2,15 +2,23 @@
 
 `PERIODIC_TASKS` is the single schedule: `console.celery` turns it into Celery beat's schedule
 (production topology), and `EmbeddedScheduler` — started by `manage.py run_console` when there is
-no Redis — runs the same tasks in a background thread of the web process. Features append their
-entry here: task name (a Celery task), interval in seconds, and an expiry so that a backlog never
-piles up.
+no Redis — runs the same tasks in a background thread of the web process. Features add their
+entry here, in this file (apps never import the project package): task name (a Celery task),
+interval in seconds, and an expiry so that a backlog never piles up.
+
+This module imports nothing of the project: `console.celery` imports it, not the other way
+round. The embedded runner finds the tasks through the Celery app that is current where it is
+built: `console.celery.app`, made current when the `console` package is imported. (Celery's
+current app is per thread, so it is looked up in the constructor, not in the thread.)
 """
 
 import logging
 import threading
 import time
 from dataclasses import dataclass
+
+from celery import Celery, current_app
+from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +32,8 @@ class PeriodicTask:
 PERIODIC_TASKS: list[PeriodicTask] = []
 # Access (issue 5): repair ACL/quota drift of every key (clusters.services.access.reconcile).
 PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.reconcile_access_task", 60.0))
+# Topic sync: topics created, grown or deleted over the Kafka protocol, within a minute.
+PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.sync_topics_task", 30.0))
 # Billing (issue 8): hourly usage records, daily drafts, the month close after its grace period.
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.rollup_usage_task", 600.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.reconcile_usage_task", 86400.0))
@@ -46,9 +56,12 @@ def beat_schedule() -> dict[str, dict]:
 class EmbeddedScheduler(threading.Thread):
     """Runs PERIODIC_TASKS in-process (eager), each at its interval, until stopped."""
 
-    def __init__(self, tasks: list[PeriodicTask] | None = None, tick: float = 0.5):
+    def __init__(
+        self, tasks: list[PeriodicTask] | None = None, tick: float = 0.5, app: Celery | None = None
+    ):
         super().__init__(name="skiff-embedded-scheduler", daemon=True)
         self.tasks = list(PERIODIC_TASKS if tasks is None else tasks)
+        self.app: Celery = app if app is not None else current_app._get_current_object()
         self.tick = tick
         self._stop_event = threading.Event()
 
@@ -56,10 +69,7 @@ class EmbeddedScheduler(threading.Thread):
         self._stop_event.set()
 
     def run(self) -> None:
-        from django.db import close_old_connections
-
-        from console.celery import app
-
+        app = self.app
         next_run = {task.name: time.monotonic() for task in self.tasks}
         while not self._stop_event.is_set():
             now = time.monotonic()
