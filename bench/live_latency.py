@@ -165,7 +165,7 @@ async def idle_client(port, path, cookie, counter, ready, gate):
 
 
 def run_topology(name: str, args, env: dict, ctx: dict, work: Path) -> dict:
-    from fleet.kafka import gateway
+    from tests.fleet.kafka import gateway
 
     port = free_port()
     procs: list[subprocess.Popen] = []
@@ -371,8 +371,8 @@ def main() -> int:
 
     from clusters.services.clusters import ClusterSpec, cluster_create
     from console.services.teams import team_create, user_create
-    from fleet.kafka import gateway
     from fleet.services.cells import cell_admin_connection, fleet_down, fleet_up
+    from tests.fleet.kafka import gateway
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

@@ -73,8 +73,8 @@ def main() -> int:
     from clusters.services import topics
     from console.models import User
     from console.services.teams import api_token_create, team_create, user_create
-    from fleet.kafka import gateway
     from fleet.services.cells import cell_admin_connection, fleet_down, fleet_up
+    from tests.fleet.kafka import gateway
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

@@ -16,7 +16,8 @@ from django.http import Http404
 from clusters.models import Cluster
 from console.audit import audit_record
 from fleet.kafka import gateway
-from fleet.kafka.gateway import KafkaConnection, TopicPartitionKey
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.types import TopicPartitionKey
 
 RESET_TARGETS = ("earliest", "latest", "timestamp", "offset")
 _GONE_STATES = {"DEAD"}

@@ -17,7 +17,8 @@ from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
 from clusters.services.sealing import unseal
 from fleet.kafka import gateway
-from fleet.kafka.gateway import KafkaConnection, KafkaGatewayError
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.errors import KafkaGatewayError
 from fleet.models import Cell
 from fleet.services.cells import cell_admin_connection
 

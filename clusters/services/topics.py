@@ -39,7 +39,8 @@ from clusters.topic_configs import (
 )
 from console.audit import audit_record
 from fleet.kafka import gateway
-from fleet.kafka.gateway import KafkaConnection, TopicAlreadyExists
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.errors import TopicAlreadyExists
 from fleet.models import Cell
 from fleet.services.cells import cell_admin_connection
 

@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from fleet.kafka.gateway import KafkaGatewayError
+from fleet.kafka.errors import KafkaGatewayError
 
 
 def api_exception_handler(exc, context):

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from fleet.kafka.gateway import KafkaConnection
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.platform import cell_connection
 from fleet.models import Broker, Cell
 from fleet.runtime.launcher import CellInfo, LocalCell
 
@@ -103,12 +104,5 @@ def cell_register_manifest(*, manifest_path: Path, name: str, kind: str) -> Cell
 
 
 def cell_admin_connection(cell: Cell) -> KafkaConnection:
-    """The platform's super-user connection to a cell, read from its owner-only credentials file."""
-    credentials = json.loads(Path(cell.credentials_path).read_text())
-    return KafkaConnection(
-        bootstrap=cell.bootstrap_servers,
-        username=credentials["admin_username"],
-        password=credentials["admin_password"],
-        ca_path=cell.ca_path,
-        timeout=settings.SKIFF_KAFKA_TIMEOUT,
-    )
+    """The platform's super-user connection to a cell (see fleet.kafka.platform)."""
+    return cell_connection(cell)

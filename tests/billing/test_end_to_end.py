@@ -13,10 +13,10 @@ from billing.services.rollup import rollup_hours
 from clusters.models import ClusterEvent
 from clusters.services import topics
 from clusters.services.clusters import ClusterSpec, cluster_create
-from fleet.kafka import gateway
 from fleet.models import TopicMinuteUsage
 from fleet.services.sampler import Sampler
 from tests.factories import MembershipFactory
+from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import eventually
 
 MESSAGES = 2000

@@ -7,8 +7,8 @@ import sys
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from fleet.kafka import gateway
 from fleet.services.cells import cell_record_local
+from tests.fleet.kafka import gateway
 
 EMAIL = "grace@example.com"
 PASSWORD = "s3cure-Passw0rd!"

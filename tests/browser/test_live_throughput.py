@@ -12,9 +12,9 @@ from playwright.sync_api import expect
 
 from clusters.services.clusters import ClusterSpec, cluster_create
 from console.models import Team, User
-from fleet.kafka import gateway
 from fleet.services.cells import cell_record_local
 from fleet.services.sampler import SamplerThread
+from tests.fleet.kafka import gateway
 
 PASSWORD = "s3cure-Passw0rd!"
 RATE = 25  # messages per second

@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 from clusters.models import Cluster
 from clusters.services.clusters import ClusterSpec, cluster_create
 from console.models import Team, User
-from fleet.kafka import gateway
 from fleet.services.cells import cell_record_local
+from tests.fleet.kafka import gateway
 
 EMAIL = "ada@example.com"
 PASSWORD = "s3cure-Passw0rd!"

@@ -4,8 +4,8 @@ import uuid
 
 from clusters.models import Cluster
 from clusters.services.clusters import ClusterSpec, cluster_create
-from fleet.kafka import gateway
 from tests.factories import MembershipFactory
+from tests.fleet.kafka import gateway
 
 
 def unique_slug(prefix: str = "t") -> str:

@@ -18,9 +18,10 @@ from clusters.services.access.keys import (
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import key_desired_acls, reconcile_all_access
 from console.models import AuditEvent
-from fleet.kafka import gateway
-from fleet.kafka.gateway import AclBinding, KafkaAuthenticationFailed, KafkaAuthorizationFailed
+from fleet.kafka.errors import KafkaAuthenticationFailed, KafkaAuthorizationFailed
+from fleet.kafka.types import AclBinding
 from tests.clusters.access_helpers import active_cluster, as_key, new_member
+from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import eventually, settled_acls
 
 

@@ -9,9 +9,10 @@ import uuid
 
 import pytest
 
-from fleet.kafka import gateway
-from fleet.kafka.gateway import AclBinding, KafkaAuthorizationFailed, KafkaGatewayError
+from fleet.kafka.errors import KafkaAuthorizationFailed, KafkaGatewayError
+from fleet.kafka.types import AclBinding
 from tests.clusters.access_helpers import active_cluster, as_key, new_member
+from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import eventually
 
 MIN_KINDS = 25

@@ -15,7 +15,7 @@ from clusters.services.access.policy import (
     compile_policy_to_acls,
     template_policy,
 )
-from fleet.kafka.gateway import AclBinding
+from fleet.kafka.types import AclBinding
 
 SCOPE = ClusterScope("acme", "orders")
 PREFIX = "acme.orders."

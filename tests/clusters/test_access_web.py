@@ -6,9 +6,9 @@ from rest_framework.test import APIClient
 from clusters.models import AccessKey, ManualAclBinding
 from console.models import AuditEvent, Role
 from console.services.teams import api_token_create
-from fleet.kafka import gateway
 from tests.clusters.access_helpers import active_cluster, new_member
 from tests.factories import MembershipFactory
+from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import settled_acls
 
 

@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 from clusters.models import Cluster
 from console.models import Role
 from console.services.teams import api_token_create
-from fleet.kafka import gateway
 from tests.factories import ClusterFactory, MembershipFactory
+from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import settled_acls
 
 

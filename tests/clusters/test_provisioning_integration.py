@@ -7,9 +7,9 @@ import pytest
 from clusters.models import Cluster, ClusterEvent
 from clusters.services import provisioning
 from clusters.services.clusters import ClusterSpec, cluster_create, cluster_delete, cluster_retry
-from fleet.kafka import gateway
-from fleet.kafka.gateway import KafkaAuthorizationFailed, KafkaUnavailable
+from fleet.kafka.errors import KafkaAuthorizationFailed, KafkaUnavailable
 from tests.factories import MembershipFactory
+from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import eventually
 
 

@@ -18,8 +18,8 @@ from clusters.services import topics
 from clusters.services.clusters import ClusterSpec, cluster_create
 from console.models import AuditEvent, Role
 from console.services.teams import api_token_create
-from fleet.kafka import gateway
 from tests.factories import MembershipFactory
+from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import eventually
 
 

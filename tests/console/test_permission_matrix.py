@@ -43,8 +43,8 @@ from console.models import AuditEvent, Role
 from console.routing import websocket_urlpatterns
 from console.services.invitations import invitation_create
 from console.services.teams import api_token_create
-from fleet.kafka import gateway
 from tests.factories import CellFactory, ClusterFactory, MembershipFactory, UserFactory
+from tests.fleet.kafka import gateway
 
 PRINCIPALS = ("owner", "admin", "developer", "billing", "viewer", "anonymous", "outsider", "staff")
 TEAM_ROLES = {

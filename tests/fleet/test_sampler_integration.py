@@ -8,10 +8,10 @@ import pytest
 
 from clusters.services import topics
 from clusters.services.clusters import ClusterSpec, cluster_create
-from fleet.kafka import gateway
 from fleet.models import Broker, TopicMinuteUsage
 from fleet.services.sampler import Sampler
 from tests.factories import MembershipFactory
+from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import eventually
 from tests.fleet.metrics_texts import HERE
 

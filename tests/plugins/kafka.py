@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.kafka.gateway import KafkaConnection
+from fleet.kafka.connection import KafkaConnection
 from fleet.runtime.classpath import RuntimeUnavailable
 from fleet.runtime.launcher import CellError, CellInfo, LocalCell
 

@@ -18,7 +18,9 @@ from clusters.services.access.reconcile import (
 )
 from console.audit import audit_record
 from fleet.kafka import gateway
-from fleet.kafka.gateway import AclBinding, KafkaConnection, KafkaGatewayError
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.errors import KafkaGatewayError
+from fleet.kafka.types import AclBinding
 from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)

@@ -36,12 +36,8 @@ from clusters.services.clusters import access_key_username, new_key_secret, vali
 from clusters.services.snippets import Snippet, client_snippets
 from console.audit import audit_record
 from fleet.kafka import gateway
-from fleet.kafka.gateway import (
-    KafkaAuthenticationFailed,
-    KafkaConnection,
-    KafkaGatewayError,
-    KafkaUnavailable,
-)
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.errors import KafkaAuthenticationFailed, KafkaGatewayError, KafkaUnavailable
 from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)

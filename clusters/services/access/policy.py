@@ -46,7 +46,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from fleet.kafka.gateway import AclBinding
+from fleet.kafka.types import AclBinding
 
 KAFKA_CLUSTER_RESOURCE = "kafka-cluster"  # the CLUSTER resource's name in Kafka
 VERSIONS = ("2012-10-17", "2008-10-17")

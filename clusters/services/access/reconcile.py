@@ -23,7 +23,9 @@ from clusters.services.access.policy import (
     template_policy,
 )
 from fleet.kafka import gateway
-from fleet.kafka.gateway import AclBinding, KafkaConnection, KafkaGatewayError
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.errors import KafkaGatewayError
+from fleet.kafka.types import AclBinding
 from fleet.models import Cell
 from fleet.services.cells import cell_admin_connection
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from console.models import User
 from console.periodic import EmbeddedScheduler
 from console.services.teams import team_create, user_create
-from fleet.kafka.gateway import KafkaGatewayError
+from fleet.kafka.errors import KafkaGatewayError
 from fleet.runtime.launcher import CellError
 from fleet.services.cells import fleet_down, fleet_up
 from fleet.services.sampler import SamplerThread

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from fleet.kafka.gateway import KafkaGatewayError
+from fleet.kafka.errors import KafkaGatewayError
 from fleet.models import Cell
 from fleet.runtime.launcher import CellError
 from fleet.services.cells import (

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from fleet.kafka import gateway as gw
-from fleet.kafka.gateway import AclBinding, KafkaConnection
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.types import AclBinding
 from fleet.runtime import certs
 from fleet.runtime.launcher import CellInfo
+from tests.fleet.kafka import gateway as gw
 
 from .util import eventually, unique
 

@@ -53,7 +53,7 @@ def settled_acls(conn, principal: str, expect: Callable[[list], bool], *, timeou
     """The principal's ACLs once `expect(acls)` holds: an ACL change reaches every broker's
     metadata a moment after the controller acknowledged it, so a DescribeAcls sent at once may
     still see the old set."""
-    from fleet.kafka import gateway
+    from tests.fleet.kafka import gateway
 
     def check():
         found = gateway.describe_acls(conn, principal)

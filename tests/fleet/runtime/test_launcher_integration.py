@@ -8,11 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from fleet.kafka import gateway as gw
-from fleet.kafka.gateway import KafkaConnection
+from fleet.kafka.connection import KafkaConnection
 from fleet.runtime.launcher import CellInfo, LocalCell
-
-from .util import eventually, scrape, topic_counter, unique
+from tests.fleet.kafka import gateway as gw
+from tests.fleet.kafka.util import eventually, scrape, topic_counter, unique
 
 BYTES_IN = "kafka_server_brokertopicmetrics_bytesinpersec_total"
 MESSAGES_IN = "kafka_server_brokertopicmetrics_messagesinpersec_total"

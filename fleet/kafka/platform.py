@@ -1,0 +1,113 @@
+"""The platform's super-user reach into a cell: for platform code only.
+
+`platform_superuser(cell)` can address every tenant's topics, groups, users, ACLs and quotas on
+the cell. Only an allow-list of modules may import this one (provisioning, the access reconciler
+and key service, the fleet's own services and commands); an import-linter contract in the suite
+enforces the list. Tenant-facing services get `fleet.kafka.tenant.ClusterGateway` instead, which
+cannot name anything outside its cluster's prefix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from fleet.kafka import acls, groups, quotas, scram, topics
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.errors import CellUnreachable
+from fleet.kafka.types import AclBinding, ClusterDescription, ResourceTypeName, TopicDescription
+
+if TYPE_CHECKING:
+    from fleet.models import Cell
+
+
+def cell_connection(cell: Cell) -> KafkaConnection:
+    """The super-user connection to a cell, from its owner-only credentials file.
+
+    Used by this module and by the tenant facade (which keeps it private); nothing else needs
+    the raw connection.
+    """
+    try:
+        credentials = json.loads(Path(cell.credentials_path).read_text())
+    except (OSError, ValueError, KeyError) as exc:
+        raise CellUnreachable(
+            f"The admin credentials of cell '{cell.name}' could not be read; "
+            "the platform team has been told.",
+            cell=cell.name,
+        ) from exc
+    return KafkaConnection(
+        bootstrap=cell.bootstrap_servers,
+        username=credentials["admin_username"],
+        password=credentials["admin_password"],
+        ca_path=cell.ca_path,
+        timeout=settings.SKIFF_KAFKA_TIMEOUT,
+        cell_name=cell.name,
+    )
+
+
+class PlatformSuperuser:
+    """Super-user on one cell. Every call may touch any tenant: say so in the caller's name."""
+
+    def __init__(self, connection: KafkaConnection) -> None:
+        self.connection = connection
+
+    # Cell
+    def describe_cluster(self) -> ClusterDescription:
+        return topics.describe_cluster(self.connection)
+
+    # Topics and groups, across tenants (provisioning's compensation and deletion)
+    def list_topics(self) -> dict[str, TopicDescription]:
+        return topics.list_topics(self.connection)
+
+    def delete_topic(self, name: str, *, missing_ok: bool = False) -> bool:
+        return topics.delete_topic(self.connection, name, missing_ok=missing_ok)
+
+    def list_consumer_groups(self) -> dict[str, str]:
+        return groups.list_consumer_groups(self.connection)
+
+    def delete_consumer_groups(self, group_ids: Sequence[str]) -> None:
+        groups.delete_consumer_groups(self.connection, group_ids)
+
+    # SCRAM users
+    def create_scram_user(self, username: str, password: str) -> None:
+        scram.create_scram_user(self.connection, username, password)
+
+    def revoke_scram_user(self, username: str, *, missing_ok: bool = True) -> bool:
+        return scram.revoke_scram_user(self.connection, username, missing_ok=missing_ok)
+
+    def list_scram_users(self) -> set[str]:
+        return scram.list_scram_users(self.connection)
+
+    def authenticate_as(self, connection: KafkaConnection, address: str) -> None:
+        """Sign in at one broker with a key's own credentials (a rotation's propagation check)."""
+        scram.authenticate_on_broker(connection, address)
+
+    # ACLs
+    def create_acls(self, bindings: Sequence[AclBinding]) -> None:
+        acls.create_acls(self.connection, bindings)
+
+    def describe_acls(
+        self, principal: str | None = None, *, resource_type: ResourceTypeName | None = None
+    ) -> list[AclBinding]:
+        return acls.describe_acls(self.connection, principal, resource_type=resource_type)
+
+    def delete_acls(self, bindings: Sequence[AclBinding]) -> int:
+        return acls.delete_acls(self.connection, bindings)
+
+    # Quotas
+    def alter_user_quotas(self, username: str | None, values: Mapping[str, float | None]) -> None:
+        quotas.alter_user_quotas(self.connection, username, values)
+
+    def describe_user_quotas(
+        self, username: str | None = None
+    ) -> dict[str | None, dict[str, float]]:
+        return quotas.describe_user_quotas(self.connection, username)
+
+
+def platform_superuser(cell: Cell) -> PlatformSuperuser:
+    """The platform's super-user client for one cell (platform code only; see the module)."""
+    return PlatformSuperuser(cell_connection(cell))

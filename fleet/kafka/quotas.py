@@ -1,0 +1,86 @@
+"""Client quotas per user, by kafka-python: librdkafka has no (Alter|Describe)ClientQuotas."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fleet.kafka.connection import KafkaConnection, _import_kafka_python, _kafka_python_call, _send
+from fleet.kafka.errors import InvalidKafkaRequest, _kafka_python_error_name, _map_error
+
+QUOTA_KEYS = frozenset(
+    {"producer_byte_rate", "consumer_byte_rate", "request_percentage", "controller_mutation_rate"}
+)
+
+
+def alter_user_quotas(
+    conn: KafkaConnection, username: str | None, quotas: Mapping[str, float | None]
+) -> None:
+    """Set (value) or remove (None) quotas of a user; ``username=None`` targets the default user.
+
+    Byte-rate quotas are enforced per broker, not per cell.
+    """
+    _import_kafka_python()
+    from kafka.protocol.admin import AlterClientQuotasRequest
+
+    unknown = set(quotas) - QUOTA_KEYS
+    if unknown:
+        raise InvalidKafkaRequest(f"Unknown quota keys: {', '.join(sorted(unknown))}.")
+    if not quotas:
+        return
+    context = f"Changing quotas of user '{username or '<default>'}'"
+    entry_cls = AlterClientQuotasRequest.EntryData
+    request = AlterClientQuotasRequest(
+        entries=[
+            entry_cls(
+                entity=[entry_cls.EntityData(entity_type="user", entity_name=username)],
+                ops=[
+                    entry_cls.OpData(key=k, value=0.0 if v is None else float(v), remove=v is None)
+                    for k, v in sorted(quotas.items())
+                ],
+            )
+        ],
+        validate_only=False,
+    )
+
+    def call(admin: Any) -> None:
+        response = _send(admin, request)
+        for entry in response.entries:
+            if entry.error_code:
+                raise _map_error(
+                    _kafka_python_error_name(entry.error_code), entry.error_message or "", context
+                )
+
+    _kafka_python_call(conn, context, call)
+
+
+def describe_user_quotas(
+    conn: KafkaConnection, username: str | None = None
+) -> dict[str | None, dict[str, float]]:
+    """Quotas per user (key None = the default-user quota). ``username`` narrows to one user."""
+    _import_kafka_python()
+    from kafka.protocol.admin import DescribeClientQuotasRequest
+
+    context = "Reading user quotas"
+    component_cls = DescribeClientQuotasRequest.ComponentData
+    # match_type: 0 = exact name, 2 = any (incl. the default entity).
+    component = (
+        component_cls(entity_type="user", match_type=0, match=username)
+        if username is not None
+        else component_cls(entity_type="user", match_type=2, match=None)
+    )
+    request = DescribeClientQuotasRequest(components=[component], strict=True)
+
+    def call(admin: Any) -> dict[str | None, dict[str, float]]:
+        response = _send(admin, request)
+        if response.error_code:
+            raise _map_error(
+                _kafka_python_error_name(response.error_code), response.error_message or "", context
+            )
+        out: dict[str | None, dict[str, float]] = {}
+        for entry in response.entries or ():
+            user = next((e.entity_name for e in entry.entity if e.entity_type == "user"), None)
+            out[user] = {v.key: float(v.value) for v in entry.values}
+        return out
+
+    return _kafka_python_call(conn, context, call)
