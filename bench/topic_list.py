@@ -172,7 +172,7 @@ def main() -> int:
             print(f"goal p95 <= 150 ms ({name}): {'met' if worst <= 0.150 else 'NOT met'}")
 
         started = time.perf_counter()
-        snapshot = topics.read_topic_snapshot(conn, prefix)
+        snapshot = topics.read_topic_snapshot(topics.cluster_gateway(cluster))
         print(
             f"one uncached bulk read of {len(snapshot.rows)} topics (metadata + offsets + log "
             f"dirs): {(time.perf_counter() - started) * 1000:.0f} ms"

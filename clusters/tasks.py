@@ -29,7 +29,7 @@ def reconcile_access_task() -> None:
 @shared_task(acks_late=True)
 def sync_topics_task() -> None:
     """Import topics created, grown or deleted over the Kafka protocol (billing, limits)."""
-    from clusters.services.topics import sync_all_topics
+    from clusters.services.topic_sync import sync_all_topics
 
     sync_all_topics()
 

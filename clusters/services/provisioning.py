@@ -16,11 +16,10 @@ from clusters.models import AccessKey, Cluster, ClusterEvent
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
 from clusters.services.sealing import unseal
-from fleet.kafka import gateway
-from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import KafkaGatewayError
+from fleet.kafka.platform import PlatformSuperuser, platform_superuser
+from fleet.kafka.quotas import QUOTA_KEYS
 from fleet.models import Cell
-from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 
@@ -56,29 +55,29 @@ def step_place_on_cell(cluster: Cluster) -> None:
         cluster.save(update_fields=["cell", "updated_at"])
 
 
-def step_create_keys(cluster: Cluster, conn: KafkaConnection) -> None:
+def step_create_keys(cluster: Cluster, superuser: PlatformSuperuser) -> None:
     for key in _active_keys(cluster):
         secret = unseal(key.sealed_secret)
         if secret is None:
             # The secret was wiped after the user saw it, so the SCRAM user exists already.
-            if key.username not in gateway.list_scram_users(conn):
+            if key.username not in superuser.list_scram_users():
                 raise ProvisioningError(
                     f"Access key '{key.name}' has no secret left to create; delete this "
                     "cluster and create it again."
                 )
             continue
-        gateway.create_scram_user(conn, key.username, secret)  # an upsert: safe to repeat
+        superuser.create_scram_user(key.username, secret)  # an upsert: safe to repeat
 
 
-def step_apply_acls(cluster: Cluster, conn: KafkaConnection) -> None:
+def step_apply_acls(cluster: Cluster, superuser: PlatformSuperuser) -> None:
     """Each key's policy compiled to ACLs and reconciled onto the cell (access.reconcile)."""
     for key in _active_keys(cluster):
-        reconcile_key_acls(key, conn=conn)
+        reconcile_key_acls(key, superuser=superuser)
 
 
-def step_set_quotas(cluster: Cluster, conn: KafkaConnection) -> None:
+def step_set_quotas(cluster: Cluster, superuser: PlatformSuperuser) -> None:
     for key in _active_keys(cluster):
-        reconcile_key_quotas(key, conn=conn)
+        reconcile_key_quotas(key, superuser=superuser)
 
 
 def step_activate(cluster: Cluster) -> None:
@@ -100,29 +99,29 @@ def provision_cluster(*, cluster_id: int) -> Cluster:
     cluster = Cluster.objects.select_related("team", "cell").get(pk=cluster_id)
     if cluster.state != Cluster.State.CREATING:
         return cluster  # a duplicate or late task: nothing to do
-    conn: KafkaConnection | None = None
+    superuser: PlatformSuperuser | None = None
     try:
         step_place_on_cell(cluster)
         _record_progress(cluster, "placed on a cell")
-        conn = cell_admin_connection(cluster.cell)
-        step_create_keys(cluster, conn)
+        superuser = platform_superuser(cluster.cell)
+        step_create_keys(cluster, superuser)
         _record_progress(cluster, "access key created")
-        step_apply_acls(cluster, conn)
+        step_apply_acls(cluster, superuser)
         _record_progress(cluster, "ACLs applied")
-        step_set_quotas(cluster, conn)
+        step_set_quotas(cluster, superuser)
         _record_progress(cluster, "quotas set")
         step_activate(cluster)
     except (ProvisioningError, KafkaGatewayError, OSError, PolicyInvalid) as exc:
-        _fail(cluster, exc, conn)
+        _fail(cluster, exc, superuser)
     return cluster
 
 
-def _fail(cluster: Cluster, exc: Exception, conn: KafkaConnection | None) -> None:
+def _fail(cluster: Cluster, exc: Exception, superuser: PlatformSuperuser | None) -> None:
     reason = _user_message(exc)
     logger.warning("provisioning of cluster %s failed: %s", cluster.pk, reason)
     if cluster.cell_id is not None:
         try:
-            remove_cluster_footprint(cluster, conn or cell_admin_connection(cluster.cell))
+            remove_cluster_footprint(cluster, superuser or platform_superuser(cluster.cell))
         except (KafkaGatewayError, OSError) as cleanup_exc:
             reason += (
                 " Cleaning up on the cell also failed "
@@ -140,7 +139,7 @@ def _fail(cluster: Cluster, exc: Exception, conn: KafkaConnection | None) -> Non
 
 
 def remove_cluster_footprint(
-    cluster: Cluster, conn: KafkaConnection, *, include_data: bool = False
+    cluster: Cluster, superuser: PlatformSuperuser, *, include_data: bool = False
 ) -> None:
     """Remove the cluster's keys (ACLs, quotas, credentials) and, with data, topics and groups.
 
@@ -152,18 +151,18 @@ def remove_cluster_footprint(
     usernames = set(cluster.access_keys.values_list("username", flat=True))
     prefix = cluster.wire_prefix
     principals = {f"User:{username}" for username in usernames}
-    bindings = [b for b in gateway.describe_acls(conn) if b.principal in principals]
+    bindings = [b for b in superuser.describe_acls() if b.principal in principals]
     if bindings:
-        gateway.delete_acls(conn, bindings)
+        superuser.delete_acls(bindings)
     for username in sorted(usernames):
-        gateway.alter_user_quotas(conn, username, dict.fromkeys(gateway.QUOTA_KEYS))
-        gateway.revoke_scram_user(conn, username)
+        superuser.alter_user_quotas(username, dict.fromkeys(QUOTA_KEYS))
+        superuser.revoke_scram_user(username)
     if include_data:
-        groups = [group for group in gateway.list_consumer_groups(conn) if group.startswith(prefix)]
-        gateway.delete_consumer_groups(conn, groups)
-        for topic in gateway.list_topics(conn):
+        groups = [group for group in superuser.list_consumer_groups() if group.startswith(prefix)]
+        superuser.delete_consumer_groups(groups)
+        for topic in superuser.list_topics():
             if topic.startswith(prefix):
-                gateway.delete_topic(conn, topic, missing_ok=True)
+                superuser.delete_topic(topic, missing_ok=True)
 
 
 def delete_cluster(*, cluster_id: int) -> Cluster:
@@ -173,9 +172,7 @@ def delete_cluster(*, cluster_id: int) -> Cluster:
         return cluster
     try:
         if cluster.cell_id is not None:
-            remove_cluster_footprint(
-                cluster, cell_admin_connection(cluster.cell), include_data=True
-            )
+            remove_cluster_footprint(cluster, platform_superuser(cluster.cell), include_data=True)
     except (KafkaGatewayError, OSError) as exc:
         cluster.state_reason = (
             f"Deletion is incomplete: {_user_message(exc)} Delete again to retry."

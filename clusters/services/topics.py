@@ -15,7 +15,6 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from django.utils import timezone
 
 from clusters import limits
 from clusters.models import Cluster, Topic, TopicPartitionEvent
+from clusters.services.consumer_groups import topic_consumer_groups
 from clusters.topic_configs import (
     TIMESTAMP_DIFFERENCE,
     TIMESTAMP_WIRE_NAMES,
@@ -38,11 +38,10 @@ from clusters.topic_configs import (
     to_wire_configs,
 )
 from console.audit import audit_record
-from fleet.kafka import gateway
-from fleet.kafka.connection import KafkaConnection
-from fleet.kafka.errors import TopicAlreadyExists
+from fleet.kafka.errors import InvalidKafkaRequest, KafkaGatewayError, TopicAlreadyExists
+from fleet.kafka.tenant import ClusterGateway
+from fleet.kafka.types import ConfigEntryDescription, TopicDescription
 from fleet.models import Cell
-from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 
@@ -186,17 +185,9 @@ def _require_active(cluster: Cluster) -> None:
         )
 
 
-def admin_connection_for(cluster: Cluster) -> KafkaConnection:
-    """The platform's connection to the cluster's cell (callers stay inside its prefix)."""
-    try:
-        return cell_admin_connection(cluster.cell)
-    except OSError as exc:
-        raise gateway.KafkaUnavailable(
-            "The cell's admin credentials could not be read; the platform team has been told."
-        ) from exc
-
-
-_connection = admin_connection_for
+def cluster_gateway(cluster: Cluster) -> ClusterGateway:
+    """The cluster's view of its cell: short names only (see fleet.kafka.tenant)."""
+    return ClusterGateway(cluster)
 
 
 def _lock(cluster: Cluster) -> Cluster:
@@ -274,11 +265,11 @@ def topic_create(
             compacted=_is_compacted(cleanup),
             mutations=clean_partitions,
         )
-        conn = _connection(locked)
-        wire = f"{locked.wire_prefix}{clean_name}"
+        gw = cluster_gateway(locked)
+        wire = gw.wire_name(clean_name)
         try:
-            gateway.create_topic(
-                conn, wire, partitions=clean_partitions, configs=to_wire_configs(wire_configs)
+            gw.create_topic(
+                clean_name, partitions=clean_partitions, configs=to_wire_configs(wire_configs)
             )
         except TopicAlreadyExists:
             raise ValidationError(
@@ -287,7 +278,7 @@ def topic_create(
                     "Kafka; it appears here within a minute)."
                 }
             ) from None
-        except gateway.InvalidKafkaRequest as exc:
+        except InvalidKafkaRequest as exc:
             raise ValidationError({"configs": exc.message}) from exc
         now = timezone.now()
         topic = Topic.objects.create(
@@ -324,16 +315,15 @@ def _replication_factor(cell: Cell) -> int:
     return 3 if cell.brokers.count() >= 3 else 1
 
 
-def _topic_for_change(locked: Cluster, name: str, conn: KafkaConnection) -> Topic:
+def _topic_for_change(locked: Cluster, name: str, gw: ClusterGateway) -> Topic:
     """The topic's row; a topic made over Kafka that sync has not seen yet is imported first."""
     topic = Topic.objects.filter(cluster=locked, name=name).first()
     if topic is not None:
         return topic
-    wire = f"{locked.wire_prefix}{name}"
-    described = gateway.list_topics(conn).get(wire)
+    described = gw.list_topics().get(name) if name else None
     if described is None:
         raise Http404(f"Topic '{name}' does not exist in cluster '{locked.name}'.")
-    configs = gateway.describe_many_topic_configs(conn, [wire], ["cleanup.policy"]).get(wire, {})
+    configs = gw.describe_many_topic_configs([name], ["cleanup.policy"]).get(name, {})
     return _import_topic(locked, name, described, configs, timezone.now())
 
 
@@ -359,13 +349,13 @@ def topic_alter_configs(
         wire_changes[key] = spec.default if spec.set_at_creation else None
     with transaction.atomic():
         locked = _lock(cluster)
-        conn = _connection(locked)
-        topic = _topic_for_change(locked, name, conn)
+        gw = cluster_gateway(locked)
+        topic = _topic_for_change(locked, name, gw)
         wire = topic.wire_name
-        before = _user_configs(gateway.describe_topic_configs(conn, wire))
+        before = _user_configs(gw.describe_topic_configs(topic.name))
         try:
-            gateway.alter_topic_configs(conn, wire, to_wire_configs(wire_changes))
-        except gateway.InvalidKafkaRequest as exc:
+            gw.alter_topic_configs(topic.name, to_wire_configs(wire_changes))
+        except InvalidKafkaRequest as exc:
             raise ValidationError({"configs": exc.message}) from exc
         audit_record(
             team=locked.team,
@@ -385,8 +375,8 @@ def topic_add_partitions(*, cluster: Cluster, name: str, total: object) -> Topic
     _require_active(cluster)
     with transaction.atomic():
         locked = _lock(cluster)
-        conn = _connection(locked)
-        topic = _topic_for_change(locked, name, conn)
+        gw = cluster_gateway(locked)
+        topic = _topic_for_change(locked, name, gw)
         current = topic.partitions
         if count <= current:
             raise ValidationError(
@@ -397,7 +387,7 @@ def topic_add_partitions(*, cluster: Cluster, name: str, total: object) -> Topic
             )
         added = count - current
         check_partition_limits(locked, adding=added, compacted=topic.is_compacted, mutations=added)
-        gateway.create_partitions(conn, topic.wire_name, total=count)
+        gw.create_partitions(topic.name, total=count)
         topic.partitions = count
         topic.save(update_fields=["partitions", "updated_at"])
         _record(
@@ -426,13 +416,13 @@ def topic_purge(*, cluster: Cluster, name: str) -> int:
     _require_active(cluster)
     with transaction.atomic():
         locked = _lock(cluster)
-        conn = _connection(locked)
-        topic = _topic_for_change(locked, name, conn)
-        parts = [(topic.wire_name, p) for p in range(topic.partitions)]
-        offsets = gateway.list_partition_offsets(conn, parts)
+        gw = cluster_gateway(locked)
+        topic = _topic_for_change(locked, name, gw)
+        parts = [(topic.name, p) for p in range(topic.partitions)]
+        offsets = gw.list_partition_offsets(parts)
         targets = {tp: o.end for tp, o in offsets.items() if o.end > o.start}
         removed = sum(offsets[tp].end - offsets[tp].start for tp in targets)
-        gateway.delete_records(conn, targets)
+        gw.delete_records(targets)
         audit_record(
             team=locked.team,
             action="topic.purge",
@@ -449,10 +439,10 @@ def topic_delete(*, cluster: Cluster, name: str) -> None:
     _require_active(cluster)
     with transaction.atomic():
         locked = _lock(cluster)
-        conn = _connection(locked)
-        topic = _topic_for_change(locked, name, conn)
+        gw = cluster_gateway(locked)
+        topic = _topic_for_change(locked, name, gw)
         check_partition_limits(locked, adding=0, compacted=False, mutations=topic.partitions)
-        gateway.delete_topic(conn, topic.wire_name, missing_ok=True)
+        gw.delete_topic(topic.name, missing_ok=True)
         _record(
             locked,
             name,
@@ -494,7 +484,7 @@ class TopicSnapshot:
     taken_at: float
     rows: dict[str, TopicRow]
     sizes_unavailable: bool = False
-    sizes: dict = field(default_factory=dict, repr=False)  # (wire topic, partition) → sizes
+    sizes: dict = field(default_factory=dict, repr=False)  # (topic, partition) → sizes
     sizes_at: float = 0.0
 
 
@@ -550,9 +540,9 @@ def _entry(cluster_id: int) -> _CacheEntry:
 
 
 def read_topic_snapshot(
-    conn: KafkaConnection, prefix: str, *, previous: TopicSnapshot | None = None
+    gw: ClusterGateway, *, previous: TopicSnapshot | None = None
 ) -> TopicSnapshot:
-    """Everything the list shows, for every topic under `prefix`, in a fixed number of calls.
+    """Everything the list shows, for every topic of the cluster, in a fixed number of calls.
 
     Sizes of `previous` are reused while younger than SIZES_SECONDS.
     """
@@ -562,17 +552,13 @@ def read_topic_snapshot(
         and not previous.sizes_unavailable
         and started - previous.sizes_at < SIZES_SECONDS
     )
-    described = {
-        name[len(prefix) :]: topic
-        for name, topic in gateway.list_topics(conn).items()
-        if name.startswith(prefix)
-    }
-    parts = [(prefix + short, p.id) for short, t in described.items() for p in t.partitions]
-    by_topic = {prefix + short: [p.id for p in t.partitions] for short, t in described.items()}
+    described = gw.list_topics()
+    parts = [(short, p.id) for short, t in described.items() for p in t.partitions]
+    by_topic = {short: [p.id for p in t.partitions] for short, t in described.items()}
     sizes_unavailable = False
     with ThreadPoolExecutor(max_workers=2) as pool:
-        offsets_future = pool.submit(gateway.list_partition_offsets, conn, parts)
-        sizes_future = None if reuse else pool.submit(gateway.describe_log_dirs, conn, by_topic)
+        offsets_future = pool.submit(gw.list_partition_offsets, parts)
+        sizes_future = None if reuse else pool.submit(gw.describe_log_dirs, by_topic)
         offsets = offsets_future.result()
         if sizes_future is None:
             sizes, sizes_at = previous.sizes, previous.sizes_at
@@ -580,19 +566,18 @@ def read_topic_snapshot(
             sizes_at = started
             try:
                 sizes = sizes_future.result()
-            except gateway.KafkaGatewayError as exc:
+            except KafkaGatewayError as exc:
                 logger.warning("log dir sizes unavailable: %s", exc.message)
                 sizes, sizes_unavailable = {}, True
     rows: dict[str, TopicRow] = {}
     for short, topic in described.items():
-        wire = prefix + short
         size = 0
         messages = 0
         for p in topic.partitions:
-            replicas = sizes.get((wire, p.id), {})
+            replicas = sizes.get((short, p.id), {})
             # One replica: the leader's copy if it reported, else the largest.
             size += replicas.get(p.leader, max(replicas.values(), default=0))
-            offs = offsets.get((wire, p.id))
+            offs = offsets.get((short, p.id))
             messages += offs.messages if offs else 0
         rows[short] = TopicRow(
             name=short,
@@ -617,12 +602,12 @@ def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSna
         if age < CACHE_STALE_SECONDS:
             _refresh_in_background(cluster, entry)
             return snapshot
-    conn = _connection(cluster)
+    gw = cluster_gateway(cluster)
     with entry.lock:  # one reader per cluster does the work; others wait for its result
         if entry.snapshot is not None and not fresh and entry.snapshot.taken_at >= now:
             return entry.snapshot
         entry.invalid = False
-        entry.snapshot = read_topic_snapshot(conn, cluster.wire_prefix, previous=entry.snapshot)
+        entry.snapshot = read_topic_snapshot(gw, previous=entry.snapshot)
         return entry.snapshot
 
 
@@ -631,12 +616,12 @@ def _refresh_in_background(cluster: Cluster, entry: _CacheEntry) -> None:
         if entry.refreshing:
             return
         entry.refreshing = True
-    conn = _connection(cluster)
+    gw = cluster_gateway(cluster)
     prefix = cluster.wire_prefix
 
     def run() -> None:
         try:
-            snapshot = read_topic_snapshot(conn, prefix, previous=entry.snapshot)
+            snapshot = read_topic_snapshot(gw, previous=entry.snapshot)
             with entry.lock:
                 entry.snapshot = snapshot
         except Exception:  # the stale snapshot stays; the next request retries
@@ -802,7 +787,7 @@ class TopicDetail:
         return self.settable.get("cleanup.policy") or "delete"
 
 
-def _user_configs(entries: dict[str, gateway.ConfigEntryDescription]) -> dict[str, str | None]:
+def _user_configs(entries: dict[str, ConfigEntryDescription]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in TOPIC_CONFIGS:
         if name == TIMESTAMP_DIFFERENCE:
@@ -818,9 +803,9 @@ def _user_configs(entries: dict[str, gateway.ConfigEntryDescription]) -> dict[st
 def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
     if cluster.cell_id is None:
         raise Http404(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
-    conn = _connection(cluster)
-    wire = f"{cluster.wire_prefix}{name}"
-    described = gateway.list_topics(conn).get(wire) if name else None
+    gw = cluster_gateway(cluster)
+    wire = gw.wire_name(name) if name else ""
+    described = gw.list_topics().get(name) if name else None
     known = Topic.objects.filter(cluster=cluster, name=name).values_list("partitions", flat=True)
     expected = known.first() if name else None
     deadline = time.monotonic() + 3.0
@@ -831,17 +816,15 @@ def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
         and time.monotonic() < deadline
     ):
         time.sleep(0.1)
-        described = gateway.list_topics(conn).get(wire)
+        described = gw.list_topics().get(name)
     if described is None:
         raise Http404(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
     with ThreadPoolExecutor(max_workers=3) as pool:
         offsets_f = pool.submit(
-            gateway.list_partition_offsets, conn, [(wire, p.id) for p in described.partitions]
+            gw.list_partition_offsets, [(name, p.id) for p in described.partitions]
         )
-        configs_f = pool.submit(gateway.describe_topic_configs, conn, wire)
-        from clusters.services.consumer_groups import topic_consumer_groups
-
-        groups_f = pool.submit(topic_consumer_groups, conn, cluster.wire_prefix, wire)
+        configs_f = pool.submit(gw.describe_topic_configs, name)
+        groups_f = pool.submit(topic_consumer_groups, gw, name)
         offsets, entries, groups = offsets_f.result(), configs_f.result(), groups_f.result()
     partitions = [
         PartitionDetail(
@@ -849,8 +832,8 @@ def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
             leader=p.leader,
             replicas=p.replicas,
             isr=p.isr,
-            start_offset=offsets[(wire, p.id)].start if (wire, p.id) in offsets else None,
-            end_offset=offsets[(wire, p.id)].end if (wire, p.id) in offsets else None,
+            start_offset=offsets[(name, p.id)].start if (name, p.id) in offsets else None,
+            end_offset=offsets[(name, p.id)].end if (name, p.id) in offsets else None,
         )
         for p in described.partitions
     ]
@@ -878,8 +861,8 @@ def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
 def _import_topic(
     cluster: Cluster,
     name: str,
-    described: gateway.TopicDescription,
-    configs: dict[str, gateway.ConfigEntryDescription],
+    described: TopicDescription,
+    configs: dict[str, ConfigEntryDescription],
     at: datetime,
 ) -> Topic:
     policy_entry = configs.get("cleanup.policy")
@@ -928,11 +911,14 @@ class SyncResult:
 def sync_topics(
     *,
     cluster: Cluster,
-    conn: KafkaConnection | None = None,
-    metadata: dict[str, gateway.TopicDescription] | None = None,
+    gw: ClusterGateway | None = None,
+    metadata: dict[str, TopicDescription] | None = None,
     read_at: datetime | None = None,
 ) -> SyncResult:
     """Make the cluster's Topic rows equal what is on the cell; record each change once.
+
+    ``metadata`` (short names, as ``ClusterGateway.list_topics`` gives them) lets the periodic
+    sync read a cell once for all its clusters (clusters.services.topic_sync).
 
     Safe to run at any time and any number of times: the cluster row is locked while comparing,
     and a change the console made after the metadata was read is never undone.
@@ -940,13 +926,12 @@ def sync_topics(
     result = SyncResult()
     if cluster.cell_id is None or cluster.state != Cluster.State.ACTIVE:
         return result
-    conn = conn or _connection(cluster)
+    gw = gw or cluster_gateway(cluster)
     if metadata is None:
         read_at = timezone.now()
-        metadata = gateway.list_topics(conn)
+        metadata = gw.list_topics()
     read_at = read_at or timezone.now()
-    prefix = cluster.wire_prefix
-    on_cell = {n[len(prefix) :]: t for n, t in metadata.items() if n.startswith(prefix)}
+    on_cell = metadata
     with transaction.atomic():
         locked = _lock(cluster)
         known = {t.name: t for t in Topic.objects.filter(cluster=locked)}
@@ -956,26 +941,14 @@ def sync_topics(
             ).values_list("topic_name", flat=True)
         )
         new_names = [n for n in on_cell if n not in known and n not in changed_since]
-        configs = (
-            gateway.describe_many_topic_configs(
-                conn, [prefix + n for n in new_names], ["cleanup.policy"]
-            )
-            if new_names
-            else {}
-        )
+        configs = gw.describe_many_topic_configs(new_names, ["cleanup.policy"]) if new_names else {}
         missing = [
             n
             for n, t in known.items()
             if n not in on_cell and n not in changed_since and t.created_at < read_at
         ]
         # Confirm deletions with a second, targeted request: one broker's metadata may lag.
-        still_there = (
-            gateway.describe_many_topic_configs(
-                conn, [prefix + n for n in missing], ["cleanup.policy"]
-            )
-            if missing
-            else {}
-        )
+        still_there = gw.describe_many_topic_configs(missing, ["cleanup.policy"]) if missing else {}
         now = timezone.now()
         events: list[TopicPartitionEvent] = []
         changes: dict[str, dict] = {}
@@ -997,7 +970,7 @@ def sync_topics(
         imported = []
         for name in new_names:
             described = on_cell[name]
-            entry = configs.get(prefix + name, {}).get("cleanup.policy")
+            entry = configs.get(name, {}).get("cleanup.policy")
             policy = (entry.value if entry else None) or "delete"
             count = len(described.partitions)
             imported.append(
@@ -1021,7 +994,7 @@ def sync_topics(
                 continue
             described = on_cell.get(name)
             if described is None:
-                if prefix + name in still_there:
+                if name in still_there:
                     continue
                 event(
                     name, TopicPartitionEvent.Kind.DELETED, -topic.partitions, 0, topic.is_compacted
@@ -1065,32 +1038,3 @@ def sync_topics(
     if result.changed:
         invalidate_topic_cache(cluster)
     return result
-
-
-def sync_all_topics(clusters: Iterable[Cluster] | None = None) -> dict[int, SyncResult]:
-    """The periodic job: one metadata read per cell, then each active cluster compared."""
-    if clusters is None:
-        clusters = Cluster.objects.filter(
-            state=Cluster.State.ACTIVE, cell__isnull=False
-        ).select_related("team", "cell")
-    by_cell: dict[int, list[Cluster]] = {}
-    for cluster in clusters:
-        by_cell.setdefault(cluster.cell_id, []).append(cluster)
-    results: dict[int, SyncResult] = {}
-    for members in by_cell.values():
-        cell = members[0].cell
-        try:
-            conn = cell_admin_connection(cell)
-            read_at = timezone.now()
-            metadata = gateway.list_topics(conn)
-        except (gateway.KafkaGatewayError, OSError) as exc:
-            logger.warning("topic sync skipped cell %s: %s", cell.name, exc)
-            continue
-        for cluster in members:
-            try:
-                results[cluster.pk] = sync_topics(
-                    cluster=cluster, conn=conn, metadata=metadata, read_at=read_at
-                )
-            except gateway.KafkaGatewayError as exc:
-                logger.warning("topic sync of %s failed: %s", cluster, exc.message)
-    return results

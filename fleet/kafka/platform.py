@@ -82,7 +82,8 @@ class PlatformSuperuser:
     def list_scram_users(self) -> set[str]:
         return scram.list_scram_users(self.connection)
 
-    def authenticate_as(self, connection: KafkaConnection, address: str) -> None:
+    @staticmethod
+    def authenticate_as(connection: KafkaConnection, address: str) -> None:
         """Sign in at one broker with a key's own credentials (a rotation's propagation check)."""
         scram.authenticate_on_broker(connection, address)
 

@@ -162,8 +162,13 @@ class ClusterGateway:
     # -- topics --------------------------------------------------------------------------------
 
     def list_topics(self) -> dict[str, TopicDescription]:
+        return self.scope_topics(self._transport.list_topics(self._conn))
+
+    def scope_topics(self, listing: Mapping[str, TopicDescription]) -> dict[str, TopicDescription]:
+        """This cluster's topics out of a whole cell's listing (the periodic sync reads a cell
+        once for all its clusters), with short names; everything else is dropped."""
         out: dict[str, TopicDescription] = {}
-        for described in self._transport.list_topics(self._conn).values():
+        for described in listing.values():
             short = self._short_topic(described)
             if short is not None:
                 out[short.name] = short
@@ -351,21 +356,42 @@ class ClusterGateway:
 
     # -- access --------------------------------------------------------------------------------
 
-    def describe_acls(self, principal: str) -> list[AclBinding]:
-        """The bindings of one of this cluster's keys, with short resource names.
+    def _own_principal(self, principal: str) -> bool:
+        # Keys' SCRAM user names start with the cluster's prefix (clusters' access_key_username).
+        return principal.startswith(f"User:{self.prefix}")
 
-        A binding on a resource outside the prefix is dropped (the platform never writes one;
-        a listing must not show one either). CLUSTER bindings name no tenant resource.
+    def short_binding(self, binding: AclBinding) -> AclBinding | None:
+        """A binding with its resource's short name ('' = the whole cluster, as a prefix)."""
+        if not self._own_principal(binding.principal):
+            return None
+        if binding.resource_type == "CLUSTER":
+            return binding
+        if binding.pattern_type == "PREFIXED" and binding.resource_name == self.prefix:
+            return replace(binding, resource_name="")
+        short = self.short_name(binding.resource_name)
+        return None if short is None else replace(binding, resource_name=short)
+
+    def wire_binding(self, binding: AclBinding) -> AclBinding:
+        """The binding as it is on the cell (the inverse of short_binding)."""
+        if not self._own_principal(binding.principal):
+            raise NameOutsideCluster("That principal is not a key of this cluster.")
+        if binding.resource_type == "CLUSTER":
+            return binding
+        if binding.pattern_type == "PREFIXED" and binding.resource_name == "":
+            return replace(binding, resource_name=self.prefix)
+        return replace(binding, resource_name=self.wire_name(binding.resource_name))
+
+    def describe_acls(self, principal: str | None = None) -> list[AclBinding]:
+        """The bindings of this cluster's keys (or of one of them), with short resource names.
+
+        Bindings of other principals, and any on a resource outside the prefix, are dropped:
+        the platform never writes one, and a listing must not show one either.
         """
+        if principal is not None and not self._own_principal(principal):
+            raise NameOutsideCluster("That principal is not a key of this cluster.")
         out: list[AclBinding] = []
         for binding in self._transport.describe_acls(self._conn, principal):
-            if binding.resource_type == "CLUSTER":
-                out.append(binding)
-                continue
-            short = self.short_name(binding.resource_name)
-            if short is None and binding.pattern_type == "PREFIXED":
-                # "<prefix>" itself as a PREFIXED pattern means "everything in the cluster".
-                short = "" if binding.resource_name == self.prefix else None
+            short = self.short_binding(binding)
             if short is not None:
-                out.append(replace(binding, resource_name=short))
+                out.append(short)
         return out

@@ -14,7 +14,7 @@ from clusters import limits
 from clusters.models import Topic, TopicPartitionEvent
 from clusters.services import consumer_groups as groups
 from clusters.services import messages as msgs
-from clusters.services import topics
+from clusters.services import topic_sync, topics
 from clusters.services.clusters import ClusterSpec, cluster_create
 from console.models import AuditEvent, Role
 from console.services.teams import api_token_create
@@ -391,7 +391,7 @@ def test_topic_sync_imports_topics_made_over_kafka(active, cell, admin_connectio
     created = []
 
     def synced():
-        created.extend(topics.sync_all_topics()[cluster.pk].created)
+        created.extend(topic_sync.sync_all_topics()[cluster.pk].created)
         assert created == ["from-client"]
 
     eventually(synced)

@@ -17,11 +17,10 @@ from clusters.services.access.reconcile import (
     reconcile_key_acls,
 )
 from console.audit import audit_record
-from fleet.kafka import gateway
-from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import KafkaGatewayError
+from fleet.kafka.platform import PlatformSuperuser, platform_superuser
+from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import AclBinding
-from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 
@@ -54,22 +53,21 @@ class AclRow:
     manual_id: int | None = None
 
 
-def cluster_acl_rows(
-    cluster: Cluster, *, conn: KafkaConnection | None = None
-) -> tuple[list[AclRow], list[str]]:
+def cluster_acl_rows(cluster: Cluster) -> tuple[list[AclRow], list[str]]:
     """Every binding on the cell for the cluster's keys, plus desired ones not there (yet).
 
-    Returns (rows, problems): a key whose stored policy no longer compiles is reported, not
-    fatal.
+    Read through the cluster's own gateway (the access tab is tenant-facing): it can only see
+    bindings of this cluster's keys. Returns (rows, problems): a key whose stored policy no
+    longer compiles is reported, not fatal.
     """
-    conn = conn or cell_admin_connection(cluster.cell)
+    gw = ClusterGateway(cluster)
     keys = {
         k.principal: k
         for k in cluster.access_keys.select_related("cluster__team", "cluster__cell")
         .prefetch_related("manual_acls")
         .order_by("id")
     }
-    on_cell = [b for b in gateway.describe_acls(conn) if b.principal in keys]
+    on_cell = [gw.wire_binding(b) for b in gw.describe_acls() if b.principal in keys]
     rows: list[AclRow] = []
     problems: list[str] = []
     desired: dict[str, set[AclBinding]] = {}
@@ -174,7 +172,7 @@ def manual_acls_add(*, key: AccessKey, entries: list[dict]) -> list[ManualAclBin
     if cluster.state != Cluster.State.ACTIVE:
         raise ValidationError(f"The cluster is {cluster.state}: ACLs can change once it is ACTIVE.")
     clean = [validate_manual_acl(key, **entry) for entry in entries]
-    conn = cell_admin_connection(cluster.cell)
+    superuser = platform_superuser(cluster.cell)
     created: list[ManualAclBinding] = []
     with transaction.atomic():
         for values in clean:
@@ -194,9 +192,9 @@ def manual_acls_add(*, key: AccessKey, entries: list[dict]) -> list[ManualAclBin
             after={"bindings": [str(m) for m in created]},
         )
         try:
-            reconcile_key_acls(key, conn=conn)
+            reconcile_key_acls(key, superuser=superuser)
         except KafkaGatewayError:
-            _best_effort_reconcile(key.pk, conn)
+            _best_effort_reconcile(key.pk, superuser)
             raise
     return created
 
@@ -204,7 +202,7 @@ def manual_acls_add(*, key: AccessKey, entries: list[dict]) -> list[ManualAclBin
 def manual_acl_remove(*, binding: ManualAclBinding) -> None:
     key = binding.key
     cluster = key.cluster
-    conn = cell_admin_connection(cluster.cell)
+    superuser = platform_superuser(cluster.cell)
     with transaction.atomic():
         audit_record(
             team=cluster.team,
@@ -214,15 +212,15 @@ def manual_acl_remove(*, binding: ManualAclBinding) -> None:
         )
         binding.delete()
         try:
-            reconcile_key_acls(key, conn=conn)
+            reconcile_key_acls(key, superuser=superuser)
         except KafkaGatewayError:
-            _best_effort_reconcile(key.pk, conn)
+            _best_effort_reconcile(key.pk, superuser)
             raise
 
 
-def _best_effort_reconcile(key_id: int, conn: KafkaConnection) -> None:
+def _best_effort_reconcile(key_id: int, superuser: PlatformSuperuser) -> None:
     try:
-        reconcile_key_acls(AccessKey.objects.get(pk=key_id), conn=conn)
+        reconcile_key_acls(AccessKey.objects.get(pk=key_id), superuser=superuser)
     except Exception:  # the periodic reconciler finishes it; the first error is what counts
         logger.exception("compensating reconcile of key %s failed", key_id)
 

@@ -35,10 +35,10 @@ from clusters.services.access.reconcile import (
 from clusters.services.clusters import access_key_username, new_key_secret, validate_client_ips
 from clusters.services.snippets import Snippet, client_snippets
 from console.audit import audit_record
-from fleet.kafka import gateway
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import KafkaAuthenticationFailed, KafkaGatewayError, KafkaUnavailable
-from fleet.services.cells import cell_admin_connection
+from fleet.kafka.platform import PlatformSuperuser, platform_superuser
+from fleet.kafka.quotas import QUOTA_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def wait_until_every_broker_accepts(
                 timeout=5.0,
             )
             try:
-                gateway.authenticate_on_broker(conn, address)
+                PlatformSuperuser.authenticate_as(conn, address)
                 break
             except (KafkaAuthenticationFailed, KafkaUnavailable):
                 if time.monotonic() >= deadline:
@@ -152,16 +152,16 @@ def wait_until_every_broker_accepts(
                 time.sleep(0.05)
 
 
-def _remove_key_from_cell(key: AccessKey, conn: KafkaConnection) -> None:
+def _remove_key_from_cell(key: AccessKey, superuser: PlatformSuperuser) -> None:
     """Every ACL of its principal and its quotas gone; its credential revoked.
 
     Revoked, not deleted: see gateway.revoke_scram_user (a Kafka 4.3.1 restart bug).
     """
-    bindings = gateway.describe_acls(conn, key.principal)
+    bindings = superuser.describe_acls(key.principal)
     if bindings:
-        gateway.delete_acls(conn, bindings)
-    gateway.alter_user_quotas(conn, key.username, dict.fromkeys(gateway.QUOTA_KEYS))
-    gateway.revoke_scram_user(conn, key.username, missing_ok=True)
+        superuser.delete_acls(bindings)
+    superuser.alter_user_quotas(key.username, dict.fromkeys(QUOTA_KEYS))
+    superuser.revoke_scram_user(key.username, missing_ok=True)
 
 
 # --- services ---------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def access_key_create(
             {"name": f"A cluster can have at most {MAX_KEYS_PER_CLUSTER} active keys."}
         )
     secret = new_key_secret()
-    conn = cell_admin_connection(cluster.cell)
+    superuser = platform_superuser(cluster.cell)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -221,11 +221,11 @@ def access_key_create(
             after={"name": key.name, "username": key.username, "policy_template": template},
         )
         try:
-            gateway.create_scram_user(conn, key.username, secret)
-            reconcile_key(key, conn=conn)
+            superuser.create_scram_user(key.username, secret)
+            reconcile_key(key, superuser=superuser)
             wait_until_every_broker_accepts(cluster, key.username, secret)
         except KafkaGatewayError:
-            _undo(lambda: _remove_key_from_cell(key, conn))
+            _undo(lambda: _remove_key_from_cell(key, superuser))
             raise
     return _with_secret(key, secret)
 
@@ -236,7 +236,7 @@ def access_key_rotate(*, key: AccessKey) -> KeyWithSecret:
     _require_active(cluster)
     _require_live_key(key)
     secret = new_key_secret()
-    conn = cell_admin_connection(cluster.cell)
+    superuser = platform_superuser(cluster.cell)
     with transaction.atomic():
         locked = AccessKey.objects.select_for_update().get(pk=key.pk)
         before = {"rotated_at": locked.rotated_at.isoformat() if locked.rotated_at else None}
@@ -249,7 +249,7 @@ def access_key_rotate(*, key: AccessKey) -> KeyWithSecret:
             before=before,
             after={"rotated_at": locked.rotated_at.isoformat()},
         )
-        gateway.create_scram_user(conn, locked.username, secret)  # replaces the credential
+        superuser.create_scram_user(locked.username, secret)  # replaces the credential
     try:
         wait_until_every_broker_accepts(cluster, locked.username, secret)
     except KafkaUnavailable:
@@ -271,7 +271,7 @@ def access_key_revoke(*, key: AccessKey) -> AccessKey:
     _require_live_key(key)
     if cluster.cell_id is None:
         raise ValidationError("This cluster has no cell yet.")
-    conn = cell_admin_connection(cluster.cell)
+    superuser = platform_superuser(cluster.cell)
     with transaction.atomic():
         locked = AccessKey.objects.select_for_update().get(pk=key.pk)
         locked.revoked_at = timezone.now()
@@ -286,12 +286,12 @@ def access_key_revoke(*, key: AccessKey) -> AccessKey:
             before={"revoked_at": None, "manual_acls": len(manual)},
             after={"revoked_at": locked.revoked_at.isoformat()},
         )
-        users = gateway.list_scram_users(conn)
+        users = superuser.list_scram_users()
         if locked.username in users:
             throwaway = secrets.token_urlsafe(32)
-            gateway.create_scram_user(conn, locked.username, throwaway)
+            superuser.create_scram_user(locked.username, throwaway)
             wait_until_every_broker_accepts(cluster, locked.username, throwaway)
-        _remove_key_from_cell(locked, conn)
+        _remove_key_from_cell(locked, superuser)
     key.revoked_at = locked.revoked_at
     return key
 
@@ -317,7 +317,7 @@ def access_key_set_policy(
     if dry_run:
         return compiled
     _require_active(cluster)
-    conn = cell_admin_connection(cluster.cell)
+    superuser = platform_superuser(cluster.cell)
     with transaction.atomic():
         locked = (
             AccessKey.objects.select_for_update(of=("self",))
@@ -339,9 +339,9 @@ def access_key_set_policy(
             after={"policy_template": template, "policy_document": effective},
         )
         try:
-            reconcile_key_acls(locked, conn=conn)
+            reconcile_key_acls(locked, superuser=superuser)
         except KafkaGatewayError:
-            _undo(lambda: reconcile_key_acls(AccessKey.objects.get(pk=key.pk), conn=conn))
+            _undo(lambda: reconcile_key_acls(AccessKey.objects.get(pk=key.pk), superuser=superuser))
             raise
     key.policy_template, key.policy_document = template, stored
     return compiled
@@ -351,7 +351,7 @@ def cluster_set_allowed_client_ips(*, cluster: Cluster, ips) -> Cluster:
     """Change the network allow-list; every key's ALLOW bindings move to the new hosts."""
     _require_active(cluster)
     clean = validate_client_ips(ips)
-    conn = cell_admin_connection(cluster.cell)
+    superuser = platform_superuser(cluster.cell)
     with transaction.atomic():
         locked = (
             Cluster.objects.select_for_update(of=("self",))
@@ -371,9 +371,13 @@ def cluster_set_allowed_client_ips(*, cluster: Cluster, ips) -> Cluster:
             after={"allowed_client_ips": clean},
         )
         try:
-            reconcile_cluster_keys(locked, conn=conn)
+            reconcile_cluster_keys(locked, superuser=superuser)
         except KafkaGatewayError:
-            _undo(lambda: reconcile_cluster_keys(Cluster.objects.get(pk=cluster.pk), conn=conn))
+            _undo(
+                lambda: reconcile_cluster_keys(
+                    Cluster.objects.get(pk=cluster.pk), superuser=superuser
+                )
+            )
             raise
     cluster.allowed_client_ips = clean
     return locked
@@ -415,12 +419,12 @@ QUOTA_LABELS = {
 }
 
 
-def key_quotas(key: AccessKey, *, conn: KafkaConnection | None = None) -> list[QuotaRow]:
+def key_quotas(key: AccessKey, *, superuser: PlatformSuperuser | None = None) -> list[QuotaRow]:
     """The key's quotas: what Skiff sets, and what the broker holds right now."""
     from clusters.services.access.reconcile import key_desired_quotas
 
-    conn = conn or cell_admin_connection(key.cluster.cell)
-    current = gateway.describe_user_quotas(conn, key.username).get(key.username, {})
+    superuser = superuser or platform_superuser(key.cluster.cell)
+    current = superuser.describe_user_quotas(key.username).get(key.username, {})
     expected = key_desired_quotas(key)
     return [
         QuotaRow(name, label, expected.get(name), current.get(name))

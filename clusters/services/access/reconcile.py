@@ -22,17 +22,16 @@ from clusters.services.access.policy import (
     compile_policy_to_acls,
     template_policy,
 )
-from fleet.kafka import gateway
-from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import KafkaGatewayError
+from fleet.kafka.platform import PlatformSuperuser, platform_superuser
+from fleet.kafka.quotas import QUOTA_KEYS
 from fleet.kafka.types import AclBinding
 from fleet.models import Cell
-from fleet.services.cells import cell_admin_connection
 
 logger = logging.getLogger(__name__)
 
 # Quota keys Skiff manages; anything else set on a key's user is removed.
-MANAGED_QUOTAS = gateway.QUOTA_KEYS
+MANAGED_QUOTAS = QUOTA_KEYS
 
 
 @dataclass
@@ -106,19 +105,19 @@ def key_desired_quotas(key: AccessKey) -> dict[str, float]:
 def reconcile_key_acls(
     key: AccessKey,
     *,
-    conn: KafkaConnection | None = None,
+    superuser: PlatformSuperuser | None = None,
     actual: list[AclBinding] | None = None,
 ) -> ReconcileResult:
     """Cell's ACLs for the key == desired set: create missing, delete extra, nothing else."""
-    conn = conn or cell_admin_connection(key.cluster.cell)
+    superuser = superuser or platform_superuser(key.cluster.cell)
     desired = set(key_desired_acls(key))
-    current = set(gateway.describe_acls(conn, key.principal) if actual is None else actual)
+    current = set(superuser.describe_acls(key.principal) if actual is None else actual)
     result = ReconcileResult(created=sorted(desired - current), deleted=sorted(current - desired))
     # Create before deleting: a policy change never passes through "less than either".
     if result.created:
-        gateway.create_acls(conn, result.created)
+        superuser.create_acls(result.created)
     if result.deleted:
-        gateway.delete_acls(conn, result.deleted)
+        superuser.delete_acls(result.deleted)
     if result.changed:
         logger.info(
             "reconciled ACLs of %s: %d created, %d deleted",
@@ -132,36 +131,36 @@ def reconcile_key_acls(
 def reconcile_key_quotas(
     key: AccessKey,
     *,
-    conn: KafkaConnection | None = None,
+    superuser: PlatformSuperuser | None = None,
     actual: dict[str, float] | None = None,
 ) -> dict[str, float | None]:
     """Set the key's client quotas to the service limits (remove them for a revoked key)."""
-    conn = conn or cell_admin_connection(key.cluster.cell)
+    superuser = superuser or platform_superuser(key.cluster.cell)
     desired = key_desired_quotas(key)
     if actual is None:
-        actual = gateway.describe_user_quotas(conn, key.username).get(key.username, {})
+        actual = superuser.describe_user_quotas(key.username).get(key.username, {})
     changes: dict[str, float | None] = {
         name: value for name, value in desired.items() if actual.get(name) != value
     }
     changes.update({name: None for name in actual if name not in desired})
     if changes:
-        gateway.alter_user_quotas(conn, key.username, changes)
+        superuser.alter_user_quotas(key.username, changes)
     return changes
 
 
-def reconcile_key(key: AccessKey, *, conn: KafkaConnection | None = None) -> ReconcileResult:
-    conn = conn or cell_admin_connection(key.cluster.cell)
-    result = reconcile_key_acls(key, conn=conn)
-    result.quotas_changed = reconcile_key_quotas(key, conn=conn)
+def reconcile_key(key: AccessKey, *, superuser: PlatformSuperuser | None = None) -> ReconcileResult:
+    superuser = superuser or platform_superuser(key.cluster.cell)
+    result = reconcile_key_acls(key, superuser=superuser)
+    result.quotas_changed = reconcile_key_quotas(key, superuser=superuser)
     return result
 
 
-def reconcile_cluster_keys(cluster: Cluster, *, conn: KafkaConnection | None = None) -> None:
+def reconcile_cluster_keys(cluster: Cluster, *, superuser: PlatformSuperuser | None = None) -> None:
     """Reconcile every key of a cluster (after an allow-list change, for example)."""
-    conn = conn or cell_admin_connection(cluster.cell)
+    superuser = superuser or platform_superuser(cluster.cell)
     for key in cluster.access_keys.select_related("cluster__team", "cluster__cell").order_by("id"):
         if key.revoked_at is None:
-            reconcile_key_acls(key, conn=conn)
+            reconcile_key_acls(key, superuser=superuser)
 
 
 @dataclass
@@ -181,7 +180,7 @@ def reconcile_cell_access(cell: Cell) -> CellReport:
     deleted are left to their own task.
     """
     report = CellReport()
-    conn = cell_admin_connection(cell)
+    superuser = platform_superuser(cell)
     keys = list(
         AccessKey.objects.filter(
             cluster__cell=cell,
@@ -194,17 +193,19 @@ def reconcile_cell_access(cell: Cell) -> CellReport:
     if not keys:
         return report
     by_principal: dict[str, list[AclBinding]] = defaultdict(list)
-    for binding in gateway.describe_acls(conn):
+    for binding in superuser.describe_acls():
         by_principal[binding.principal].append(binding)
-    quotas = gateway.describe_user_quotas(conn)
+    quotas = superuser.describe_user_quotas()
     for key in keys:
         # Keys of a FAILED cluster desire nothing (key_desired_acls): nothing of a failed
         # cluster may stay on the cell; its keys come back when provisioning is retried.
         report.keys += 1
         try:
-            result = reconcile_key_acls(key, conn=conn, actual=by_principal.get(key.principal, []))
+            result = reconcile_key_acls(
+                key, superuser=superuser, actual=by_principal.get(key.principal, [])
+            )
             if key.cluster.state == Cluster.State.ACTIVE or quotas.get(key.username):
-                changed = _reconcile_quotas_for(key, conn, quotas.get(key.username, {}))
+                changed = _reconcile_quotas_for(key, superuser, quotas.get(key.username, {}))
                 report.quotas_changed += len(changed)
         except PolicyInvalid as exc:
             report.errors.append(f"{key.username}: stored policy is invalid ({exc.messages[0]})")
@@ -219,13 +220,13 @@ def reconcile_cell_access(cell: Cell) -> CellReport:
     return report
 
 
-def _reconcile_quotas_for(key, conn, actual):
+def _reconcile_quotas_for(key, superuser, actual):
     if key.cluster.state != Cluster.State.ACTIVE:
         changes = {name: None for name in actual}
         if changes:
-            gateway.alter_user_quotas(conn, key.username, changes)
+            superuser.alter_user_quotas(key.username, changes)
         return changes
-    return reconcile_key_quotas(key, conn=conn, actual=actual)
+    return reconcile_key_quotas(key, superuser=superuser, actual=actual)
 
 
 def reconcile_all_access() -> dict[str, CellReport]:
