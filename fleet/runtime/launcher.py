@@ -42,7 +42,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fleet.kafka import gateway
+from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.errors import KafkaGatewayError
+from fleet.kafka.topics import describe_cluster
 from fleet.runtime import certs
 from fleet.runtime.classpath import DEFAULT_FLEET_DIR, REPO_ROOT, Runtime, ensure_classpath
 
@@ -111,8 +113,8 @@ class CellInfo:
     def running(self) -> bool:
         return bool(self.nodes) and all(n.alive for n in self.nodes)
 
-    def admin_connection(self, timeout: float = 15.0) -> gateway.KafkaConnection:
-        return gateway.KafkaConnection(
+    def admin_connection(self, timeout: float = 15.0) -> KafkaConnection:
+        return KafkaConnection(
             bootstrap=self.bootstrap,
             username=self.admin_username,
             password=self.admin_password,
@@ -908,9 +910,9 @@ class LocalCell:
                     )
             registered: set[int] = set()
             try:
-                described = gateway.describe_cluster(conn)
+                described = describe_cluster(conn)
                 registered = {b.node_id for b in described.brokers}
-            except gateway.KafkaGatewayError as exc:
+            except KafkaGatewayError as exc:
                 last_problem = exc.message
             metrics_down = [n.node_id for n in info.nodes if not _http_ok(n.metrics_url)]
             if registered >= expected and not metrics_down:

@@ -39,7 +39,6 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from clusters.models import Cluster
 from fleet.models import Broker, SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
 from fleet.services.rates import (
     METER_KEYS,
@@ -52,6 +51,7 @@ from fleet.services.rates import (
     parse_broker_metrics,
     topic_storage,
 )
+from fleet.tenancy import tenant_directory
 
 logger = logging.getLogger(__name__)
 
@@ -448,12 +448,7 @@ class Sampler:
         return outcome
 
     def _live_clusters(self, cell_ids: set[int]) -> dict[tuple[int, str], int]:
-        rows = (
-            Cluster.objects.live()
-            .filter(cell_id__in=cell_ids)
-            .values_list("pk", "cell_id", "team__slug", "name")
-        )
-        return {(cell_id, f"{slug}.{name}."): pk for pk, cell_id, slug, name in rows}
+        return tenant_directory().live_namespaces(cell_ids=cell_ids)
 
     def _mark_brokers(self, results: list[ScrapeResult], moment: dt.datetime) -> None:
         seen = [
@@ -513,9 +508,7 @@ class Sampler:
                     topic__in={k[1] for k in unseeded},
                 ):
                     existing[(row.cluster_id, row.topic, row.minute)] = row
-            live_ids = set(
-                Cluster.objects.filter(pk__in={k[0] for k in dirty}).values_list("pk", flat=True)
-            )
+            live_ids = tenant_directory().existing_tenants(tenant_ids={k[0] for k in dirty})
             for key in dirty:
                 if key[0] not in live_ids:
                     continue
