@@ -1,12 +1,21 @@
-"""Wizard step forms. They shape input; the rules live in clusters.services.clusters."""
+"""Forms of the clusters pages. They shape input; the rules live in the services.
+
+The wizard's step forms (rules in clusters.services.clusters), then the forms of the Topics,
+Consumer groups and Access pages.
+"""
 
 import json
+from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 
-from clusters.models import PolicyTemplate
+from clusters.models import AccessKey, Cluster, PolicyTemplate
+from clusters.selectors import access_key_list
 from clusters.services import clusters as cluster_services
+from clusters.services.messages import parse_timestamp
+from clusters.topic_configs import TOPIC_CONFIGS
 
 
 class ClusterTypeForm(forms.Form):
@@ -137,3 +146,213 @@ class ClusterDeleteForm(forms.Form):
         if value != self.cluster.name:
             raise ValidationError(f"Type '{self.cluster.name}' exactly to delete this cluster.")
         return value
+
+
+# --- forms of the Topics, Consumer groups and Access pages ---------------------------------------
+#
+# They take a POST apart into the arguments of one service call and nothing more: the rules, and
+# the messages users see, live in the services. `cleaned()` raises a form's own errors as one
+# ValidationError, so a view reports them exactly like a service's.
+
+
+class RawText(forms.CharField):
+    """Optional text passed on as typed: the service judges it (no stripping unless asked)."""
+
+    def __init__(self, *, strip: bool = False, **kwargs):
+        super().__init__(required=False, strip=strip, **kwargs)
+        # Null characters are the service's (or the broker's) business too.
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+
+class ServiceForm(forms.Form):
+    """A POST shaped for one service call. `absent` gives the value of a field left out of it."""
+
+    absent: ClassVar[dict[str, str]] = {}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name, value in self.absent.items():
+            if name not in self.data:
+                cleaned[name] = value
+        return cleaned
+
+    def cleaned(self) -> dict[str, Any]:
+        """The cleaned values; ValidationError (field → messages) when the form is invalid."""
+        if not self.is_valid():
+            raise ValidationError(self.errors.as_data())
+        return self.cleaned_data
+
+    def values(self) -> dict[str, str]:
+        """What was posted, to show the form again after an error."""
+        return {name: self.data.get(name, self.absent.get(name, "")) for name in self.fields}
+
+
+class TopicCreateForm(ServiceForm):
+    """Name, partitions and any settable config; an empty config means the platform default."""
+
+    name = RawText()
+    partitions = RawText()
+    retention_preset = RawText()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for spec in TOPIC_CONFIGS.values():
+            self.fields[spec.name] = RawText(strip=True)
+
+    def configs(self) -> dict[str, str]:
+        """The configs typed in; a retention preset counts unless retention.ms was typed."""
+        configs = {
+            spec.name: self.cleaned_data[spec.name]
+            for spec in TOPIC_CONFIGS.values()
+            if self.cleaned_data[spec.name]
+        }
+        preset = self.cleaned_data["retention_preset"]
+        if preset and preset != "custom" and not configs.get("retention.ms"):
+            configs["retention.ms"] = preset
+        return configs
+
+    def values(self) -> dict[str, str]:
+        values = super().values()
+        for spec in TOPIC_CONFIGS.values():
+            values[spec.name] = values[spec.name].strip()
+        return values
+
+
+class TopicConfigsForm(ServiceForm):
+    """The edit form: each config posted with its shown value (`was:`) and a reset box."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for spec in self.editable_specs():
+            self.fields[spec.name] = RawText(strip=True)
+            self.fields[f"was:{spec.name}"] = RawText(strip=True)
+            self.fields[f"reset:{spec.name}"] = RawText()
+
+    def editable_specs(self):
+        return [spec for spec in TOPIC_CONFIGS.values() if not spec.create_only]
+
+    def posted(self):
+        """The editable configs this POST carries (a form may show only some of them)."""
+        return [spec for spec in self.editable_specs() if spec.name in self.data]
+
+    def changes(self) -> dict[str, str | None]:
+        """Config → new value, or None to reset it to the default; unchanged ones left out."""
+        changes: dict[str, str | None] = {}
+        for spec in self.posted():
+            value = self.cleaned_data[spec.name]
+            if self.cleaned_data[f"reset:{spec.name}"]:
+                changes[spec.name] = None
+            elif value != self.cleaned_data[f"was:{spec.name}"]:
+                changes[spec.name] = value
+        return changes
+
+    def values(self) -> dict[str, str]:
+        return {spec.name: self.data.get(spec.name, "").strip() for spec in self.posted()}
+
+
+class TopicPartitionsForm(ServiceForm):
+    partitions = RawText()
+
+
+class TopicDeleteForm(ServiceForm):
+    confirm_name = RawText()
+
+    def __init__(self, *args, topic: str, **kwargs):
+        self.topic = topic
+        super().__init__(*args, **kwargs)
+
+    def clean_confirm_name(self) -> str:
+        value = self.cleaned_data["confirm_name"].strip()
+        if value != self.topic:
+            raise ValidationError(f"Type '{self.topic}' exactly to delete this topic.")
+        return value
+
+
+class MessageProduceForm(ServiceForm):
+    """One record from the message browser; headers are `name=value`, one per line."""
+
+    key = RawText()
+    value = RawText()
+    headers = RawText()
+    partition = RawText()
+
+    def clean_headers(self) -> list[tuple[str, str]]:
+        headers = []
+        for number, line in enumerate(self.cleaned_data["headers"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                raise ValidationError(f"Line {number}: write headers as name=value.")
+            headers.append((key.strip(), value))
+        return headers
+
+
+class ConsumerGroupResetForm(ServiceForm):
+    """Where to move a group's offsets: earliest, latest, a timestamp or an offset."""
+
+    to = RawText()
+    topic = RawText()
+    timestamp = RawText()
+    offset = RawText()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            cleaned["timestamp"] = parse_timestamp(cleaned.get("timestamp"))  # ms, or None
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
+
+
+class AccessKeyCreateForm(ServiceForm):
+    name = RawText()
+    description = RawText()
+    policy_template = RawText()
+
+
+class AllowedIpsForm(ServiceForm):
+    ips = RawText()
+
+
+class KeyPolicyForm(ServiceForm):
+    """The policy editor: a template, or a custom JSON document (only read for `custom`)."""
+
+    policy_template = RawText()
+    policy_document = RawText()
+    absent: ClassVar[dict[str, str]] = {"policy_template": PolicyTemplate.CUSTOM}
+
+    def document(self) -> str | None:
+        if self.cleaned_data["policy_template"] == PolicyTemplate.CUSTOM:
+            return self.cleaned_data["policy_document"]
+        return None
+
+
+class ManualAclForm(ServiceForm):
+    """One manual binding, or (with `kind`) the bindings of a producer/consumer/Streams app."""
+
+    key = forms.ModelChoiceField(
+        queryset=AccessKey.objects.none(),
+        required=False,
+        error_messages={"invalid_choice": "Choose one of this cluster's active keys."},
+    )
+    kind = RawText()
+    topic = RawText()
+    group = RawText()
+    resource_type = RawText()
+    name = RawText()
+    pattern_type = RawText()
+    operation = RawText()
+    permission = RawText()
+    absent: ClassVar[dict[str, str]] = {"pattern_type": "LITERAL", "permission": "ALLOW"}
+
+    def __init__(self, *args, cluster: Cluster, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key"].queryset = access_key_list(cluster=cluster, active_only=True)
+
+    def clean_key(self) -> AccessKey:
+        if self.cleaned_data["key"] is None:
+            raise ValidationError("Choose one of this cluster's active keys.")
+        return self.cleaned_data["key"]

@@ -12,10 +12,15 @@ import uuid
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from clusters.models import AccessKey, Cluster, ClusterDraft, ManualAclBinding
+from clusters.models import AccessKey, Cluster, ClusterDraft, ManualAclBinding, Topic
 from console.access import get_team_object_or_404, scope_to_team
 from console.models import Team, User
+from fleet.models import TopicMinuteUsage
+
+# The live throughput charts start with this much history (closed minutes).
+LIVE_WINDOW = dt.timedelta(minutes=15)
 
 # --- clusters -------------------------------------------------------------------------------
 
@@ -87,3 +92,51 @@ def manual_acl_get(*, cluster: Cluster, binding_id: int) -> ManualAclBinding:
     if binding is None:
         raise Http404("No such manual binding in this cluster.")
     return binding
+
+
+# --- throughput pages -----------------------------------------------------------------------
+
+
+def throughput_recent_minutes(*, cluster: Cluster, topic: str | None = None) -> dict[str, list]:
+    """The last 15 closed minutes as chart seed data: {"t": [...], "<rate key>": [...]}.
+
+    The cluster's totals, or one topic's (short name).
+    """
+    end = timezone.now().replace(second=0, microsecond=0)  # the current minute is still open
+    rows = TopicMinuteUsage.objects.filter(
+        cluster=cluster, minute__gte=end - LIVE_WINDOW, minute__lt=end
+    )
+    if topic is not None:
+        rows = rows.filter(topic=topic)
+    totals: dict[dt.datetime, list[int]] = {}
+    for minute, bytes_in, bytes_out, messages_in in rows.values_list(
+        "minute", "bytes_in", "bytes_out", "messages_in"
+    ):
+        slot = totals.setdefault(minute, [0, 0, 0])
+        slot[0] += bytes_in
+        slot[1] += bytes_out
+        slot[2] += messages_in
+    seed: dict[str, list] = {
+        "t": [],
+        "bytes_in_per_sec": [],
+        "bytes_out_per_sec": [],
+        "messages_in_per_sec": [],
+    }
+    minute = end - LIVE_WINDOW
+    while minute < end:
+        slot = totals.get(minute, [0, 0, 0])
+        # A minute's average, plotted at its middle.
+        seed["t"].append(minute.timestamp() + 30)
+        seed["bytes_in_per_sec"].append(round(slot[0] / 60, 2))
+        seed["bytes_out_per_sec"].append(round(slot[1] / 60, 2))
+        seed["messages_in_per_sec"].append(round(slot[2] / 60, 2))
+        minute += dt.timedelta(minutes=1)
+    return seed
+
+
+def topic_is_known(*, cluster: Cluster, name: str) -> bool:
+    """The cluster has (or had) this topic: a topic row, or minutes the sampler recorded."""
+    return (
+        Topic.objects.filter(cluster=cluster, name=name).exists()
+        or TopicMinuteUsage.objects.filter(cluster=cluster, topic=name).exists()
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from clusters.views import access, clusters, throughput, topics
+from clusters.views import access, clusters, consumer_groups, throughput, topics
 
 app_name = "clusters"
 
@@ -46,20 +46,22 @@ urlpatterns = [
         topics.TopicMessagesView.as_view(),
         name="topic_messages",
     ),
-    path("<int:pk>/consumer-groups/", topics.ConsumerGroupListView.as_view(), name="groups"),
+    path(
+        "<int:pk>/consumer-groups/", consumer_groups.ConsumerGroupListView.as_view(), name="groups"
+    ),
     path(
         "<int:pk>/consumer-groups/<str:group>/",
-        topics.ConsumerGroupDetailView.as_view(),
+        consumer_groups.ConsumerGroupDetailView.as_view(),
         name="group_detail",
     ),
     path(
         "<int:pk>/consumer-groups/<str:group>/reset-offsets/",
-        topics.ConsumerGroupActionView.as_view(action="reset"),
+        consumer_groups.ConsumerGroupActionView.as_view(action="reset"),
         name="group_reset",
     ),
     path(
         "<int:pk>/consumer-groups/<str:group>/delete/",
-        topics.ConsumerGroupActionView.as_view(action="delete"),
+        consumer_groups.ConsumerGroupActionView.as_view(action="delete"),
         name="group_delete",
     ),
     # Access keys, policies, ACLs and the network allow-list (issue 5)

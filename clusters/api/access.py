@@ -5,7 +5,6 @@ audit). Secrets appear only in the answers to create and rotate.
 """
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -13,6 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from clusters.models import AccessKey, Cluster, ManualAclBinding, PolicyTemplate
+from clusters.selectors import access_key_get, access_key_list, cluster_get, manual_acl_get
 from clusters.services.access.acls import cluster_acl_rows, manual_acl_add, manual_acl_remove
 from clusters.services.access.keys import (
     access_key_create,
@@ -23,7 +23,6 @@ from clusters.services.access.keys import (
 )
 from clusters.services.access.policy import short_resource_name
 from clusters.services.access.reconcile import key_policy_document
-from console.access import get_team_object_or_404
 from console.api.mixins import TeamScopedAPIMixin
 from console.permissions import Action
 
@@ -162,19 +161,15 @@ def binding_dict(binding, prefix: str) -> dict:
 
 
 class ClusterAccessAPIView(TeamScopedAPIMixin, GenericAPIView):
+    # Read by the schema generator and the team mixin; get_cluster() uses the selector.
     queryset = Cluster.objects.live().select_related("team", "cell")
     required_action = Action.ACCESS_VIEW
 
     def get_cluster(self) -> Cluster:
-        return get_team_object_or_404(self.get_queryset(), self.team, pk=self.kwargs["pk"])
+        return cluster_get(team=self.team, pk=self.kwargs["pk"])
 
     def get_key(self, cluster: Cluster) -> AccessKey:
-        try:
-            return cluster.access_keys.select_related("cluster__team", "cluster__cell").get(
-                pk=self.kwargs["key_id"]
-            )
-        except AccessKey.DoesNotExist as exc:
-            raise Http404("No such access key in this cluster.") from exc
+        return access_key_get(cluster=cluster, key_id=self.kwargs["key_id"])
 
 
 class KeyListAPIView(ClusterAccessAPIView):
@@ -187,9 +182,8 @@ class KeyListAPIView(ClusterAccessAPIView):
         operation_id="clusters_keys_list",
     )
     def get(self, request, pk):
-        keys = self.get_cluster().access_keys.order_by("created_at")
-        if request.query_params.get("include_revoked") not in ("1", "true"):
-            keys = keys.filter(revoked_at__isnull=True)
+        include_revoked = request.query_params.get("include_revoked") in ("1", "true")
+        keys = access_key_list(cluster=self.get_cluster(), active_only=not include_revoked)
         return Response(KeyOutput(keys, many=True).data)
 
     @extend_schema(
@@ -330,9 +324,10 @@ class ClusterAclAPIView(ClusterAccessAPIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         cluster = self.get_cluster()
-        key = cluster.access_keys.filter(pk=values.pop("key_id")).first()
-        if key is None:
-            raise ValidationError({"key_id": "No such access key in this cluster."})
+        try:
+            key = access_key_get(cluster=cluster, key_id=values.pop("key_id"))
+        except Http404:
+            raise ValidationError({"key_id": "No such access key in this cluster."}) from None
         created = manual_acl_add(key=key, **values)
         return Response(_manual(created[0]), status=status.HTTP_201_CREATED)
 
@@ -347,13 +342,7 @@ class ClusterAclAPIView(ClusterAccessAPIView):
         data = AclDeleteInput(data={"id": raw})
         data.is_valid(raise_exception=True)
         cluster = self.get_cluster()
-        binding = (
-            ManualAclBinding.objects.filter(Q(key__cluster=cluster), pk=data.validated_data["id"])
-            .select_related("key__cluster__team", "key__cluster__cell")
-            .first()
-        )
-        if binding is None:
-            raise Http404("No such manual binding in this cluster.")
+        binding = manual_acl_get(cluster=cluster, binding_id=data.validated_data["id"])
         manual_acl_remove(binding=binding)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -4,11 +4,12 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
 
-from clusters.models import AccessKey, ManualAclBinding, PolicyTemplate
+from clusters.forms import AccessKeyCreateForm, AllowedIpsForm, KeyPolicyForm, ManualAclForm
+from clusters.models import ManualAclBinding, PolicyTemplate
+from clusters.selectors import access_key_get, access_key_list, cluster_get, manual_acl_get
 from clusters.services.access.acls import (
     MANUAL_OPERATIONS,
     cluster_acl_rows,
@@ -33,7 +34,6 @@ from clusters.services.access.policy import (
     template_policy,
 )
 from clusters.services.access.reconcile import key_policy_document
-from clusters.views.clusters import team_cluster
 from console.access import TeamViewMixin
 from console.permissions import Action
 from fleet.kafka.errors import KafkaGatewayError
@@ -43,13 +43,6 @@ def _errors(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [m for messages_ in exc.message_dict.values() for m in messages_]
     return exc.messages
-
-
-def _team_key(view, cluster, key_id) -> AccessKey:
-    try:
-        return cluster.access_keys.select_related("cluster__team", "cluster__cell").get(pk=key_id)
-    except AccessKey.DoesNotExist as exc:
-        raise Http404("No such access key in this cluster.") from exc
 
 
 def _template_choices():
@@ -65,7 +58,7 @@ def _template_documents(cluster) -> dict[str, str]:
 
 
 def render_access(request, cluster, *, created=None, status=200, errors=None, form=None):
-    keys = cluster.access_keys.order_by("revoked_at", "created_at")
+    keys = access_key_list(cluster=cluster, order_by=("revoked_at", "created_at"))
     context = {
         "nav": "clusters",
         "cluster": cluster,
@@ -85,25 +78,23 @@ class AccessView(TeamViewMixin, View):
     required_action = Action.ACCESS_VIEW
 
     def get(self, request, pk):
-        return render_access(request, team_cluster(self, pk))
+        return render_access(request, cluster_get(team=self.team, pk=pk))
 
 
 class AccessKeyCreateView(TeamViewMixin, View):
     required_action = Action.ACCESS_MANAGE
 
     def post(self, request, pk):
-        cluster = team_cluster(self, pk)
-        form = {
-            "name": request.POST.get("name", ""),
-            "description": request.POST.get("description", ""),
-            "policy_template": request.POST.get("policy_template", ""),
-        }
+        cluster = cluster_get(team=self.team, pk=pk)
+        form = AccessKeyCreateForm(request.POST)
         try:
-            created = access_key_create(cluster=cluster, **form)
+            created = access_key_create(cluster=cluster, **form.cleaned())
         except ValidationError as exc:
-            return render_access(request, cluster, status=400, errors=_errors(exc), form=form)
+            errors = _errors(exc)
+            return render_access(request, cluster, status=400, errors=errors, form=form.values())
         except KafkaGatewayError as exc:
-            return render_access(request, cluster, status=503, errors=[exc.message], form=form)
+            errors = [exc.message]
+            return render_access(request, cluster, status=503, errors=errors, form=form.values())
         return render_access(request, cluster, created=created, status=201)
 
 
@@ -111,8 +102,8 @@ class AccessKeyRotateView(TeamViewMixin, View):
     required_action = Action.ACCESS_MANAGE
 
     def post(self, request, pk, key_id):
-        cluster = team_cluster(self, pk)
-        key = _team_key(self, cluster, key_id)
+        cluster = cluster_get(team=self.team, pk=pk)
+        key = access_key_get(cluster=cluster, key_id=key_id)
         try:
             rotated = access_key_rotate(key=key)
         except ValidationError as exc:
@@ -126,8 +117,8 @@ class AccessKeyRevokeView(TeamViewMixin, View):
     required_action = Action.ACCESS_MANAGE
 
     def post(self, request, pk, key_id):
-        cluster = team_cluster(self, pk)
-        key = _team_key(self, cluster, key_id)
+        cluster = cluster_get(team=self.team, pk=pk)
+        key = access_key_get(cluster=cluster, key_id=key_id)
         try:
             access_key_revoke(key=key)
         except ValidationError as exc:
@@ -143,9 +134,10 @@ class AllowedIpsView(TeamViewMixin, View):
     required_action = Action.ACCESS_MANAGE
 
     def post(self, request, pk):
-        cluster = team_cluster(self, pk)
+        cluster = cluster_get(team=self.team, pk=pk)
         try:
-            cluster_set_allowed_client_ips(cluster=cluster, ips=request.POST.get("ips", ""))
+            ips = AllowedIpsForm(request.POST).cleaned()["ips"]
+            cluster_set_allowed_client_ips(cluster=cluster, ips=ips)
         except ValidationError as exc:
             messages.error(request, " ".join(_errors(exc)))
         except KafkaGatewayError as exc:
@@ -202,14 +194,8 @@ class AccessKeyView(TeamViewMixin, View):
     required_action = Action.ACCESS_VIEW
 
     def get(self, request, pk, key_id):
-        cluster = team_cluster(self, pk)
-        return render_key(request, cluster, _team_key(self, cluster, key_id))
-
-
-def _policy_input(request):
-    template = request.POST.get("policy_template", PolicyTemplate.CUSTOM)
-    text = request.POST.get("policy_document", "")
-    return template, text
+        cluster = cluster_get(team=self.team, pk=pk)
+        return render_key(request, cluster, access_key_get(cluster=cluster, key_id=key_id))
 
 
 class AccessKeyPolicyPreviewView(TeamViewMixin, View):
@@ -218,16 +204,16 @@ class AccessKeyPolicyPreviewView(TeamViewMixin, View):
     required_action = Action.ACCESS_VIEW
 
     def post(self, request, pk, key_id):
-        cluster = team_cluster(self, pk)
-        key = _team_key(self, cluster, key_id)
-        template, text = _policy_input(request)
+        cluster = cluster_get(team=self.team, pk=pk)
+        key = access_key_get(cluster=cluster, key_id=key_id)
+        form = KeyPolicyForm(request.POST)
         context = {"cluster": cluster, "key": key}
         try:
             compiled = preview_policy(
                 cluster,
                 username=key.username,
-                template=template,
-                document=text if template == PolicyTemplate.CUSTOM else None,
+                template=form.cleaned()["policy_template"],
+                document=form.document(),
             )
         except ValidationError as exc:
             context["problems"] = _errors(exc)
@@ -243,39 +229,34 @@ class AccessKeyPolicySaveView(TeamViewMixin, View):
     required_action = Action.ACCESS_MANAGE
 
     def post(self, request, pk, key_id):
-        cluster = team_cluster(self, pk)
-        key = _team_key(self, cluster, key_id)
-        template, text = _policy_input(request)
+        cluster = cluster_get(team=self.team, pk=pk)
+        key = access_key_get(cluster=cluster, key_id=key_id)
+        form = KeyPolicyForm(request.POST)
         try:
             compiled = access_key_set_policy(
                 key=key,
-                policy_template=template,
-                policy_document=text if template == PolicyTemplate.CUSTOM else None,
+                policy_template=form.cleaned()["policy_template"],
+                policy_document=form.document(),
             )
         except (PolicyInvalid, ValidationError) as exc:
-            return render_key(
-                request,
-                cluster,
-                key,
-                template=template,
-                document_text=text,
-                status=400,
-                problems=_errors(exc),
-            )
+            problems, status = _errors(exc), 400
         except KafkaGatewayError as exc:
-            return render_key(
-                request,
-                cluster,
-                key,
-                template=template,
-                document_text=text,
-                status=503,
-                problems=[exc.message],
+            problems, status = [exc.message], 503
+        else:
+            messages.success(
+                request, f"Policy saved: {len(compiled.bindings)} ACL bindings are on the cell."
             )
-        messages.success(
-            request, f"Policy saved: {len(compiled.bindings)} ACL bindings are on the cell."
+            return redirect("clusters:key_detail", pk=pk, key_id=key.pk)
+        posted = form.values()
+        return render_key(
+            request,
+            cluster,
+            key,
+            template=posted["policy_template"],
+            document_text=posted["policy_document"],
+            status=status,
+            problems=problems,
         )
-        return redirect("clusters:key_detail", pk=pk, key_id=key.pk)
 
 
 # --- ACLs -----------------------------------------------------------------------------------
@@ -295,7 +276,7 @@ def render_acls(request, cluster, *, status=200, errors=None):
         "problems": problems,
         "read_error": read_error,
         "errors": errors or [],
-        "keys": cluster.access_keys.filter(revoked_at__isnull=True).order_by("name"),
+        "keys": access_key_list(cluster=cluster, active_only=True, order_by=("name",)),
         "resource_types": ManualAclBinding.ResourceType.choices,
         "operations": sorted({op for ops in MANUAL_OPERATIONS.values() for op in ops}),
         "can_manage": request.team_context.allows(Action.ACCESS_MANAGE),
@@ -307,37 +288,29 @@ class AclListView(TeamViewMixin, View):
     required_action = Action.ACCESS_VIEW
 
     def get(self, request, pk):
-        return render_acls(request, team_cluster(self, pk))
+        return render_acls(request, cluster_get(team=self.team, pk=pk))
 
 
 class AclAddView(TeamViewMixin, View):
     required_action = Action.ACCESS_MANAGE
 
     def post(self, request, pk):
-        cluster = team_cluster(self, pk)
-        key = cluster.access_keys.filter(
-            pk=request.POST.get("key") or 0, revoked_at__isnull=True
-        ).first()
+        cluster = cluster_get(team=self.team, pk=pk)
         try:
-            if key is None:
-                raise ValidationError("Choose one of this cluster's active keys.")
-            if request.POST.get("kind"):
-                manual_acls_add(
-                    key=key,
-                    entries=manual_template_entries(
-                        request.POST["kind"],
-                        topic=request.POST.get("topic", ""),
-                        group=request.POST.get("group", ""),
-                    ),
+            data = ManualAclForm(request.POST, cluster=cluster).cleaned()
+            if data["kind"]:
+                entries = manual_template_entries(
+                    data["kind"], topic=data["topic"], group=data["group"]
                 )
+                manual_acls_add(key=data["key"], entries=entries)
             else:
                 manual_acl_add(
-                    key=key,
-                    resource_type=request.POST.get("resource_type", ""),
-                    name=request.POST.get("name", ""),
-                    pattern_type=request.POST.get("pattern_type", "LITERAL"),
-                    operation=request.POST.get("operation", ""),
-                    permission=request.POST.get("permission", "ALLOW"),
+                    key=data["key"],
+                    resource_type=data["resource_type"],
+                    name=data["name"],
+                    pattern_type=data["pattern_type"],
+                    operation=data["operation"],
+                    permission=data["permission"],
                 )
         except ValidationError as exc:
             return render_acls(request, cluster, status=400, errors=_errors(exc))
@@ -351,14 +324,8 @@ class AclRemoveView(TeamViewMixin, View):
     required_action = Action.ACCESS_MANAGE
 
     def post(self, request, pk, binding_id):
-        cluster = team_cluster(self, pk)
-        binding = (
-            ManualAclBinding.objects.filter(key__cluster=cluster, pk=binding_id)
-            .select_related("key__cluster__team", "key__cluster__cell")
-            .first()
-        )
-        if binding is None:
-            raise Http404("No such manual binding in this cluster.")
+        cluster = cluster_get(team=self.team, pk=pk)
+        binding = manual_acl_get(cluster=cluster, binding_id=binding_id)
         try:
             manual_acl_remove(binding=binding)
         except KafkaGatewayError as exc:

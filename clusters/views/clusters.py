@@ -19,6 +19,13 @@ from clusters.forms import (
     parse_tags,
 )
 from clusters.models import Cluster, ClusterDraft, PolicyTemplate
+from clusters.selectors import (
+    access_key_list,
+    cluster_draft_get,
+    cluster_draft_open_get,
+    cluster_get,
+    cluster_list,
+)
 from clusters.services.clusters import (
     ClusterSpec,
     cluster_create,
@@ -26,7 +33,7 @@ from clusters.services.clusters import (
     cluster_retry,
 )
 from clusters.services.snippets import client_snippets
-from console.access import TeamViewMixin, get_team_object_or_404, scope_to_team
+from console.access import TeamViewMixin
 from console.permissions import Action
 
 
@@ -38,8 +45,7 @@ class ClusterListView(TeamViewMixin, ListView):
     context_object_name = "clusters"
 
     def get_queryset(self):
-        clusters = Cluster.objects.live().select_related("cell")
-        return scope_to_team(clusters, self.team).order_by("name")
+        return cluster_list(team=self.team)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -70,9 +76,7 @@ class ClusterCreateStartView(TeamViewMixin, View):
 
     def get(self, request):
         since = timezone.now() - timezone.timedelta(days=DRAFT_RESUME_DAYS)
-        draft = ClusterDraft.objects.filter(
-            team=self.team, user=request.user, cluster__isnull=True, updated_at__gte=since
-        ).first()
+        draft = cluster_draft_open_get(team=self.team, user=request.user, updated_since=since)
         if draft is None or request.GET.get("fresh"):
             draft = ClusterDraft.objects.create(team=self.team, user=request.user, data={})
         return redirect("clusters:wizard", draft_id=draft.pk, step="type")
@@ -106,12 +110,7 @@ class ClusterWizardView(TeamViewMixin, View):
     def setup_draft(self, draft_id, step):
         if step not in WIZARD_STEPS:
             raise Http404("No such wizard step.")
-        draft = get_team_object_or_404(
-            ClusterDraft.objects.select_related("cluster"), self.team, pk=draft_id
-        )
-        if draft.user_id != self.request.user.id:
-            raise Http404("No such draft.")
-        return draft
+        return cluster_draft_get(team=self.team, user=self.request.user, draft_id=draft_id)
 
     def get(self, request, draft_id, step):
         draft = self.setup_draft(draft_id, step)
@@ -213,15 +212,9 @@ class ClusterWizardView(TeamViewMixin, View):
 # --- one cluster --------------------------------------------------------------------------------
 
 
-def team_cluster(view, pk) -> Cluster:
-    return get_team_object_or_404(
-        Cluster.objects.live().select_related("cell", "team"), view.team, pk=pk
-    )
-
-
 def render_cluster_detail(request, cluster, *, new_key=None, secret=None, status=200):
     context_ = request.team_context
-    key = new_key or cluster.access_keys.filter(revoked_at__isnull=True).first()
+    key = new_key or access_key_list(cluster=cluster, active_only=True).first()
     context = {
         "nav": "clusters",
         "cluster": cluster,
@@ -238,7 +231,7 @@ class ClusterDetailView(TeamViewMixin, View):
     required_action = Action.CLUSTER_VIEW
 
     def get(self, request, pk):
-        return render_cluster_detail(request, team_cluster(self, pk))
+        return render_cluster_detail(request, cluster_get(team=self.team, pk=pk))
 
 
 class ClusterStatusView(TeamViewMixin, View):
@@ -248,7 +241,7 @@ class ClusterStatusView(TeamViewMixin, View):
 
     def get(self, request, pk):
         try:
-            cluster = team_cluster(self, pk)
+            cluster = cluster_get(team=self.team, pk=pk)
         except Http404:
             # Deleted meanwhile, or another team's id: 404 either way (htmx still follows
             # HX-Redirect on an error status, so the polling page leaves for the list).
@@ -266,7 +259,7 @@ class ClusterRetryView(TeamViewMixin, View):
 
     def post(self, request, pk):
         try:
-            cluster_retry(cluster=team_cluster(self, pk))
+            cluster_retry(cluster=cluster_get(team=self.team, pk=pk))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return redirect("clusters:detail", pk=pk)
@@ -276,12 +269,12 @@ class ClusterDeleteView(TeamViewMixin, View):
     required_action = Action.CLUSTER_MANAGE
 
     def get(self, request, pk):
-        cluster = team_cluster(self, pk)
+        cluster = cluster_get(team=self.team, pk=pk)
         form = ClusterDeleteForm(cluster=cluster)
         return render(request, "clusters/cluster_delete.html", {"cluster": cluster, "form": form})
 
     def post(self, request, pk):
-        cluster = team_cluster(self, pk)
+        cluster = cluster_get(team=self.team, pk=pk)
         form = ClusterDeleteForm(request.POST, cluster=cluster)
         if not form.is_valid():
             return render(
@@ -305,4 +298,4 @@ class ClusterCaView(TeamViewMixin, View):
     required_action = Action.CLUSTER_VIEW
 
     def get(self, request, pk):
-        return cluster_ca_response(team_cluster(self, pk))
+        return cluster_ca_response(cluster_get(team=self.team, pk=pk))

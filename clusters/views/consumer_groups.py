@@ -1,0 +1,92 @@
+"""Pages of the Consumer groups tab: the list, one group's lag, offset reset and delete."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views import View
+
+from clusters.forms import ConsumerGroupResetForm
+from clusters.services import consumer_groups as group_services
+from clusters.views.topics import ClusterTabMixin, _errors
+from console.permissions import Action
+from fleet.kafka.errors import KafkaGatewayError
+
+
+class ConsumerGroupListView(ClusterTabMixin, View):
+    required_action = Action.TOPIC_VIEW
+
+    def get(self, request, pk):
+        cluster = self.get_cluster(pk)
+        context = self.base_context(cluster, "groups")
+        context["search"] = request.GET.get("search", "")
+        status = 200
+        try:
+            context["groups"] = group_services.group_list(cluster=cluster, search=context["search"])
+        except ValidationError as exc:
+            context["error"] = " ".join(exc.messages)
+            status = 400
+        except KafkaGatewayError as exc:
+            context["error"] = exc.message
+            status = 503
+        template = (
+            "clusters/partials/_group_table.html"
+            if request.htmx
+            else "clusters/consumer_group_list.html"
+        )
+        return render(request, template, context, status=status)
+
+
+class ConsumerGroupDetailView(ClusterTabMixin, View):
+    required_action = Action.TOPIC_VIEW
+
+    def get(self, request, pk, group):
+        return self.render_detail(self.get_cluster(pk), group)
+
+    def render_detail(self, cluster, group, *, errors=None, status=200, values=None):
+        context = self.base_context(cluster, "groups")
+        try:
+            context["group"] = group_services.group_get(cluster=cluster, group=group)
+        except KafkaGatewayError as exc:
+            context["error"] = exc.message
+            status = 503
+        context.update({"errors": errors or {}, "values": values or {"to": "earliest"}})
+        return render(self.request, "clusters/consumer_group_detail.html", context, status=status)
+
+
+class ConsumerGroupActionView(ConsumerGroupDetailView):
+    required_action = Action.TOPIC_MANAGE
+    action = ""
+
+    def get(self, request, pk, group):
+        return redirect("clusters:group_detail", pk=pk, group=group)
+
+    def post(self, request, pk, group):
+        cluster = self.get_cluster(pk)
+        form = ConsumerGroupResetForm(request.POST)
+        try:
+            return getattr(self, f"do_{self.action}")(request, cluster, group, form)
+        except ValidationError as exc:
+            errors, status = _errors(exc), 400
+        except KafkaGatewayError as exc:
+            errors, status = {"form": [exc.message]}, 503
+        return self.render_detail(
+            cluster, group, errors=errors, status=status, values=form.values()
+        )
+
+    def do_reset(self, request, cluster, group, form):
+        data = form.cleaned()
+        result = group_services.group_reset_offsets(
+            cluster=cluster,
+            group=group,
+            to=data["to"],
+            topic=data["topic"] or None,
+            timestamp=data["timestamp"],
+            offset=data["offset"] or None,
+        )
+        messages.success(request, f"Offsets of {len(result)} partitions reset ({data['to']}).")
+        return redirect("clusters:group_detail", pk=cluster.pk, group=group)
+
+    def do_delete(self, request, cluster, group, form):
+        group_services.group_delete(cluster=cluster, group=group)
+        messages.success(request, f"Consumer group '{group}' deleted.")
+        return redirect("clusters:groups", pk=cluster.pk)
