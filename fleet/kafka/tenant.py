@@ -13,6 +13,7 @@ prove that no request leaves the prefix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 
 # Kafka's own limit on a topic's wire name (its log directory name must fit 255 bytes).
 KAFKA_MAX_NAME = 249
+# The short form of a PREFIXED binding on the cluster's prefix itself (every resource of the
+# cluster). `wire_name` refuses "*", so it can never be mistaken for a name.
+WHOLE_CLUSTER = "*"
+_LEGAL_TOPIC = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 class TenantCluster(Protocol):
@@ -52,6 +57,8 @@ class TenantCluster(Protocol):
 
 class NameOutsideCluster(InvalidKafkaRequest):
     """A short name that would not address a resource of this cluster."""
+
+    code = "name_outside_cluster"
 
 
 class Transport(Protocol):
@@ -136,6 +143,16 @@ class ClusterGateway:
             )
         return wire
 
+    def wire_topic_name(self, name: str) -> str:
+        """A topic's wire name: also within Kafka's legal characters, so a bad name fails here
+        with a sentence instead of at the broker."""
+        wire = self.wire_name(name)
+        if not _LEGAL_TOPIC.match(name):
+            raise NameOutsideCluster(
+                f"'{name}' is not a valid topic name: use letters, digits, '.', '_' and '-'."
+            )
+        return wire
+
     def short_name(self, wire: str) -> str | None:
         """The short name of a wire name of this cluster; None for anything else (dropped)."""
         if isinstance(wire, str) and wire.startswith(self.prefix) and len(wire) > len(self.prefix):
@@ -143,7 +160,7 @@ class ClusterGateway:
         return None
 
     def _wire_partitions(self, partitions: Iterable[TopicPartitionKey]) -> list[TopicPartitionKey]:
-        return [(self.wire_name(topic), int(partition)) for topic, partition in partitions]
+        return [(self.wire_topic_name(topic), int(partition)) for topic, partition in partitions]
 
     def _short_keyed(
         self, by_wire: Mapping[TopicPartitionKey, Any]
@@ -184,7 +201,7 @@ class ClusterGateway:
     ) -> None:
         self._transport.create_topic(
             self._conn,
-            self.wire_name(name),
+            self.wire_topic_name(name),
             partitions=partitions,
             replication_factor=replication_factor,
             configs=configs,
@@ -192,11 +209,13 @@ class ClusterGateway:
 
     def delete_topic(self, name: str, *, missing_ok: bool = False) -> bool:
         return bool(
-            self._transport.delete_topic(self._conn, self.wire_name(name), missing_ok=missing_ok)
+            self._transport.delete_topic(
+                self._conn, self.wire_topic_name(name), missing_ok=missing_ok
+            )
         )
 
     def create_partitions(self, name: str, *, total: int) -> None:
-        self._transport.create_partitions(self._conn, self.wire_name(name), total=total)
+        self._transport.create_partitions(self._conn, self.wire_topic_name(name), total=total)
 
     def list_partition_offsets(
         self, partitions: Iterable[TopicPartitionKey]
@@ -220,7 +239,7 @@ class ClusterGateway:
         self, before: Mapping[TopicPartitionKey, int]
     ) -> dict[TopicPartitionKey, int]:
         wire = {
-            (self.wire_name(topic), int(partition)): offset
+            (self.wire_topic_name(topic), int(partition)): offset
             for (topic, partition), offset in before.items()
         }
         return self._short_keyed(self._transport.delete_records(self._conn, wire))
@@ -228,7 +247,7 @@ class ClusterGateway:
     def describe_log_dirs(
         self, partitions: Mapping[str, Sequence[int]]
     ) -> dict[TopicPartitionKey, dict[int, int]]:
-        wire = {self.wire_name(topic): list(parts) for topic, parts in partitions.items()}
+        wire = {self.wire_topic_name(topic): list(parts) for topic, parts in partitions.items()}
         if not wire:
             return {}
         return self._short_keyed(self._transport.describe_log_dirs(self._conn, wire))
@@ -236,12 +255,12 @@ class ClusterGateway:
     # -- configs -------------------------------------------------------------------------------
 
     def describe_topic_configs(self, name: str) -> dict[str, ConfigEntryDescription]:
-        return dict(self._transport.describe_topic_configs(self._conn, self.wire_name(name)))
+        return dict(self._transport.describe_topic_configs(self._conn, self.wire_topic_name(name)))
 
     def describe_many_topic_configs(
         self, names: Sequence[str], keys: Sequence[str] | None = None
     ) -> dict[str, dict[str, ConfigEntryDescription]]:
-        wire = [self.wire_name(name) for name in names]
+        wire = [self.wire_topic_name(name) for name in names]
         if not wire:
             return {}
         out: dict[str, dict[str, ConfigEntryDescription]] = {}
@@ -254,7 +273,7 @@ class ClusterGateway:
         return out
 
     def alter_topic_configs(self, name: str, changes: Mapping[str, str | None]) -> None:
-        self._transport.alter_topic_configs(self._conn, self.wire_name(name), changes)
+        self._transport.alter_topic_configs(self._conn, self.wire_topic_name(name), changes)
 
     # -- consumer groups -----------------------------------------------------------------------
 
@@ -313,7 +332,7 @@ class ClusterGateway:
         self, group_id: str, offsets: Mapping[TopicPartitionKey, int]
     ) -> None:
         wire = {
-            (self.wire_name(topic), int(partition)): offset
+            (self.wire_topic_name(topic), int(partition)): offset
             for (topic, partition), offset in offsets.items()
         }
         self._transport.alter_consumer_group_offsets(self._conn, self.wire_name(group_id), wire)
@@ -329,7 +348,7 @@ class ClusterGateway:
         self, topic: str, messages: Sequence[MessageInput], *, partition: int | None = None
     ) -> list[ProducedRecord]:
         produced = self._transport.produce(
-            self._conn, self.wire_name(topic), messages, partition=partition
+            self._conn, self.wire_topic_name(topic), messages, partition=partition
         )
         return [replace(record, topic=topic) for record in produced]
 
@@ -341,7 +360,7 @@ class ClusterGateway:
         max_bytes: int = 4 * 1024 * 1024,
     ) -> list[ConsumedMessage]:
         wire = {
-            (self.wire_name(topic), int(partition)): bounds
+            (self.wire_topic_name(topic), int(partition)): bounds
             for (topic, partition), bounds in ranges.items()
         }
         fetched = self._transport.fetch_messages(
@@ -361,13 +380,13 @@ class ClusterGateway:
         return principal.startswith(f"User:{self.prefix}")
 
     def short_binding(self, binding: AclBinding) -> AclBinding | None:
-        """A binding with its resource's short name ('' = the whole cluster, as a prefix)."""
+        """A binding with its resource's short name (WHOLE_CLUSTER for the prefix itself)."""
         if not self._own_principal(binding.principal):
             return None
         if binding.resource_type == "CLUSTER":
             return binding
         if binding.pattern_type == "PREFIXED" and binding.resource_name == self.prefix:
-            return replace(binding, resource_name="")
+            return replace(binding, resource_name=WHOLE_CLUSTER)
         short = self.short_name(binding.resource_name)
         return None if short is None else replace(binding, resource_name=short)
 
@@ -377,7 +396,7 @@ class ClusterGateway:
             raise NameOutsideCluster("That principal is not a key of this cluster.")
         if binding.resource_type == "CLUSTER":
             return binding
-        if binding.pattern_type == "PREFIXED" and binding.resource_name == "":
+        if binding.pattern_type == "PREFIXED" and binding.resource_name == WHOLE_CLUSTER:
             return replace(binding, resource_name=self.prefix)
         return replace(binding, resource_name=self.wire_name(binding.resource_name))
 
