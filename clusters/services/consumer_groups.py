@@ -1,7 +1,8 @@
 """Consumer groups of a serverless cluster: list with lag, detail, reset offsets, delete.
 
-Group ids carry the cluster's wire prefix on Kafka; the console shows short ids. Lag of a
-partition is its end offset minus the group's committed offset (never negative).
+Every call goes through the cluster's `ClusterGateway`: short group ids and topic names in and
+out, the prefix handled by the facade alone. Lag of a partition is its end offset minus the
+group's committed offset (never negative).
 """
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
 from clusters.models import Cluster
 from console.audit import audit_record
-from fleet.kafka import gateway
-from fleet.kafka.connection import KafkaConnection
+from console.errors import ValidationFailed
+from fleet.kafka.tenant import ClusterGateway, NameOutsideCluster
 from fleet.kafka.types import TopicPartitionKey
 
 RESET_TARGETS = ("earliest", "latest", "timestamp", "offset")
@@ -48,6 +48,17 @@ class MemberRow:
     @property
     def assignment_text(self) -> str:
         return ", ".join(f"{t}-{p}" for t, p in self.assignment) or "—"
+
+
+@dataclass(frozen=True)
+class TopicGroupLag:
+    """A group reading one topic (the topic page), with its lag on that topic."""
+
+    group: str  # short id
+    state: str
+    members: int
+    lag: int
+    partitions: int
 
 
 @dataclass
@@ -83,33 +94,26 @@ class GroupDetail:
         return not self.members
 
 
-def _conn(cluster: Cluster) -> KafkaConnection:
+def _gateway(cluster: Cluster) -> ClusterGateway:
     if cluster.cell_id is None or cluster.state != Cluster.State.ACTIVE:
-        raise ValidationError(f"Cluster '{cluster.name}' is {cluster.state}, not ACTIVE.")
-    from clusters.services.topics import admin_connection_for
-
-    return admin_connection_for(cluster)
-
-
-def _wire_groups(conn: KafkaConnection, prefix: str) -> dict[str, str]:
-    return {g: s for g, s in gateway.list_consumer_groups(conn).items() if g.startswith(prefix)}
+        raise ValidationFailed(f"Cluster '{cluster.name}' is {cluster.state}, not ACTIVE.")
+    return ClusterGateway(cluster)
 
 
 def _lags(
-    conn: KafkaConnection, prefix: str, committed: dict[str, dict[TopicPartitionKey, int]]
+    gw: ClusterGateway, committed: dict[str, dict[TopicPartitionKey, int]]
 ) -> dict[str, list[PartitionLag]]:
-    parts = {tp for offsets in committed.values() for tp in offsets if tp[0].startswith(prefix)}
-    ends = gateway.list_partition_offsets(conn, parts)
+    """Per group, its committed offsets (short names, from the facade) with their lag."""
+    parts = {tp for offsets in committed.values() for tp in offsets}
+    ends = gw.list_partition_offsets(parts)
     out: dict[str, list[PartitionLag]] = {}
     for group, offsets in committed.items():
         rows = []
         for (topic, partition), offset in sorted(offsets.items()):
-            if not topic.startswith(prefix):
-                continue
             end = ends.get((topic, partition))
             rows.append(
                 PartitionLag(
-                    topic=topic[len(prefix) :],
+                    topic=topic,
                     partition=partition,
                     committed=offset,
                     end=end.end if end else None,
@@ -122,23 +126,22 @@ def _lags(
 
 def group_list(*, cluster: Cluster, search: str = "") -> list[GroupRow]:
     """Every group of the cluster with state, member count, topics and total lag."""
-    conn = _conn(cluster)
-    prefix = cluster.wire_prefix
-    states = _wire_groups(conn, prefix)
+    gw = _gateway(cluster)
+    states = gw.list_consumer_groups()
     needle = (search or "").strip().lower()
-    ids = [g for g in states if needle in g[len(prefix) :].lower()]
+    ids = [g for g in states if needle in g.lower()]
     if not ids:
         return []
-    descriptions = gateway.describe_consumer_groups(conn, ids)
-    lags = _lags(conn, prefix, gateway.list_consumer_group_offsets(conn, ids))
+    descriptions = gw.describe_consumer_groups(ids)
+    lags = _lags(gw, gw.list_consumer_group_offsets(ids))
     rows = []
-    for wire_id in sorted(ids):
-        desc = descriptions.get(wire_id)
-        partitions = lags.get(wire_id, [])
+    for group in sorted(ids):
+        desc = descriptions.get(group)
+        partitions = lags.get(group, [])
         rows.append(
             GroupRow(
-                group=wire_id[len(prefix) :],
-                state=desc.state if desc else states[wire_id],
+                group=group,
+                state=desc.state if desc else states[group],
                 members=len(desc.members) if desc else 0,
                 topics=sorted({p.topic for p in partitions}),
                 lag=sum(p.lag for p in partitions),
@@ -147,22 +150,21 @@ def group_list(*, cluster: Cluster, search: str = "") -> list[GroupRow]:
     return rows
 
 
-def _strip(prefix: str, assignment) -> tuple[tuple[str, int], ...]:
-    return tuple((t[len(prefix) :] if t.startswith(prefix) else t, p) for t, p in assignment)
-
-
 def group_get(*, cluster: Cluster, group: str) -> GroupDetail:
-    conn = _conn(cluster)
-    prefix = cluster.wire_prefix
-    wire_id = f"{prefix}{group}"
+    gw = _gateway(cluster)
     if not group:
         raise Http404("No such consumer group.")
-    desc = gateway.describe_consumer_groups(conn, [wire_id]).get(wire_id)
-    committed = gateway.list_consumer_group_offsets(conn, [wire_id])
-    if (desc is None or desc.state in _GONE_STATES) and not committed.get(wire_id):
-        raise Http404(f"Consumer group '{group}' does not exist in cluster '{cluster.name}'.")
+    missing = f"Consumer group '{group}' does not exist in cluster '{cluster.name}'."
+    try:
+        wire_id = gw.wire_name(group)  # shown on the page and kept in the audit trail
+    except NameOutsideCluster:
+        raise Http404(missing) from None
+    desc = gw.describe_consumer_groups([group]).get(group)
+    committed = gw.list_consumer_group_offsets([group])
+    if (desc is None or desc.state in _GONE_STATES) and not committed.get(group):
+        raise Http404(missing)
     members = [
-        MemberRow(m.member_id, m.client_id, m.host, _strip(prefix, m.assignment))
+        MemberRow(m.member_id, m.client_id, m.host, m.assignment)
         for m in (desc.members if desc else ())
     ]
     return GroupDetail(
@@ -173,30 +175,28 @@ def group_get(*, cluster: Cluster, group: str) -> GroupDetail:
         partition_assignor=desc.partition_assignor if desc else "",
         coordinator=desc.coordinator if desc else None,
         members=members,
-        partitions=_lags(conn, prefix, committed).get(wire_id, []),
+        partitions=_lags(gw, committed).get(group, []),
     )
 
 
-def topic_consumer_groups(conn: KafkaConnection, prefix: str, wire_topic: str) -> list:
-    """Groups of the cluster with committed offsets on one topic, with their lag on it."""
-    from clusters.services.topics import TopicGroupLag
-
-    states = _wire_groups(conn, prefix)
+def topic_consumer_groups(gw: ClusterGateway, topic: str) -> list[TopicGroupLag]:
+    """Groups of the cluster with committed offsets on one topic (short name), with their lag."""
+    states = gw.list_consumer_groups()
     if not states:
         return []
-    committed = gateway.list_consumer_group_offsets(conn, list(states))
+    committed = gw.list_consumer_group_offsets(list(states))
     reading = {
-        g: {tp: o for tp, o in offsets.items() if tp[0] == wire_topic}
+        g: {tp: o for tp, o in offsets.items() if tp[0] == topic}
         for g, offsets in committed.items()
     }
     reading = {g: offsets for g, offsets in reading.items() if offsets}
     if not reading:
         return []
-    descriptions = gateway.describe_consumer_groups(conn, list(reading))
-    lags = _lags(conn, prefix, reading)
+    descriptions = gw.describe_consumer_groups(list(reading))
+    lags = _lags(gw, reading)
     return [
         TopicGroupLag(
-            group=g[len(prefix) :],
+            group=g,
             state=descriptions[g].state if g in descriptions else states[g],
             members=len(descriptions[g].members) if g in descriptions else 0,
             lag=sum(p.lag for p in lags.get(g, [])),
@@ -209,7 +209,7 @@ def topic_consumer_groups(conn: KafkaConnection, prefix: str, wire_topic: str) -
 def _require_no_members(detail: GroupDetail, doing: str) -> None:
     if detail.members:
         count = len(detail.members)
-        raise ValidationError(
+        raise ValidationFailed(
             {
                 "group": f"Consumer group '{detail.group}' has {count} active "
                 f"member{'s' if count != 1 else ''} ({detail.state}). Stop its consumers "
@@ -232,61 +232,59 @@ def group_reset_offsets(
     Returns {(short topic, partition): new offset}.
     """
     if to not in RESET_TARGETS:
-        raise ValidationError({"to": f"Reset to one of: {', '.join(RESET_TARGETS)}."})
-    timestamp_ms: int | None = None
-    explicit: int | None = None
+        raise ValidationFailed({"to": f"Reset to one of: {', '.join(RESET_TARGETS)}."})
+    timestamp_ms = 0  # read only when to == "timestamp"
+    explicit = 0  # read only when to == "offset"
     if to == "timestamp":
         if timestamp in (None, ""):
-            raise ValidationError({"timestamp": "Give the timestamp to reset to."})
+            raise ValidationFailed({"timestamp": "Give the timestamp to reset to."})
         if isinstance(timestamp, datetime):
             if timestamp.tzinfo is None:
-                raise ValidationError({"timestamp": "Give a timestamp with a time zone (UTC)."})
+                raise ValidationFailed({"timestamp": "Give a timestamp with a time zone (UTC)."})
             timestamp_ms = int(timestamp.timestamp() * 1000)
         else:
             try:
                 timestamp_ms = int(timestamp)
             except (TypeError, ValueError):
-                raise ValidationError(
+                raise ValidationFailed(
                     {"timestamp": "Timestamp must be ISO 8601 or milliseconds."}
                 ) from None
     if to == "offset":
         try:
             explicit = int(str(offset).strip())
         except (TypeError, ValueError):
-            raise ValidationError({"offset": "Offset must be a whole number ≥ 0."}) from None
+            raise ValidationFailed({"offset": "Offset must be a whole number ≥ 0."}) from None
         if explicit < 0:
-            raise ValidationError({"offset": "Offset must be a whole number ≥ 0."})
+            raise ValidationFailed({"offset": "Offset must be a whole number ≥ 0."})
         if not topic:
-            raise ValidationError({"topic": "An explicit offset is reset per topic: pick one."})
+            raise ValidationFailed({"topic": "An explicit offset is reset per topic: pick one."})
     detail = group_get(cluster=cluster, group=group)
     _require_no_members(detail, "resetting its offsets")
-    conn = _conn(cluster)
-    prefix = cluster.wire_prefix
+    gw = _gateway(cluster)
     if topic:
-        wire_topic = f"{prefix}{topic}"
-        described = gateway.list_topics(conn).get(wire_topic)
+        described = gw.list_topics().get(topic)
         if described is None:
-            raise ValidationError({"topic": f"Topic '{topic}' does not exist in this cluster."})
-        parts = [(wire_topic, p.id) for p in described.partitions]
+            raise ValidationFailed({"topic": f"Topic '{topic}' does not exist in this cluster."})
+        parts = [(topic, p.id) for p in described.partitions]
     else:
-        parts = [(f"{prefix}{p.topic}", p.partition) for p in detail.partitions]
+        parts = [(p.topic, p.partition) for p in detail.partitions]
         if not parts:
-            raise ValidationError(
+            raise ValidationFailed(
                 {"topic": "This group has no committed offsets yet: pick a topic to reset."}
             )
-    bounds = gateway.list_partition_offsets(conn, parts)
+    bounds = gw.list_partition_offsets(parts)
     if to == "earliest":
         target = {tp: bounds[tp].start for tp in parts if tp in bounds}
     elif to == "latest":
         target = {tp: bounds[tp].end for tp in parts if tp in bounds}
     elif to == "timestamp":
-        found = gateway.offsets_for_timestamp(conn, parts, timestamp_ms)
+        found = gw.offsets_for_timestamp(parts, timestamp_ms)
         target = {tp: (o if o >= 0 else bounds[tp].end) for tp, o in found.items() if tp in bounds}
     else:
         for tp in parts:
             b = bounds.get(tp)
             if b is not None and not b.start <= explicit <= b.end:
-                raise ValidationError(
+                raise ValidationFailed(
                     {
                         "offset": f"Offset {explicit} is outside partition {tp[1]}'s range "
                         f"{b.start}–{b.end}."
@@ -294,9 +292,9 @@ def group_reset_offsets(
                 )
         target = {tp: explicit for tp in parts}
     before = {f"{x.topic}-{x.partition}": x.committed for x in detail.partitions}
-    result = {(t[len(prefix) :], p): o for (t, p), o in target.items()}
+    result = dict(target)
     with transaction.atomic():
-        gateway.alter_consumer_group_offsets(conn, detail.wire_id, target)
+        gw.alter_consumer_group_offsets(detail.group, target)
         audit_record(
             team=cluster.team,
             action="consumer_group.reset_offsets",
@@ -317,7 +315,7 @@ def group_delete(*, cluster: Cluster, group: str) -> None:
     detail = group_get(cluster=cluster, group=group)
     _require_no_members(detail, "deleting it")
     with transaction.atomic():
-        gateway.delete_consumer_groups(_conn(cluster), [detail.wire_id])
+        _gateway(cluster).delete_consumer_groups([detail.group])
         audit_record(
             team=cluster.team,
             action="consumer_group.delete",

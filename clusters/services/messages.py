@@ -1,4 +1,4 @@
-"""Browse and produce messages of a topic, through the gateway, inside the cluster's prefix.
+"""Browse and produce messages of a topic, through the cluster's `ClusterGateway` (short names).
 
 Values are rendered for display here (UTF-8 text, pretty JSON, or hex/base64 for binary),
 capped per value and per page; templates escape whatever is returned (never `|safe`).
@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
 from clusters import limits
 from clusters.models import Cluster
+from clusters.services.topics import invalidate_topic_cache
 from console.audit import audit_record
-from fleet.kafka import gateway
+from console.errors import ValidationFailed
+from fleet.kafka.errors import InvalidKafkaRequest
+from fleet.kafka.tenant import ClusterGateway
+from fleet.kafka.types import OutgoingRecord, ProducedRecord
 
 MODES = ("newest", "offset", "timestamp")
 DEFAULT_LIMIT = 50
@@ -98,20 +102,17 @@ def _printable(text: str) -> bool:
     return all(ch.isprintable() or ch in "\n\r\t" for ch in text)
 
 
-def _topic_partitions(cluster: Cluster, conn, topic: str) -> tuple[str, list[int]]:
-    wire = f"{cluster.wire_prefix}{topic}"
-    described = gateway.list_topics(conn).get(wire) if topic else None
+def _topic_partitions(gw: ClusterGateway, cluster: Cluster, topic: str) -> list[int]:
+    described = gw.list_topics().get(topic) if topic else None
     if described is None:
         raise Http404(f"Topic '{topic}' does not exist in cluster '{cluster.name}'.")
-    return wire, [p.id for p in described.partitions]
+    return [p.id for p in described.partitions]
 
 
-def _connection(cluster: Cluster):
+def _gateway(cluster: Cluster) -> ClusterGateway:
     if cluster.cell_id is None or cluster.state != Cluster.State.ACTIVE:
-        raise ValidationError(f"Cluster '{cluster.name}' is {cluster.state}, not ACTIVE.")
-    from clusters.services.topics import admin_connection_for
-
-    return admin_connection_for(cluster)
+        raise ValidationFailed(f"Cluster '{cluster.name}' is {cluster.state}, not ACTIVE.")
+    return ClusterGateway(cluster)
 
 
 def _int(value: object, name: str, message: str) -> int | None:
@@ -120,7 +121,7 @@ def _int(value: object, name: str, message: str) -> int | None:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise ValidationError({name: message}) from None
+        raise ValidationFailed({name: message}) from None
 
 
 def parse_timestamp(value: object) -> int | None:
@@ -136,7 +137,7 @@ def parse_timestamp(value: object) -> int | None:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ValidationError(
+            raise ValidationFailed(
                 {"timestamp": "Timestamp must be ISO 8601 (e.g. 2026-01-31T12:00:00Z) or ms."}
             ) from None
     if moment.tzinfo is None:
@@ -156,40 +157,40 @@ def message_browse(
 ) -> BrowseResult:
     """Newest N, from an offset, or from a timestamp; one partition or all of them."""
     if mode not in MODES:
-        raise ValidationError({"mode": f"Mode must be one of: {', '.join(MODES)}."})
+        raise ValidationFailed({"mode": f"Mode must be one of: {', '.join(MODES)}."})
     count = _int(limit, "limit", "Limit must be a whole number.") or DEFAULT_LIMIT
     if not 1 <= count <= MAX_LIMIT:
-        raise ValidationError({"limit": f"Limit must be between 1 and {MAX_LIMIT}."})
+        raise ValidationFailed({"limit": f"Limit must be between 1 and {MAX_LIMIT}."})
     part = _int(partition, "partition", "Partition must be a whole number.")
     start_offset = _int(offset, "offset", "Offset must be a whole number ≥ 0.")
     if mode == "offset" and (start_offset is None or start_offset < 0):
-        raise ValidationError({"offset": "Give the offset to start from (a whole number ≥ 0)."})
+        raise ValidationFailed({"offset": "Give the offset to start from (a whole number ≥ 0)."})
     ts = parse_timestamp(timestamp) if mode == "timestamp" else None
     if mode == "timestamp" and ts is None:
-        raise ValidationError({"timestamp": "Give the timestamp to start from."})
-    conn = _connection(cluster)
-    wire, ids = _topic_partitions(cluster, conn, topic)
+        raise ValidationFailed({"timestamp": "Give the timestamp to start from."})
+    gw = _gateway(cluster)
+    ids = _topic_partitions(gw, cluster, topic)
     if part is not None and part not in ids:
-        raise ValidationError(
+        raise ValidationFailed(
             {"partition": f"Topic '{topic}' has partitions 0–{len(ids) - 1}; {part} is not one."}
         )
     chosen = [part] if part is not None else ids
-    keys = [(wire, p) for p in chosen]
-    bounds = gateway.list_partition_offsets(conn, keys)
+    keys = [(topic, p) for p in chosen]
+    bounds = gw.list_partition_offsets(keys)
     ranges: dict[tuple[str, int], tuple[int, int]] = {}
     if mode == "newest":
         for tp in keys:
             b = bounds.get(tp)
             if b is not None:
                 ranges[tp] = (max(b.start, b.end - count), b.end)
-    elif mode == "offset":
+    elif mode == "offset" and start_offset is not None:
         for tp in keys:
             b = bounds.get(tp)
             if b is not None:
                 first = max(start_offset, b.start)
                 ranges[tp] = (first, min(b.end, first + count))
-    else:
-        found = gateway.offsets_for_timestamp(conn, keys, ts)
+    elif ts is not None:  # mode == "timestamp"
+        found = gw.offsets_for_timestamp(keys, ts)
         for tp in keys:
             b, first = bounds.get(tp), found.get(tp, -1)
             if b is not None and first >= 0:
@@ -198,8 +199,7 @@ def message_browse(
     notices: list[str] = []
     wanted = sum(stop - start for start, stop in ranges.values())
     raw = (
-        gateway.fetch_messages(
-            conn,
+        gw.fetch_messages(
             ranges,
             max_messages=wanted if mode == "newest" else count * len(ranges) or 1,
             max_bytes=PAGE_BYTES,
@@ -250,7 +250,7 @@ def _to_bytes(value: object, name: str, encoding: str) -> bytes | None:
         try:
             return base64.b64decode(str(value), validate=True)
         except ValueError:
-            raise ValidationError({name: f"{name} is not valid base64."}) from None
+            raise ValidationFailed({name: f"{name} is not valid base64."}) from None
     return str(value).encode("utf-8")
 
 
@@ -263,49 +263,51 @@ def message_produce(
     headers: object = None,
     partition: object = None,
     encoding: str = "utf-8",
-) -> gateway.ProducedRecord:
+) -> ProducedRecord:
     """Produce one record with the platform's credential, only to a topic of this cluster."""
     if encoding not in ("utf-8", "base64"):
-        raise ValidationError({"encoding": "Encoding must be 'utf-8' or 'base64'."})
+        raise ValidationFailed({"encoding": "Encoding must be 'utf-8' or 'base64'."})
     value_bytes = _to_bytes(value, "value", encoding)
     key_bytes = _to_bytes(key if key not in ("",) else None, "key", encoding)
     header_list: list[tuple[str, bytes | None]] = []
     if headers not in (None, "", [], {}):
-        items = headers.items() if isinstance(headers, dict) else headers
         try:
+            if not isinstance(headers, Iterable):
+                raise TypeError(headers)
+            items = headers.items() if isinstance(headers, dict) else headers
             for name, header_value in items:
                 name = str(name).strip()
                 if not name:
-                    raise ValidationError({"headers": "Every header needs a name."})
+                    raise ValidationFailed({"headers": "Every header needs a name."})
                 header_list.append(
                     (name, None if header_value is None else str(header_value).encode())
                 )
         except (TypeError, ValueError):
-            raise ValidationError(
+            raise ValidationFailed(
                 {"headers": "Headers must be an object or a list of [name, value] pairs."}
             ) from None
     if len(header_list) > MAX_HEADERS:
-        raise ValidationError({"headers": f"At most {MAX_HEADERS} headers."})
+        raise ValidationFailed({"headers": f"At most {MAX_HEADERS} headers."})
     size = len(value_bytes or b"") + len(key_bytes or b"")
     size += sum(len(k) + len(v or b"") for k, v in header_list)
     if size > limits.MAX_MESSAGE_BYTES:
-        raise ValidationError(
+        raise ValidationFailed(
             {"value": f"The message is {size:,} bytes; the limit is {limits.MAX_MESSAGE_BYTES:,}."}
         )
     part = _int(partition, "partition", "Partition must be a whole number.")
-    conn = _connection(cluster)
-    wire, ids = _topic_partitions(cluster, conn, topic)
+    gw = _gateway(cluster)
+    ids = _topic_partitions(gw, cluster, topic)
     if part is not None and part not in ids:
-        raise ValidationError(
+        raise ValidationFailed(
             {"partition": f"Topic '{topic}' has partitions 0–{len(ids) - 1}; {part} is not one."}
         )
+    wire = gw.wire_name(topic)  # the audit trail keeps the wire name
+    outgoing = OutgoingRecord(key=key_bytes, value=value_bytes, headers=tuple(header_list))
     with transaction.atomic():
         try:
-            record = gateway.produce_record(
-                conn, wire, key=key_bytes, value=value_bytes, headers=header_list, partition=part
-            )
-        except gateway.InvalidKafkaRequest as exc:
-            raise ValidationError({"value": exc.message}) from exc
+            [record] = gw.produce(topic, [outgoing], partition=part)
+        except InvalidKafkaRequest as exc:
+            raise ValidationFailed({"value": exc.message}) from exc
         audit_record(
             team=cluster.team,
             action="message.produce",
@@ -319,7 +321,5 @@ def message_produce(
                 "headers": [k for k, _ in header_list],
             },
         )
-    from clusters.services.topics import invalidate_topic_cache
-
     invalidate_topic_cache(cluster)
     return record
