@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from clusters import limits
 from clusters.models import Cluster, Topic, TopicPartitionEvent
-from clusters.services.consumer_groups import topic_consumer_groups
+from clusters.services.consumer_groups import TopicGroupLag, topic_consumer_groups
 from clusters.topic_configs import (
     TIMESTAMP_DIFFERENCE,
     TIMESTAMP_WIRE_NAMES,
@@ -38,6 +38,7 @@ from clusters.topic_configs import (
     to_wire_configs,
 )
 from console.audit import audit_record
+from console.errors import ValidationFailed
 from fleet.kafka.errors import InvalidKafkaRequest, KafkaGatewayError, TopicAlreadyExists
 from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import ConfigEntryDescription, TopicDescription
@@ -72,7 +73,7 @@ def validate_topic_name(cluster: Cluster, name: object) -> str:
         f"the wire name '{cluster.wire_prefix}<name>' fits Kafka's {KAFKA_MAX_TOPIC_NAME})."
     )
     if not text or len(text) > longest or not TOPIC_NAME_RE.match(text) or text in {".", ".."}:
-        raise ValidationError({"name": message})
+        raise ValidationFailed({"name": message})
     return text
 
 
@@ -81,7 +82,7 @@ def validate_configs(configs: object, *, creating: bool) -> dict[str, str]:
     if configs in (None, ""):
         return {}
     if not isinstance(configs, dict):
-        raise ValidationError({"configs": "Configs must be an object of name → value."})
+        raise ValidationFailed({"configs": "Configs must be an object of name → value."})
     errors: list[str] = []
     clean: dict[str, str] = {}
     for name, raw in configs.items():
@@ -99,7 +100,7 @@ def validate_configs(configs: object, *, creating: bool) -> dict[str, str]:
         except ValueError as exc:
             errors.append(str(exc))
     if errors:
-        raise ValidationError({"configs": errors})
+        raise ValidationFailed({"configs": errors})
     return clean
 
 
@@ -107,9 +108,9 @@ def validate_partition_count(value: object, *, field_name: str = "partitions") -
     try:
         count = int(str(value).strip())
     except (TypeError, ValueError):
-        raise ValidationError({field_name: "Partitions must be a whole number."}) from None
+        raise ValidationFailed({field_name: "Partitions must be a whole number."}) from None
     if not 1 <= count <= limits.MAX_PARTITIONS:
-        raise ValidationError(
+        raise ValidationFailed(
             {
                 field_name: f"Partitions must be between 1 and {limits.MAX_PARTITIONS} "
                 f"(the partitions-per-cluster limit)."
@@ -138,7 +139,7 @@ def check_partition_limits(
     topics = Topic.objects.filter(cluster=cluster)
     total = topics.aggregate(n=Sum("partitions"))["n"] or 0
     if adding > 0 and total + adding > limits.MAX_PARTITIONS:
-        raise ValidationError(
+        raise ValidationFailed(
             {
                 field_name: f"This would make {total + adding} partitions in the cluster; the "
                 f"limit is {limits.MAX_PARTITIONS} partitions per cluster (it has {total})."
@@ -150,7 +151,7 @@ def check_partition_limits(
             or 0
         )
         if compacted_total + adding > limits.MAX_COMPACTED_PARTITIONS:
-            raise ValidationError(
+            raise ValidationFailed(
                 {
                     field_name: f"This would make {compacted_total + adding} compacted "
                     f"partitions; the limit is {limits.MAX_COMPACTED_PARTITIONS} partitions of "
@@ -168,7 +169,7 @@ def check_partition_limits(
         )
         if recent + mutations > limits.PARTITION_MUTATIONS_PER_WINDOW:
             minutes = limits.PARTITION_MUTATION_WINDOW_SECONDS // 60
-            raise ValidationError(
+            raise ValidationFailed(
                 {
                     field_name: f"This would create or delete {mutations} partitions after "
                     f"{recent} in the last {minutes} minutes; the limit is "
@@ -180,7 +181,7 @@ def check_partition_limits(
 
 def _require_active(cluster: Cluster) -> None:
     if cluster.state != Cluster.State.ACTIVE or cluster.cell_id is None:
-        raise ValidationError(
+        raise ValidationFailed(
             f"Cluster '{cluster.name}' is {cluster.state}; topics can be changed once it is ACTIVE."
         )
 
@@ -248,7 +249,7 @@ def topic_create(
         else:
             clean_configs = value
     if errors:
-        raise ValidationError(errors)
+        raise ValidationFailed(errors)
     _require_active(cluster)
     cleanup = clean_configs.get("cleanup.policy", TOPIC_CONFIGS["cleanup.policy"].default)
     wire_configs = {
@@ -258,7 +259,9 @@ def topic_create(
     with transaction.atomic():
         locked = _lock(cluster)
         if Topic.objects.filter(cluster=locked, name=clean_name).exists():
-            raise ValidationError({"name": f"Topic '{clean_name}' already exists in this cluster."})
+            raise ValidationFailed(
+                {"name": f"Topic '{clean_name}' already exists in this cluster."}
+            )
         check_partition_limits(
             locked,
             adding=clean_partitions,
@@ -272,14 +275,14 @@ def topic_create(
                 clean_name, partitions=clean_partitions, configs=to_wire_configs(wire_configs)
             )
         except TopicAlreadyExists:
-            raise ValidationError(
+            raise ValidationFailed(
                 {
                     "name": f"Topic '{clean_name}' already exists on the cluster (created over "
                     "Kafka; it appears here within a minute)."
                 }
             ) from None
         except InvalidKafkaRequest as exc:
-            raise ValidationError({"configs": exc.message}) from exc
+            raise ValidationFailed({"configs": exc.message}) from exc
         now = timezone.now()
         topic = Topic.objects.create(
             cluster=locked,
@@ -332,7 +335,7 @@ def topic_alter_configs(
 ) -> dict[str, str | None]:
     """Incrementally set configs (`None` resets one to the platform default)."""
     if not isinstance(changes, dict) or not changes:
-        raise ValidationError({"configs": "Give at least one config to change."})
+        raise ValidationFailed({"configs": "Give at least one config to change."})
     to_set = validate_configs({k: v for k, v in changes.items() if v is not None}, creating=False)
     resets = [k for k, v in changes.items() if v is None]
     validate_configs(
@@ -356,7 +359,7 @@ def topic_alter_configs(
         try:
             gw.alter_topic_configs(topic.name, to_wire_configs(wire_changes))
         except InvalidKafkaRequest as exc:
-            raise ValidationError({"configs": exc.message}) from exc
+            raise ValidationFailed({"configs": exc.message}) from exc
         audit_record(
             team=locked.team,
             action="topic.alter_configs",
@@ -379,7 +382,7 @@ def topic_add_partitions(*, cluster: Cluster, name: str, total: object) -> Topic
         topic = _topic_for_change(locked, name, gw)
         current = topic.partitions
         if count <= current:
-            raise ValidationError(
+            raise ValidationFailed(
                 {
                     "partitions": f"Topic '{name}' has {current} partitions; the new count must "
                     f"be larger (Kafka cannot reduce the number of partitions)."
@@ -667,14 +670,14 @@ def topic_list(
     descending = key.startswith("-")
     field_name = key.lstrip("-")
     if field_name not in ORDERINGS:
-        raise ValidationError(
+        raise ValidationFailed(
             {"ordering": f"Sort by one of: {', '.join(ORDERINGS)} (prefix '-' for descending)."}
         )
     try:
         page_number = max(1, int(page or 1))
         size = min(MAX_PAGE_SIZE, max(1, int(page_size or PAGE_SIZE)))
     except (TypeError, ValueError):
-        raise ValidationError({"page": "Page and page_size must be whole numbers."}) from None
+        raise ValidationFailed({"page": "Page and page_size must be whole numbers."}) from None
     if cluster.state != Cluster.State.ACTIVE or cluster.cell_id is None:
         return TopicPage([], 0, 1, size, search, key)
     snapshot = cluster_topic_snapshot(cluster)
@@ -755,15 +758,6 @@ class ConfigValue:
     source: str
     is_default: bool
     settable: bool
-
-
-@dataclass(frozen=True)
-class TopicGroupLag:
-    group: str
-    state: str
-    members: int
-    lag: int
-    partitions: int
 
 
 @dataclass
