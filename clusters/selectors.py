@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from clusters.models import AccessKey, Cluster, ClusterDraft, ManualAclBinding, Topic
+from clusters.models import (
+    AccessKey,
+    Cluster,
+    ClusterDraft,
+    ClusterEvent,
+    ManualAclBinding,
+    Topic,
+    TopicPartitionEvent,
+)
 from console.access import get_team_object_or_404, scope_to_team
 from console.models import Team, User
 from fleet.models import TopicMinuteUsage
@@ -140,3 +150,108 @@ def topic_is_known(*, cluster: Cluster, name: str) -> bool:
         Topic.objects.filter(cluster=cluster, name=name).exists()
         or TopicMinuteUsage.objects.filter(cluster=cluster, topic=name).exists()
     )
+
+
+class ClusterDirectory:
+    """The fleet's view of which clusters live on its cells (registered in ClustersConfig.ready;
+    see fleet.tenancy): the sampler maps wire topics to clusters through it."""
+
+    def live_namespaces(self, *, cell_ids: set[int]) -> dict[tuple[int, str], int]:
+        rows = (
+            Cluster.objects.live()
+            .filter(cell_id__in=cell_ids)
+            .values_list("pk", "cell_id", "team__slug", "name")
+        )
+        return {(cell_id, f"{slug}.{name}."): pk for pk, cell_id, slug, name in rows}
+
+    def existing_tenants(self, *, tenant_ids: set[int]) -> set[int]:
+        return set(Cluster.objects.filter(pk__in=tenant_ids).values_list("pk", flat=True))
+
+
+# --- billing's sources: ownership, lifecycle, partition history -----------------------------
+# Billing reads clusters only through these (never the models): deleted clusters included,
+# since their usage stays billed for the months they ran in.
+
+
+class ClusterOwner(NamedTuple):
+    team_id: int
+    name: str
+
+
+class ClusterLifecycle(NamedTuple):
+    """When a cluster was activated, and deleted (None: still running)."""
+
+    activated_at: dt.datetime
+    deleted_at: dt.datetime | None
+
+
+class PartitionChange(NamedTuple):
+    """A topic's partition count from `occurred_at` on (0 and `deleted` after a deletion)."""
+
+    cluster_id: int
+    topic: str  # short name
+    partition_count: int
+    occurred_at: dt.datetime
+    deleted: bool
+
+
+def cluster_owners(*, team_ids: Iterable[int] | None = None) -> dict[int, ClusterOwner]:
+    """Every cluster of the teams (None: of every team), deleted ones too: id → team and name."""
+    clusters = Cluster.objects.all()
+    if team_ids is not None:
+        clusters = clusters.filter(team_id__in=list(team_ids))
+    return {
+        pk: ClusterOwner(team_id, name)
+        for pk, team_id, name in clusters.values_list("pk", "team_id", "name")
+    }
+
+
+def cluster_get_including_deleted(*, team: Team, pk: int) -> Cluster:
+    """One cluster of the team, live or deleted (usage pages); Http404 for another team's."""
+    return get_team_object_or_404(Cluster.objects.all(), team, pk=pk)
+
+
+def cluster_lifecycles(
+    *, activated_before: dt.datetime, cluster_ids: Iterable[int] | None = None
+) -> dict[int, ClusterLifecycle]:
+    """Clusters activated before `activated_before` (only these ids, if given), with their
+    activation and deletion instants from the lifecycle events (each recorded once)."""
+    events = ClusterEvent.objects.filter(
+        kind__in=[ClusterEvent.Kind.ACTIVATED, ClusterEvent.Kind.DELETED]
+    )
+    if cluster_ids is not None:
+        events = events.filter(cluster_id__in=list(cluster_ids))
+    activated = dict(
+        events.filter(
+            kind=ClusterEvent.Kind.ACTIVATED, occurred_at__lt=activated_before
+        ).values_list("cluster_id", "occurred_at")
+    )
+    deleted = dict(
+        events.filter(kind=ClusterEvent.Kind.DELETED, cluster_id__in=list(activated)).values_list(
+            "cluster_id", "occurred_at"
+        )
+    )
+    return {pk: ClusterLifecycle(at, deleted.get(pk)) for pk, at in activated.items()}
+
+
+def cluster_first_activation() -> dt.datetime | None:
+    """When the first cluster was activated (None: none ever was)."""
+    return ClusterEvent.objects.filter(kind=ClusterEvent.Kind.ACTIVATED).aggregate(
+        at=Min("occurred_at")
+    )["at"]
+
+
+def topic_partition_changes(
+    *, cluster_ids: Iterable[int], before: dt.datetime
+) -> Iterator[PartitionChange]:
+    """Every change of the clusters' topics' partition counts before `before`, streamed: by
+    cluster, then in the order they happened."""
+    changes = (
+        TopicPartitionEvent.objects.filter(cluster_id__in=list(cluster_ids), occurred_at__lt=before)
+        .order_by("cluster_id", "occurred_at", "id")
+        .values_list("cluster_id", "topic_name", "partition_count", "occurred_at", "kind")
+    )
+    for cluster_id, topic, count, occurred_at, kind in changes.iterator(chunk_size=5000):
+        yield PartitionChange(
+            cluster_id, topic, count, occurred_at, kind == TopicPartitionEvent.Kind.DELETED
+        )
