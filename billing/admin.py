@@ -5,8 +5,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from billing.errors import BillingError
 from billing.models import Invoice, InvoiceLine, PriceVersion
-from billing.services.invoices import BillingError, mark_paid, void_invoice
+from billing.services.invoices import mark_paid, void_invoice
 from billing.services.price_book import (
     clean_price_version,
     is_in_effect,

@@ -20,11 +20,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from clusters.models import Cluster
-from console.models import Team
+from console.errors import Conflict
 
 
 class Meter(models.TextChoices):
+    """The meters (codes and labels); their units and prices: billing/services/price_book.py."""
+
     CLUSTER_HOURS = "cluster_hours", "Cluster-hours"
     PARTITION_HOURS = "partition_hours", "Partition-hours"
     STORAGE = "storage", "Storage"
@@ -32,30 +33,22 @@ class Meter(models.TextChoices):
     DATA_OUT = "data_out", "Data out"
 
 
-# Unit of a usage record's quantity, and unit of an invoice line's quantity (what the price is
-# per). They differ only for storage: metered in GiB-hours, billed per GiB-month.
-USAGE_UNITS: dict[str, str] = {
-    Meter.CLUSTER_HOURS: "hour",
-    Meter.PARTITION_HOURS: "partition-hour",
-    Meter.STORAGE: "GiB-hour",
-    Meter.DATA_IN: "GiB",
-    Meter.DATA_OUT: "GiB",
-}
-BILLING_UNITS: dict[str, str] = {**USAGE_UNITS, Meter.STORAGE: "GiB-month"}
-METER_ORDER: tuple[str, ...] = tuple(Meter.values)
+class FinalizedInvoiceError(Conflict):
+    """A write to an invoice (or its lines) that is no longer a draft (409)."""
 
-
-class FinalizedInvoiceError(Exception):
-    """A write to an invoice (or its lines) that is no longer a draft."""
+    code = "invoice_finalized"
 
 
 class UsageRecord(models.Model):
     """What one cluster used of one meter during the UTC hour `[hour_start, hour_start + 1 h)`."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="usage_records")
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.PROTECT, related_name="usage_records"
+    )
     meter = models.CharField(max_length=24, choices=Meter.choices)
     hour_start = models.DateTimeField()
-    # In USAGE_UNITS of the meter. 12 places: a second is 0.000277… h, a byte 9.3e-10 GiB.
+    # In the meter's usage unit (`USAGE_UNITS` of the price book). 12 places: a second is
+    # 0.000277… h, a byte 9.3e-10 GiB.
     quantity = models.DecimalField(max_digits=28, decimal_places=12)
     updated_at = models.DateTimeField()
 
@@ -147,7 +140,7 @@ class Invoice(models.Model):
         ("paid", "void"),
     }
 
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="invoices")
+    team = models.ForeignKey("console.Team", on_delete=models.PROTECT, related_name="invoices")
     period = models.DateField(help_text="First day of the billed calendar month (UTC).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     number = models.CharField(max_length=32, unique=True, null=True, blank=True)
@@ -256,7 +249,11 @@ class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField()
     cluster = models.ForeignKey(
-        Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice_lines"
+        "clusters.Cluster",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
     )
     cluster_name = models.CharField(max_length=64)
     meter = models.CharField(max_length=24, choices=Meter.choices)

@@ -43,7 +43,8 @@ def usage_months(team: Team, *, now: dt.datetime | None = None) -> list[dt.date]
     """Months the usage page offers, newest first: from the team's first month to now."""
     current = month_of(now or timezone.now())
     first = month_of(team.created_at) if team.created_at else current
-    months, period = [], current
+    months: list[dt.date] = []
+    period = current
     while period >= first and len(months) < MONTH_PICKER_LIMIT:
         months.append(period)
         period = previous_month(period)

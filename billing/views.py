@@ -15,8 +15,9 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from billing.downloads import finance_export_response, invoice_csv_response, invoice_pdf_response
+from billing.errors import BillingError
 from billing.forms import PriceVersionForm
-from billing.models import METER_ORDER, Invoice, Meter, PriceVersion
+from billing.models import Invoice, PriceVersion
 from billing.periods import format_month, month_bounds, month_of
 from billing.selectors import (
     export_months,
@@ -27,20 +28,21 @@ from billing.selectors import (
     usage_months,
 )
 from billing.services.exports import FINANCE_EXPORT_STATUSES, INVOICE_CSV_COLUMNS
-from billing.services.invoices import BillingError, recompute_draft
+from billing.services.invoices import recompute_draft
 from billing.services.price_book import (
+    METER_LABELS,
+    METER_ORDER,
     price_book,
     price_version_create,
     price_version_delete,
     utc_today,
 )
 from billing.services.usage import month_usage, topic_usage
-from clusters.models import Cluster
+from clusters.selectors import cluster_get_including_deleted
 from console.access import PlatformStaffViewMixin, TeamViewMixin, get_team_object_or_404
 from console.permissions import Action
 
 INVOICES_PER_PAGE = 24
-METER_LABELS = dict(Meter.choices)
 NOON = dt.time(12)
 
 
@@ -191,7 +193,7 @@ class UsageTopicsView(BillingPageMixin, TemplateView):
 
     def get(self, request, pk, *args, **kwargs):
         # Deleted clusters stay: their usage is still billed for the month they ran in.
-        cluster = get_team_object_or_404(Cluster.objects.all(), self.team, pk=pk)
+        cluster = cluster_get_including_deleted(team=self.team, pk=pk)
         try:
             period = parse_usage_month(request.GET.get("month"))
         except ValueError as exc:
@@ -261,7 +263,7 @@ class InvoiceDetailView(InvoiceMixin, TemplateView):
             invoice=invoice,
             can_refresh=invoice.is_draft
             and self.request.team_context.allows(Action.BILLING_MANAGE),
-            lines=invoice.lines.select_related("cluster").order_by("position"),
+            lines=invoice.lines.order_by("position"),
             month_start=start,
             month_last_day=(end - dt.timedelta(days=1)).date(),
             replaced_by=replaced_by,

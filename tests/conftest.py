@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.plugins.browser",
     "tests.plugins.kafka",
     "tests.plugins.audit",
+    "tests.plugins.price_book",
 ]

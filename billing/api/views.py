@@ -14,10 +14,10 @@ from rest_framework.views import APIView
 
 from billing.api.serializers import InvoiceDetailOutput, InvoiceOutput, MonthUsageOutput
 from billing.downloads import finance_export_response, invoice_csv_response, invoice_pdf_response
+from billing.errors import BillingError
 from billing.models import Invoice
 from billing.periods import parse_month
 from billing.selectors import parse_export_month, parse_usage_month
-from billing.services.invoices import BillingError
 from billing.services.usage import month_usage
 from console.api.mixins import TeamScopedAPIMixin
 from console.api.permissions import IsPlatformStaff, TeamActionPermission, api_team_context

@@ -1,7 +1,8 @@
 """Seed the price book with the MSK Serverless us-east-1 prices.
 
-Literal values (not imported from billing/prices.py) so that the migration means the same
-thing forever; later price changes are new versions added in the price book.
+A frozen copy of `DEFAULT_PRICES` of billing/services/price_book.py (literals, not imported) so
+that the migration means the same thing forever; tests/billing/test_price_book.py checks that
+the two agree. Later price changes are new versions added in the price book.
 """
 
 import datetime as dt

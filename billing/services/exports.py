@@ -150,7 +150,7 @@ def finance_export_rows(period: dt.date, *, chunk_size: int = 500) -> Iterator[l
 def write_finance_export(period: dt.date, out: TextIO) -> int:
     """Write the month's finance CSV to `out`; returns the number of invoices written."""
     invoices = 0
-    seen: int | None = None
+    seen: str | None = None
 
     def counted() -> Iterator[list[str]]:
         nonlocal invoices, seen
@@ -191,7 +191,7 @@ def finance_export_filename(period: dt.date) -> str:
 
 # --- PDF -----------------------------------------------------------------------------------
 
-_WATERMARKS = {Invoice.Status.DRAFT: "DRAFT", Invoice.Status.VOID: "VOID"}
+_WATERMARKS: dict[str, str] = {Invoice.Status.DRAFT: "DRAFT", Invoice.Status.VOID: "VOID"}
 _INK = colors.HexColor("#1d273b")
 _MUTED = colors.HexColor("#667382")
 _RULE = colors.HexColor("#dce1e7")
@@ -277,7 +277,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     start, end = month_bounds(invoice.period)
     last_day = (end - dt.timedelta(days=1)).date()
     number = invoice.number or "Not yet assigned (draft)"
-    status_text = {
+    status_texts: dict[str, str] = {
         Invoice.Status.DRAFT: "DRAFT — an estimate of usage so far; amounts change until the "
         "month is closed. This is not a bill.",
         Invoice.Status.FINALIZED: "Finalized — due for payment.",
@@ -285,7 +285,8 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         Invoice.Status.VOID: f"VOID since {_when(invoice.voided_at)}"
         + (f": {invoice.void_reason}" if invoice.void_reason else ".")
         + " Do not pay this invoice.",
-    }[invoice.status]
+    }
+    status_text = status_texts[invoice.status]
 
     story: list = [
         Paragraph("Skiff", small),
@@ -301,7 +302,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         ("Issued", _when(invoice.finalized_at)),
         ("Usage through", _when(invoice.usage_through)),
     ]
-    if invoice.replaces_id:
+    if invoice.replaces is not None:
         facts.append(("Replaces", invoice.replaces.number or f"invoice {invoice.replaces_id}"))
     fact_table = Table(
         [

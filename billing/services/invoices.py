@@ -10,6 +10,8 @@
   rerun continues with the same numbers an uninterrupted run would have given.
 * Usage is read the same way everywhere (`collect_lines`): closed hours from usage records,
   hours not rolled up yet (the open hour) straight from the sources up to `as_of`.
+* Prices come from the price book (billing/services/price_book.py); clusters' teams and names
+  from `clusters.selectors`.
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
-import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cached_property
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -31,27 +31,25 @@ from django.db.models import Max, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from billing.errors import BillingError
 from billing.models import (
-    BILLING_UNITS,
-    METER_ORDER,
     FinalizedInvoiceError,
     Invoice,
     InvoiceLine,
     InvoiceNumberSequence,
     Meter,
     MonthClose,
-    PriceVersion,
     UsageRecord,
 )
 from billing.periods import hours_in_month, month_bounds, month_of, previous_month
-from billing.prices import ensure_default_price_book
+from billing.services.price_book import BILLING_UNITS, METER_LABELS, METER_ORDER, PriceBook
 from billing.services.rollup import (
     HourlyUsage,
     pending_hours,
     rollup_hours,
     usage_not_rolled_up,
 )
-from clusters.models import Cluster
+from clusters.selectors import ClusterOwner, cluster_owners
 from console.audit import audit_record
 from console.models import Team
 
@@ -60,14 +58,11 @@ logger = logging.getLogger(__name__)
 QUANTITY = Decimal("0.000001")
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-LABELS = dict(Meter.choices)
 
 # (cluster id, meter, price version id) → quantity in the meter's usage unit
 UsageTotals = dict[tuple[int, str, int], Decimal]
-
-
-class BillingError(ValueError):
-    """A billing request that cannot be done; the message is for the user."""
+# cluster id → its team and name (deleted clusters included)
+Clusters = dict[int, ClusterOwner]
 
 
 @dataclass(frozen=True)
@@ -98,60 +93,7 @@ def billing_quantity(meter: str, usage_quantity: Decimal, period: dt.date) -> De
     return usage_quantity.quantize(QUANTITY, rounding=ROUND_HALF_UP)
 
 
-# --- prices ------------------------------------------------------------------------------
-
-
-@dataclass
-class PriceBook:
-    """Every price version, by meter, oldest first (loaded once per computation)."""
-
-    versions: dict[str, list[PriceVersion]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls) -> PriceBook:
-        book = cls()
-        ensure_default_price_book()
-        for version in PriceVersion.objects.order_by("meter", "effective_from"):
-            book.versions.setdefault(version.meter, []).append(version)
-        return book
-
-    @cached_property
-    def by_pk(self) -> dict[int, PriceVersion]:
-        return {v.pk: v for versions in self.versions.values() for v in versions}
-
-    def at(self, meter: str, moment: dt.datetime) -> PriceVersion:
-        day = moment.astimezone(dt.UTC).date()
-        found = None
-        for version in self.versions.get(meter, []):
-            if version.effective_from <= day:
-                found = version
-        if found is None:
-            raise BillingError(f"The price book has no price for {LABELS[meter]} on {day}.")
-        return found
-
-    def segments(
-        self, meter: str, start: dt.datetime, end: dt.datetime
-    ) -> list[tuple[dt.datetime, dt.datetime, PriceVersion]]:
-        """`[start, end)` cut where a new price takes effect (00:00 UTC of its date)."""
-        cuts = [start]
-        for version in self.versions.get(meter, []):
-            at = dt.datetime.combine(version.effective_from, dt.time(), tzinfo=dt.UTC)
-            if start < at < end:
-                cuts.append(at)
-        cuts.append(end)
-        return [(lo, hi, self.at(meter, lo)) for lo, hi in itertools.pairwise(cuts)]
-
-
 # --- usage of a period ---------------------------------------------------------------------
-
-
-def _team_clusters(team_ids: Iterable[int] | None) -> dict[int, tuple[int, str]]:
-    clusters = Cluster.objects.all()
-    if team_ids is not None:
-        clusters = clusters.filter(team_id__in=list(team_ids))
-    return {
-        pk: (team_id, name) for pk, team_id, name in clusters.values_list("pk", "team_id", "name")
-    }
 
 
 def usage_totals(
@@ -212,7 +154,7 @@ def _lines_for_cluster(
         split = len(used) > 1
         for version, usage_quantity in used:
             quantity = billing_quantity(meter, usage_quantity, period)
-            description = f"{cluster_name} · {LABELS[meter]}"
+            description = f"{cluster_name} · {METER_LABELS[meter]}"
             if split:
                 description += (
                     f" at {version.unit_price.normalize():f} (from {version.effective_from:%b %-d})"
@@ -222,7 +164,7 @@ def _lines_for_cluster(
                     cluster_id=cluster_id,
                     cluster_name=cluster_name,
                     meter=meter,
-                    label=LABELS[meter],
+                    label=METER_LABELS[meter],
                     description=description,
                     usage_period=period,
                     is_adjustment=False,
@@ -236,8 +178,13 @@ def _lines_for_cluster(
     return lines
 
 
-def _late_usage_months(period: dt.date, team_ids: Iterable[int] | None) -> set[tuple[int, dt.date]]:
-    """(team, month) pairs of closed months before `period` whose usage changed after the close."""
+def _late_usage_months(
+    period: dt.date, team_ids: Iterable[int] | None, clusters: Clusters
+) -> set[tuple[int, dt.date]]:
+    """(team, month) pairs of closed months before `period` whose usage changed after the close.
+
+    `clusters`: the teams' clusters (every cluster when `team_ids` is None).
+    """
     closes = {c.period: c.started_at for c in MonthClose.objects.filter(period__lt=period)}
     if not closes:
         return set()
@@ -247,17 +194,18 @@ def _late_usage_months(period: dt.date, team_ids: Iterable[int] | None) -> set[t
         updated_at__gte=min(closes.values()),
     )
     if team_ids is not None:
-        records = records.filter(cluster__team_id__in=list(team_ids))
+        records = records.filter(cluster_id__in=list(clusters))
     found = set()
-    for team_id, month, latest in (
+    for cluster_id, month, latest in (
         records.annotate(month=TruncMonth("hour_start", tzinfo=dt.UTC))
-        .values("cluster__team_id", "month")
+        .values("cluster_id", "month")
         .annotate(latest=Max("updated_at"))
-        .values_list("cluster__team_id", "month", "latest")
+        .values_list("cluster_id", "month", "latest")
     ):
         month = month_of(month)
-        if month in closes and latest >= closes[month]:
-            found.add((team_id, month))
+        owner = clusters.get(cluster_id)  # None: a cluster newer than `clusters` (none of theirs)
+        if owner is not None and month in closes and latest >= closes[month]:
+            found.add((owner.team_id, month))
     return found
 
 
@@ -266,11 +214,11 @@ def _adjustment_lines(
     month: dt.date,
     period: dt.date,
     book: PriceBook,
-    clusters: dict[int, tuple[int, str]],
+    clusters: Clusters,
 ) -> list[Line]:
     """What month `month` used beyond what finalized invoices billed for it, as lines."""
     start, end = month_bounds(month)
-    team_cluster_ids = [pk for pk, (t, _n) in clusters.items() if t == team_id]
+    team_cluster_ids = [pk for pk, owner in clusters.items() if owner.team_id == team_id]
     now_usage = usage_totals(start, end, book, cluster_ids=team_cluster_ids, live=False)
     billed: dict[tuple[int, str, int], Decimal] = defaultdict(Decimal)
     for cluster_id, meter, version_id, quantity in (
@@ -302,14 +250,16 @@ def _adjustment_lines(
         if missing == 0:
             continue
         version = versions[version_id]
-        name = clusters[cluster_id][1]
+        name = clusters[cluster_id].name
         lines.append(
             Line(
                 cluster_id=cluster_id,
                 cluster_name=name,
                 meter=meter,
-                label=LABELS[meter],
-                description=f"Adjustment: late usage for {month:%B %Y} · {name} · {LABELS[meter]}",
+                label=METER_LABELS[meter],
+                description=(
+                    f"Adjustment: late usage for {month:%B %Y} · {name} · {METER_LABELS[meter]}"
+                ),
                 usage_period=month,
                 is_adjustment=True,
                 quantity=missing,
@@ -340,7 +290,7 @@ def collect_lines(
     as_of = min(as_of or now, end)
     book = book or PriceBook.load()
     team_ids = None if team_ids is None else list(team_ids)
-    clusters = _team_clusters(team_ids)
+    clusters = cluster_owners(team_ids=team_ids)
     totals = usage_totals(
         start,
         as_of,
@@ -354,14 +304,14 @@ def collect_lines(
             by_cluster[cluster_id][(meter, version_id)] = quantity
     lines: dict[int, list[Line]] = defaultdict(list)
     zero_price_at = max(start, as_of - dt.timedelta(microseconds=1))
-    for cluster_id in sorted(by_cluster, key=lambda pk: (clusters[pk][1], pk)):
+    for cluster_id in sorted(by_cluster, key=lambda pk: (clusters[pk].name, pk)):
         team_id, name = clusters[cluster_id]
         lines[team_id].extend(
             _lines_for_cluster(
                 cluster_id, name, period, by_cluster[cluster_id], book, zero_price_at
             )
         )
-    late = _late_usage_months(period, team_ids)
+    late = _late_usage_months(period, team_ids, clusters)
     if late:
         # A month whose invoice was voided and is being replaced: the replacement bills it.
         replacing = set(
@@ -719,7 +669,7 @@ def mark_paid(invoice: Invoice, *, at: dt.datetime | None = None) -> Invoice:
             team=invoice.team,
             action="invoice.paid",
             target=invoice,
-            target_repr=invoice.number,
+            target_repr=invoice.number or "",
             before={"status": Invoice.Status.FINALIZED},
             after={"status": Invoice.Status.PAID, "paid_at": invoice.paid_at.isoformat()},
         )
@@ -748,7 +698,7 @@ def void_invoice(invoice: Invoice, *, reason: str) -> Invoice | None:
             team=invoice.team,
             action="invoice.void",
             target=invoice,
-            target_repr=invoice.number,
+            target_repr=invoice.number or "",
             after={"status": Invoice.Status.VOID, "reason": invoice.void_reason},
         )
         replacement = Invoice.objects.create(

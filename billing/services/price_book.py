@@ -1,31 +1,109 @@
-"""The price book: versioned unit prices per meter, changed by platform staff.
+"""The price book, in one module: meters and their units, the default prices, the versioned
+unit prices and the lookups that price usage with them, and the staff's changes to them.
 
-A version applies from 00:00 UTC of its `effective_from` day until the next version of the same
-meter. A version whose day has come is *in effect* (or was): hours have been, or are being,
-charged at its price, so it never changes — a new price is a new version dated today or later.
-Only versions still *scheduled* (a day after today) may be changed or withdrawn.
+Meters: the codes are `billing.models.Meter` (the model fields' choices); their units, order,
+labels and default prices are declared here, once (`METERS`).
 
+Versions: a version applies from 00:00 UTC of its `effective_from` day until the next version
+of the same meter. A version whose day has come is *in effect* (or was): hours have been, or
+are being, charged at its price, so it never changes — a new price is a new version dated
+today or later. Only versions still *scheduled* (a day after today) may be changed or withdrawn.
 Every change is recorded in the audit log (platform-wide: no team).
+
+Defaults: migration 0002 seeds `DEFAULT_PRICES` (a frozen copy, so that migrating means the
+same thing forever; a test checks that the copy and this module agree). Lookups never write: an
+empty price book is a `PriceBookEmptyError`, not a silent reseed. `price_book_seed_defaults`
+restores the defaults for an emptied table: tests call it from a fixture (pytest-django
+flushes the tables after a transactional test), operators with `manage.py seed_price_book`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.models import BILLING_UNITS, Meter, PriceVersion
-from billing.prices import ensure_default_price_book
+from billing.errors import BillingError, PriceBookEmptyError
+from billing.models import Meter, PriceVersion
 from console.audit import audit_record
+
+# --- meters and units ------------------------------------------------------------------------
+
+
+class MeterSpec(NamedTuple):
+    """How a meter is measured and billed, and its default price (per billing unit, USD)."""
+
+    usage_unit: str  # of a usage record's quantity
+    billing_unit: str  # of an invoice line's quantity: what the price is per
+    default_price: Decimal
+
+
+# Storage is metered in GiB-hours and billed per GiB-month; the others bill what they meter.
+# Default prices: Amazon MSK Serverless list prices, us-east-1.
+METERS: dict[str, MeterSpec] = {
+    Meter.CLUSTER_HOURS: MeterSpec("hour", "hour", Decimal("0.75")),
+    Meter.PARTITION_HOURS: MeterSpec("partition-hour", "partition-hour", Decimal("0.0015")),
+    Meter.STORAGE: MeterSpec("GiB-hour", "GiB-month", Decimal("0.10")),
+    Meter.DATA_IN: MeterSpec("GiB", "GiB", Decimal("0.10")),
+    Meter.DATA_OUT: MeterSpec("GiB", "GiB", Decimal("0.05")),
+}
+METER_ORDER: tuple[str, ...] = tuple(Meter.values)  # lines, columns and exports in this order
+METER_LABELS: dict[str, str] = dict(Meter.choices)
+USAGE_UNITS: dict[str, str] = {meter: spec.usage_unit for meter, spec in METERS.items()}
+BILLING_UNITS: dict[str, str] = {meter: spec.billing_unit for meter, spec in METERS.items()}
 
 # PriceVersion.unit_price is DecimalField(max_digits=14, decimal_places=6).
 PRICE_PLACES = 6
 PRICE_MAX_WHOLE_DIGITS = 8
 NOTE_MAX_LENGTH = 200
+
+
+# --- default prices --------------------------------------------------------------------------
+
+DEFAULT_PRICES: dict[str, Decimal] = {meter: spec.default_price for meter, spec in METERS.items()}
+DEFAULT_PRICES_EFFECTIVE_FROM = dt.date(2022, 1, 1)
+DEFAULT_PRICES_NOTE = "MSK Serverless, us-east-1"
+
+EMPTY_PRICE_BOOK_MESSAGE = (
+    "The price book has no prices, so usage cannot be priced. Platform staff: restore the "
+    "default prices (manage.py seed_price_book) or add prices on the Price book page."
+)
+
+
+def price_book_seed_defaults() -> int:
+    """Add the default versions that are missing, as the migration seeds them; how many.
+
+    Changes nothing when they are there (one query). Not audited: it restores the state every
+    database starts from, it does not change a price.
+    """
+    present = set(
+        PriceVersion.objects.filter(effective_from=DEFAULT_PRICES_EFFECTIVE_FROM).values_list(
+            "meter", flat=True
+        )
+    )
+    missing = [
+        PriceVersion(
+            meter=meter,
+            unit_price=unit_price,
+            effective_from=DEFAULT_PRICES_EFFECTIVE_FROM,
+            note=DEFAULT_PRICES_NOTE,
+        )
+        for meter, unit_price in DEFAULT_PRICES.items()
+        if meter not in present
+    ]
+    if missing:
+        PriceVersion.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)
+
+
+# --- lookups (read only) ---------------------------------------------------------------------
 
 
 def utc_today() -> dt.date:
@@ -35,6 +113,53 @@ def utc_today() -> dt.date:
 def is_in_effect(version: PriceVersion, *, today: dt.date | None = None) -> bool:
     """Whether hours have been charged at this version (its first day has come)."""
     return version.effective_from <= (today or utc_today())
+
+
+@dataclass
+class PriceBook:
+    """Every price version, by meter, oldest first (loaded once per computation).
+
+    The lookups (`at`, `segments`) raise `PriceBookEmptyError` when there are no prices at all,
+    and `BillingError` when a meter has no price yet on the day asked for.
+    """
+
+    versions: dict[str, list[PriceVersion]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> PriceBook:
+        book = cls()
+        for version in PriceVersion.objects.order_by("meter", "effective_from"):
+            book.versions.setdefault(version.meter, []).append(version)
+        return book
+
+    @cached_property
+    def by_pk(self) -> dict[int, PriceVersion]:
+        return {v.pk: v for versions in self.versions.values() for v in versions}
+
+    def at(self, meter: str, moment: dt.datetime) -> PriceVersion:
+        """The version of `meter` in effect at `moment` (prices change at 00:00 UTC)."""
+        if not self.versions:
+            raise PriceBookEmptyError(EMPTY_PRICE_BOOK_MESSAGE)
+        day = moment.astimezone(dt.UTC).date()
+        found = None
+        for version in self.versions.get(meter, []):
+            if version.effective_from <= day:
+                found = version
+        if found is None:
+            raise BillingError(f"The price book has no price for {METER_LABELS[meter]} on {day}.")
+        return found
+
+    def segments(
+        self, meter: str, start: dt.datetime, end: dt.datetime
+    ) -> list[tuple[dt.datetime, dt.datetime, PriceVersion]]:
+        """`[start, end)` cut where a new price takes effect (00:00 UTC of its date)."""
+        cuts = [start]
+        for version in self.versions.get(meter, []):
+            at = dt.datetime.combine(version.effective_from, dt.time(), tzinfo=dt.UTC)
+            if start < at < end:
+                cuts.append(at)
+        cuts.append(end)
+        return [(lo, hi, self.at(meter, lo)) for lo, hi in itertools.pairwise(cuts)]
 
 
 @dataclass(frozen=True)
@@ -57,10 +182,12 @@ class MeterPrices:
 
 
 def price_book(*, today: dt.date | None = None) -> list[MeterPrices]:
-    """Every meter with its versions (newest first) and the one in effect today."""
+    """Every meter with its versions (newest first) and the one in effect today.
+
+    An empty price book is listed as it is (meters without versions), so staff see it.
+    """
     today = today or utc_today()
     by_meter: dict[str, list[PriceVersion]] = {meter: [] for meter in Meter.values}
-    ensure_default_price_book()
     for version in PriceVersion.objects.select_related("created_by").order_by(
         "meter", "effective_from"
     ):
@@ -89,6 +216,9 @@ def price_book(*, today: dt.date | None = None) -> list[MeterPrices]:
             )
         )
     return book
+
+
+# --- staff changes ---------------------------------------------------------------------------
 
 
 def _clean_unit_price(value) -> Decimal:
@@ -142,7 +272,7 @@ def clean_price_version(
     errors: dict[str, str] = {}
     if meter not in Meter.values:
         errors["meter"] = "Choose one of: " + ", ".join(label for _, label in Meter.choices) + "."
-    price = None
+    price = Decimal(0)  # the cleaned price, or an error below
     try:
         price = _clean_unit_price(unit_price)
     except ValidationError as exc:

@@ -1,16 +1,17 @@
 """Hourly roll-up: the metering sources → `UsageRecord (cluster, meter, hour) → quantity`.
 
-Sources (all written by other parts of Skiff, read here only):
+Sources (all written by other parts of Skiff, read here only, through those apps' selectors):
 
-* cluster-hours — `ClusterEvent` ACTIVATED → DELETED, to the second (a cluster that never
-  became active is never billed);
-* partition-hours — `TopicPartitionEvent`: the partition count of every topic over time, to the
-  second, inside the cluster's billed interval;
-* storage (GiB-hours) — the sampler's `TopicMinuteUsage.storage_bytes`, a gauge of one replica:
-  each minute weighs the minute's sample, or the last earlier sample when the sampler missed the
+* cluster-hours — the cluster's lifecycle, ACTIVATED → DELETED, to the second (a cluster that
+  never became active is never billed): `clusters.selectors.cluster_lifecycles`;
+* partition-hours — the partition count of every topic over time, to the second, inside the
+  cluster's billed interval: `clusters.selectors.topic_partition_changes`;
+* storage (GiB-hours) — the sampler's per-minute `storage_bytes`, a gauge of one replica: each
+  minute weighs the minute's sample, or the last earlier sample when the sampler missed the
   minute (carried forward until the topic is deleted or the cluster is);
 * data in / data out (GiB) — the sampler's per-minute byte deltas; a sampling gap is carried by
-  the next delta, so summing the minutes of the hour loses nothing.
+  the next delta, so summing the minutes of the hour loses nothing. The per-minute rows and
+  what their fields mean are the contract declared in `fleet.selectors`.
 
 Rolling up an hour SETS its rows from the sources (upsert, and rows the sources no longer give
 are removed): re-running any hour gives the same rows, so the roll-up is safe to repeat, to run
@@ -28,13 +29,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from billing.models import Meter, RolledUpHour, UsageRecord
 from billing.periods import HOUR, hour_floor, hours_between
-from clusters.models import ClusterEvent, TopicPartitionEvent
-from fleet.models import TopicMinuteUsage
+from clusters.selectors import cluster_first_activation, cluster_lifecycles, topic_partition_changes
+from fleet.selectors import minute_usage_latest, minute_usage_rows
 
 logger = logging.getLogger(__name__)
 
@@ -64,24 +64,9 @@ def billed_intervals(
     start: dt.datetime, end: dt.datetime, cluster_ids: Iterable[int] | None = None
 ) -> dict[int, BilledInterval]:
     """Clusters billed at some instant of `[start, end)`, with their whole billed interval."""
-    events = ClusterEvent.objects.filter(
-        kind__in=[ClusterEvent.Kind.ACTIVATED, ClusterEvent.Kind.DELETED]
-    )
-    if cluster_ids is not None:
-        events = events.filter(cluster_id__in=list(cluster_ids))
-    activated = dict(
-        events.filter(kind=ClusterEvent.Kind.ACTIVATED, occurred_at__lt=end).values_list(
-            "cluster_id", "occurred_at"
-        )
-    )
-    deleted = dict(
-        events.filter(kind=ClusterEvent.Kind.DELETED, cluster_id__in=list(activated)).values_list(
-            "cluster_id", "occurred_at"
-        )
-    )
     intervals = {}
-    for cluster_id, activated_at in activated.items():
-        deleted_at = deleted.get(cluster_id)
+    lifecycles = cluster_lifecycles(activated_before=end, cluster_ids=cluster_ids)
+    for cluster_id, (activated_at, deleted_at) in lifecycles.items():
         if deleted_at is not None and deleted_at <= start:
             continue
         if deleted_at is not None and deleted_at < activated_at:  # clock skew between writers
@@ -159,11 +144,6 @@ def _partition_seconds(
     """Partition-seconds per hour and cluster in `[start, end)`, and each topic's timeline."""
     totals: dict[dt.datetime, dict[int, Decimal]] = defaultdict(dict)
     timelines: dict[tuple[int, str], _TopicTimeline] = defaultdict(_TopicTimeline)
-    events = (
-        TopicPartitionEvent.objects.filter(cluster_id__in=list(intervals), occurred_at__lt=end)
-        .order_by("cluster_id", "occurred_at", "id")
-        .values_list("cluster_id", "topic_name", "partition_count", "occurred_at", "kind")
-    )
     # Walk each cluster's history; a topic's count holds from its event until the next one.
     state: dict[tuple[int, str], tuple[int, dt.datetime]] = {}
 
@@ -173,12 +153,12 @@ def _partition_seconds(
         if count and hi > lo:
             _spread(totals, key[0], lo, hi, count)
 
-    for cluster_id, topic, count, occurred_at, kind in events.iterator(chunk_size=5000):
-        key = (cluster_id, topic)
+    for change in topic_partition_changes(cluster_ids=list(intervals), before=end):
+        key = (change.cluster_id, change.topic)
         if key in state:
-            close(key, occurred_at)
-        state[key] = (count, occurred_at)
-        timelines[key].changes.append((occurred_at, kind == TopicPartitionEvent.Kind.DELETED))
+            close(key, change.occurred_at)
+        state[key] = (change.partition_count, change.occurred_at)
+        timelines[key].changes.append((change.occurred_at, change.deleted))
     for key in state:
         close(key, end)
     return totals, timelines
@@ -193,32 +173,15 @@ def _storage_byte_seconds(
     """Storage byte-seconds per hour and cluster over `[start, end)`, one minute per sample."""
     cluster_ids = list(intervals)
     samples: dict[tuple[int, str], list[tuple[dt.datetime, int]]] = defaultdict(list)
-    for cluster_id, topic, minute, size in (
-        TopicMinuteUsage.objects.filter(
-            cluster_id__in=cluster_ids, minute__gte=start, minute__lt=end
-        )
-        .order_by("minute")
-        .values_list("cluster_id", "topic", "minute", "storage_bytes")
-        .iterator(chunk_size=10000)
-    ):
-        samples[(cluster_id, topic)].append((minute, size))
+    for row in minute_usage_rows(start=start, end=end, cluster_ids=cluster_ids):
+        samples[(row.cluster_id, row.topic)].append((row.minute, row.storage_bytes))
     # The value each topic had when the window opened: its last sample before, if recent enough.
-    carried: dict[tuple[int, str], tuple[dt.datetime, int]] = {}
-    last = (
-        TopicMinuteUsage.objects.filter(
-            cluster_id__in=cluster_ids, minute__lt=start, minute__gte=start - STORAGE_CARRY
+    carried: dict[tuple[int, str], tuple[dt.datetime, int]] = {
+        (row.cluster_id, row.topic): (row.minute, row.storage_bytes)
+        for row in minute_usage_latest(
+            cluster_ids=cluster_ids, before=start, since=start - STORAGE_CARRY
         )
-        .values("cluster_id", "topic")
-        .annotate(last=Max("minute"))
-    )
-    wanted = {(r["cluster_id"], r["topic"], r["last"]) for r in last}
-    if wanted:
-        for cluster_id, topic, minute, size in TopicMinuteUsage.objects.filter(
-            cluster_id__in={w[0] for w in wanted},
-            minute__in={w[2] for w in wanted},
-        ).values_list("cluster_id", "topic", "minute", "storage_bytes"):
-            if (cluster_id, topic, minute) in wanted:
-                carried[(cluster_id, topic)] = (minute, size)
+    }
     totals: dict[dt.datetime, dict[int, Decimal]] = defaultdict(dict)
     empty = _TopicTimeline()
     for key in set(samples) | set(carried):
@@ -274,19 +237,12 @@ def compute_usage_by_hour(
             for cluster_id, value in by_cluster.items():
                 raw[hour][(cluster_id, meter)] = value / divisor
     # Data: every delta the sampler recorded, billed interval or not (it is real traffic).
-    traffic = TopicMinuteUsage.objects.filter(minute__gte=start, minute__lt=end).filter(
-        Q(bytes_in__gt=0) | Q(bytes_out__gt=0)
-    )
-    if ids is not None:
-        traffic = traffic.filter(cluster_id__in=ids)
-    for cluster_id, minute, bytes_in, bytes_out in traffic.values_list(
-        "cluster_id", "minute", "bytes_in", "bytes_out"
-    ).iterator(chunk_size=10000):
-        bucket = raw[hour_floor(minute)]
-        for meter, value in ((Meter.DATA_IN, bytes_in), (Meter.DATA_OUT, bytes_out)):
-            if value:
-                key = (cluster_id, meter)
-                bucket[key] = bucket.get(key, Decimal(0)) + Decimal(value) / GIB
+    for row in minute_usage_rows(start=start, end=end, cluster_ids=ids, traffic_only=True):
+        bucket = raw[hour_floor(row.minute)]
+        for meter, moved in ((Meter.DATA_IN, row.bytes_in), (Meter.DATA_OUT, row.bytes_out)):
+            if moved:
+                key = (row.cluster_id, meter)
+                bucket[key] = bucket.get(key, Decimal(0)) + Decimal(moved) / GIB
     result: HourlyUsage = {}
     for hour, usage in raw.items():
         rounded = {key: value.quantize(QUANTUM) for key, value in usage.items()}
@@ -408,9 +364,7 @@ def _write_span(span: list[dt.datetime], computed: HourlyUsage, now: dt.datetime
 
 def first_billable_hour() -> dt.datetime | None:
     """The hour of the earliest activation: nothing before it can have usage."""
-    first = ClusterEvent.objects.filter(kind=ClusterEvent.Kind.ACTIVATED).aggregate(
-        at=Min("occurred_at")
-    )["at"]
+    first = cluster_first_activation()
     return hour_floor(first) if first else None
 
 

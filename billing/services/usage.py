@@ -2,7 +2,8 @@
 
 Month to date means up to `as_of` (default: now): closed hours from usage records, the open
 hour from the sampler's per-minute rows — the same `collect_lines` a draft invoice is built
-from, so the page and a draft recomputed at the same instant agree to the cent.
+from, so the page and a draft recomputed at the same instant agree to the cent. Clusters and
+per-minute rows are read through `clusters.selectors` and `fleet.selectors`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Sum
+from django.db.models import Model, Sum
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
@@ -22,22 +23,22 @@ from billing.services.invoices import (
     CENT,
     ZERO,
     Line,
-    PriceBook,
     billing_quantity,
     collect_lines,
     usage_totals,
 )
+from billing.services.price_book import PriceBook
 from billing.services.rollup import GIB, HourlyUsage, usage_not_rolled_up
-from clusters.models import Cluster
+from clusters.selectors import cluster_owners
 from console.models import Team
-from fleet.models import TopicMinuteUsage
+from fleet.selectors import topic_day_usage
 
 FORECAST_WINDOW = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
 class ClusterCost:
-    cluster_id: int
+    cluster_id: int | None
     cluster_name: str
     lines: list[Line]
     total: Decimal
@@ -86,7 +87,7 @@ def month_usage(team: Team, period: dt.date, *, as_of: dt.datetime | None = None
     start, end = month_bounds(period)
     as_of = min(as_of or timezone.now(), end)
     book = PriceBook.load()
-    cluster_ids = list(Cluster.objects.filter(team=team).values_list("pk", flat=True))
+    cluster_ids = list(cluster_owners(team_ids=[team.pk]))
     # The hours not rolled up yet (the open one) from the sources, once for lines and chart.
     unrolled = usage_not_rolled_up(start, as_of, cluster_ids)
     lines = collect_lines(
@@ -162,7 +163,7 @@ def _daily_cost(
 
 
 def topic_usage(
-    cluster: Cluster, period: dt.date, *, as_of: dt.datetime | None = None
+    cluster: Model, period: dt.date, *, as_of: dt.datetime | None = None
 ) -> list[TopicUsage]:
     """Chargeback: each topic's data in/out and its share of the cluster's storage.
 
@@ -175,19 +176,14 @@ def topic_usage(
     as_of = min(as_of or timezone.now(), end)
     book = PriceBook.load()
     by_topic: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for topic, day, bytes_in, bytes_out, storage in (
-        TopicMinuteUsage.objects.filter(cluster=cluster, minute__gte=start, minute__lt=as_of)
-        .annotate(day=TruncDay("minute", tzinfo=dt.UTC))
-        .values("topic", "day")
-        .annotate(i=Sum("bytes_in"), o=Sum("bytes_out"), s=Sum("storage_bytes"))
-        .values_list("topic", "day", "i", "o", "s")
-    ):
-        sums = by_topic[topic]
-        sums["in"] += Decimal(bytes_in or 0) / GIB
-        sums["out"] += Decimal(bytes_out or 0) / GIB
-        sums["in_cost"] += Decimal(bytes_in or 0) / GIB * book.at(Meter.DATA_IN, day).unit_price
-        sums["out_cost"] += Decimal(bytes_out or 0) / GIB * book.at(Meter.DATA_OUT, day).unit_price
-        sums["byte_minutes"] += storage or 0
+    for row in topic_day_usage(cluster_id=cluster.pk, start=start, end=as_of):
+        sums = by_topic[row.topic]
+        data_in, data_out = Decimal(row.bytes_in) / GIB, Decimal(row.bytes_out) / GIB
+        sums["in"] += data_in
+        sums["out"] += data_out
+        sums["in_cost"] += data_in * book.at(Meter.DATA_IN, row.day).unit_price
+        sums["out_cost"] += data_out * book.at(Meter.DATA_OUT, row.day).unit_price
+        sums["byte_minutes"] += row.storage_byte_minutes
     totals = usage_totals(start, as_of, book, cluster_ids=[cluster.pk])
     storage = {key: q for key, q in totals.items() if key[1] == Meter.STORAGE}
     storage_gib_hours = sum(storage.values(), ZERO)

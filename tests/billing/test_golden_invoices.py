@@ -4,9 +4,11 @@ from decimal import Decimal
 
 import pytest
 
+from billing.errors import PriceBookEmptyError
 from billing.models import Invoice, PriceVersion
 from billing.periods import parse_month
 from billing.services.invoices import close_month
+from billing.services.price_book import price_book_seed_defaults
 from tests.billing.sources import GIB, at, billed_cluster, minute_row, partitions
 
 pytestmark = pytest.mark.django_db
@@ -122,10 +124,15 @@ def test_mid_month_create_and_delete_with_a_price_change():
     assert invoice.subtotal == Decimal("199.62")
 
 
-def test_an_emptied_price_book_is_reseeded_with_the_default_prices():
-    """A flushed test database or a partial restore must not break every priced page."""
+def test_an_emptied_price_book_is_an_error_until_the_default_prices_are_restored():
+    """A partial restore is refused with a clear error, not priced by a lookup that writes; the
+    defaults come back the way the migration and the tests' fixture seed them."""
     PriceVersion.objects.all().delete()
     cluster = billed_cluster("2026-11-30 23:00", name="solo")
+    with pytest.raises(PriceBookEmptyError):
+        close_month(parse_month("2026-11"), now=at("2026-12-01 01:00"))
+    assert not PriceVersion.objects.exists()
+    assert price_book_seed_defaults() == 5
     close_month(parse_month("2026-11"), now=at("2026-12-01 01:00"))
     line = Invoice.objects.get(team=cluster.team).lines.get(meter="cluster_hours")
     assert (line.quantity, line.unit_price, line.amount) == (1, Decimal("0.75"), Decimal("0.75"))

@@ -2,23 +2,34 @@
 Django admin), every change audited."""
 
 import datetime as dt
+import importlib
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from billing.models import PriceVersion
+from billing.errors import BillingError, PriceBookEmptyError
+from billing.models import Meter, PriceVersion
 from billing.services.price_book import (
+    BILLING_UNITS,
+    DEFAULT_PRICES,
+    DEFAULT_PRICES_EFFECTIVE_FROM,
+    METER_ORDER,
+    METERS,
+    USAGE_UNITS,
+    PriceBook,
     price_book,
     price_version_create,
     price_version_delete,
     price_version_update,
 )
 from console.models import AuditEvent
-from tests.billing.helpers import browser, member
+from tests.billing.helpers import api_for, browser, member
 from tests.billing.sources import at
 from tests.factories import UserFactory
 
@@ -281,3 +292,68 @@ def test_the_admin_add_form_applies_the_same_rules_and_audits():
     assert added.status_code == 302
     assert PriceVersion.objects.filter(meter="data_in", unit_price=Decimal("0.2")).exists()
     assert AuditEvent.objects.filter(action="price.create").count() == 1
+
+
+# --- one module: meters, units and defaults; lookups that never write ------------------------
+
+
+def default_versions() -> dict:
+    return dict(
+        PriceVersion.objects.filter(effective_from=DEFAULT_PRICES_EFFECTIVE_FROM).values_list(
+            "meter", "unit_price"
+        )
+    )
+
+
+def test_every_meter_has_its_units_and_a_default_price_in_the_price_book():
+    assert list(METERS) == list(METER_ORDER) == list(Meter.values)
+    assert (USAGE_UNITS[Meter.STORAGE], BILLING_UNITS[Meter.STORAGE]) == ("GiB-hour", "GiB-month")
+    assert all(USAGE_UNITS[m] == BILLING_UNITS[m] for m in METER_ORDER if m != Meter.STORAGE)
+
+
+def test_the_migration_seeds_a_frozen_copy_of_the_default_prices():
+    migration = importlib.import_module("billing.migrations.0002_seed_price_book")
+    assert migration.PRICES == DEFAULT_PRICES
+    assert migration.EFFECTIVE_FROM == DEFAULT_PRICES_EFFECTIVE_FROM
+    assert default_versions() == DEFAULT_PRICES
+
+
+def test_a_lookup_on_an_empty_price_book_is_a_clear_error_and_writes_nothing():
+    PriceVersion.objects.all().delete()
+    book = PriceBook.load()
+    with pytest.raises(PriceBookEmptyError, match="The price book has no prices") as exc:
+        book.at(Meter.DATA_IN, NOW)
+    assert isinstance(exc.value, BillingError)
+    with pytest.raises(PriceBookEmptyError):
+        book.segments(Meter.STORAGE, NOW - dt.timedelta(days=1), NOW)
+    # Staff still see the (empty) book, to add prices.
+    assert [(m.meter, m.current, m.versions) for m in price_book()] == [
+        (meter, None, []) for meter in METER_ORDER
+    ]
+    assert not PriceVersion.objects.exists()
+
+
+def test_an_empty_price_book_is_explained_on_the_usage_page_and_in_the_api(staff_client):
+    billing = member()
+    PriceVersion.objects.all().delete()
+    page = browser(billing).get("/billing/")
+    assert page.status_code == 400
+    assert "The price book has no prices" in page.content.decode()
+    api = api_for(billing).get("/api/v1/usage/")
+    assert api.status_code == 400
+    assert "The price book has no prices" in api.json()["month"]
+    assert staff_client.get(reverse("billing:price_book")).status_code == 200
+    assert not PriceVersion.objects.exists()
+
+
+def test_seed_price_book_restores_the_missing_default_prices_and_nothing_else():
+    PriceVersion.objects.filter(meter__in=["storage", "data_out"]).delete()
+    later = price_version_create(meter="data_in", unit_price="0.2", effective_from=TODAY)
+    out = StringIO()
+    call_command("seed_price_book", stdout=out)
+    assert "Added 2 default price(s)" in out.getvalue()
+    assert default_versions() == DEFAULT_PRICES
+    call_command("seed_price_book", stdout=out)
+    assert "nothing added" in out.getvalue()
+    assert PriceVersion.objects.count() == len(DEFAULT_PRICES) + 1
+    assert PriceVersion.objects.get(pk=later.pk).unit_price == Decimal("0.2")

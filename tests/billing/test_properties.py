@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from billing.models import Meter, UsageRecord
 from billing.periods import month_bounds, parse_month
-from billing.services.invoices import PriceBook, line_amount, recompute_draft, usage_totals
+from billing.services.invoices import line_amount, recompute_draft, usage_totals
+from billing.services.price_book import PriceBook
 from billing.services.rollup import rollup_pending
 from tests.billing.sources import at, billed_cluster, minute_row, partitions
 

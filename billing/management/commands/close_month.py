@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.errors import BillingError
 from billing.periods import parse_month
-from billing.services.invoices import BillingError, close_month
+from billing.services.invoices import close_month
 
 
 class Command(BaseCommand):
