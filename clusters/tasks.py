@@ -3,9 +3,6 @@
 from celery import shared_task
 
 from clusters.services.provisioning import delete_cluster, provision_cluster
-from console.periodic import PERIODIC_TASKS, PeriodicTask
-
-TOPIC_SYNC_SECONDS = 30.0
 
 
 @shared_task(acks_late=True)
@@ -32,7 +29,3 @@ def sync_topics_task() -> None:
     from clusters.services.topic_sync import sync_all_topics
 
     sync_all_topics()
-
-
-if not any(t.name == "clusters.tasks.sync_topics_task" for t in PERIODIC_TASKS):
-    PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.sync_topics_task", TOPIC_SYNC_SECONDS))

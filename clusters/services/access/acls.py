@@ -6,7 +6,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from clusters.models import AccessKey, Cluster, ManualAclBinding
@@ -17,8 +16,8 @@ from clusters.services.access.reconcile import (
     reconcile_key_acls,
 )
 from console.audit import audit_record
+from console.errors import ValidationFailed
 from fleet.kafka.errors import KafkaGatewayError
-from fleet.kafka.platform import PlatformSuperuser, platform_superuser
 from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import AclBinding
 
@@ -149,7 +148,7 @@ def validate_manual_acl(
     elif len(key.cluster.wire_prefix + name) > 249:
         errors["name"] = "The name is too long (at most 249 characters with the prefix)."
     if errors:
-        raise ValidationError(errors)
+        raise ValidationFailed(errors)
     return {
         "resource_type": resource_type,
         "name": name,
@@ -168,11 +167,12 @@ def manual_acls_add(*, key: AccessKey, entries: list[dict]) -> list[ManualAclBin
     """Add several manual bindings at once (the page's producer/consumer/Streams templates)."""
     cluster = key.cluster
     if key.revoked_at is not None:
-        raise ValidationError("This access key is revoked.")
+        raise ValidationFailed("This access key is revoked.")
     if cluster.state != Cluster.State.ACTIVE:
-        raise ValidationError(f"The cluster is {cluster.state}: ACLs can change once it is ACTIVE.")
+        raise ValidationFailed(
+            f"The cluster is {cluster.state}: ACLs can change once it is ACTIVE."
+        )
     clean = [validate_manual_acl(key, **entry) for entry in entries]
-    superuser = platform_superuser(cluster.cell)
     created: list[ManualAclBinding] = []
     with transaction.atomic():
         for values in clean:
@@ -180,11 +180,11 @@ def manual_acls_add(*, key: AccessKey, entries: list[dict]) -> list[ManualAclBin
                 with transaction.atomic():
                     obj, was_new = ManualAclBinding.objects.get_or_create(key=key, **values)
             except IntegrityError as exc:  # pragma: no cover - a concurrent identical add
-                raise ValidationError("This binding exists already.") from exc
+                raise ValidationFailed("This binding exists already.") from exc
             if was_new:
                 created.append(obj)
         if not created:
-            raise ValidationError("These bindings exist already.")
+            raise ValidationFailed("These bindings exist already.")
         audit_record(
             team=cluster.team,
             action="acl.create",
@@ -192,9 +192,9 @@ def manual_acls_add(*, key: AccessKey, entries: list[dict]) -> list[ManualAclBin
             after={"bindings": [str(m) for m in created]},
         )
         try:
-            reconcile_key_acls(key, superuser=superuser)
+            reconcile_key_acls(key)
         except KafkaGatewayError:
-            _best_effort_reconcile(key.pk, superuser)
+            _best_effort_reconcile(key.pk)
             raise
     return created
 
@@ -202,7 +202,6 @@ def manual_acls_add(*, key: AccessKey, entries: list[dict]) -> list[ManualAclBin
 def manual_acl_remove(*, binding: ManualAclBinding) -> None:
     key = binding.key
     cluster = key.cluster
-    superuser = platform_superuser(cluster.cell)
     with transaction.atomic():
         audit_record(
             team=cluster.team,
@@ -212,15 +211,15 @@ def manual_acl_remove(*, binding: ManualAclBinding) -> None:
         )
         binding.delete()
         try:
-            reconcile_key_acls(key, superuser=superuser)
+            reconcile_key_acls(key)
         except KafkaGatewayError:
-            _best_effort_reconcile(key.pk, superuser)
+            _best_effort_reconcile(key.pk)
             raise
 
 
-def _best_effort_reconcile(key_id: int, superuser: PlatformSuperuser) -> None:
+def _best_effort_reconcile(key_id: int) -> None:
     try:
-        reconcile_key_acls(AccessKey.objects.get(pk=key_id), superuser=superuser)
+        reconcile_key_acls(AccessKey.objects.get(pk=key_id))
     except Exception:  # the periodic reconciler finishes it; the first error is what counts
         logger.exception("compensating reconcile of key %s failed", key_id)
 
@@ -231,7 +230,7 @@ def manual_template_entries(kind: str, *, topic: str, group: str = "") -> list[d
     topic = (topic or "").strip()
     group = (group or "").strip()
     if not topic:
-        raise ValidationError({"topic": "Give a topic name, or a prefix ending with '*'."})
+        raise ValidationFailed({"topic": "Give a topic name, or a prefix ending with '*'."})
 
     def entry(resource_type, name, operation, pattern="LITERAL"):
         return {
@@ -246,7 +245,7 @@ def manual_template_entries(kind: str, *, topic: str, group: str = "") -> list[d
         return [entry("TOPIC", topic, "WRITE"), entry("TOPIC", topic, "DESCRIBE")]
     if kind == "consumer":
         if not group:
-            raise ValidationError({"group": "A consumer needs its group id (or a prefix '*')."})
+            raise ValidationFailed({"group": "A consumer needs its group id (or a prefix '*')."})
         return [
             entry("TOPIC", topic, "READ"),
             entry("TOPIC", topic, "DESCRIBE"),
@@ -256,7 +255,7 @@ def manual_template_entries(kind: str, *, topic: str, group: str = "") -> list[d
     if kind == "streams":
         app = group
         if not app or "*" in app:
-            raise ValidationError({"group": "A Kafka Streams app needs its application.id."})
+            raise ValidationFailed({"group": "A Kafka Streams app needs its application.id."})
         # Input/output topics, plus everything Streams names after application.id: internal
         # topics (<app>-...-changelog/-repartition), the group and the transactional ids (EOS).
         return [
@@ -270,4 +269,4 @@ def manual_template_entries(kind: str, *, topic: str, group: str = "") -> list[d
             entry("TRANSACTIONAL_ID", app, "DESCRIBE", "PREFIXED"),
             entry("CLUSTER", "", "IDEMPOTENT_WRITE"),
         ]
-    raise ValidationError({"kind": "Choose producer, consumer or streams."})
+    raise ValidationFailed({"kind": "Choose producer, consumer or streams."})
