@@ -2,7 +2,9 @@
 
 from celery import shared_task
 
+from clusters.services.access.reconcile import reconcile_all_access
 from clusters.services.provisioning import delete_cluster, provision_cluster
+from clusters.services.topic_sync import sync_all_topics
 
 
 @shared_task(acks_late=True)
@@ -18,7 +20,6 @@ def delete_cluster_task(cluster_id: int) -> None:
 @shared_task(acks_late=True)
 def reconcile_access_task() -> None:
     """Periodic: every key's ACLs and quotas on its cell equal what Skiff says (drift repair)."""
-    from clusters.services.access.reconcile import reconcile_all_access
 
     reconcile_all_access()
 
@@ -26,6 +27,5 @@ def reconcile_access_task() -> None:
 @shared_task(acks_late=True)
 def sync_topics_task() -> None:
     """Import topics created, grown or deleted over the Kafka protocol (billing, limits)."""
-    from clusters.services.topic_sync import sync_all_topics
 
     sync_all_topics()

@@ -230,3 +230,59 @@ def test_mypy_is_clean(target, mypy_output):
         line for line in mypy_output.splitlines() if line.startswith(prefix) and line not in errors
     ]
     assert not errors, f"mypy: {len(errors)} errors in {target}:\n" + "\n".join(errors + notes)
+
+
+def _import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """Strongly connected groups of modules (Tarjan): each one is a circle of imports."""
+    modules = sorted(graph.modules)
+    imports = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in modules}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in imports.get(module, ()):
+            if imported not in imports:
+                continue
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in modules:
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_itself_in_a_circle():
+    # Between apps the layers contract forbids circles; this also forbids them between files
+    # (topics.py ↔ consumer_groups.py and celery.py ↔ periodic.py were two), which is what
+    # pushed imports inside functions.
+    assert _import_cycles(_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_circle():
+    class Graph:
+        modules = {"a", "b", "c"}
+
+        def find_modules_directly_imported_by(self, module):
+            return {"a": {"b"}, "b": {"a"}, "c": set()}[module]
+
+    assert _import_cycles(Graph()) == [["a", "b"]]

@@ -20,6 +20,7 @@ from clusters.services.access.keys import (
     access_key_rotate,
     access_key_set_policy,
     key_quotas,
+    preview_policy,
 )
 from clusters.services.access.policy import short_resource_name
 from clusters.services.access.reconcile import key_policy_document
@@ -245,7 +246,6 @@ class KeyPolicyAPIView(ClusterAccessAPIView):
 
     @extend_schema(responses={200: PolicyOutput}, operation_id="clusters_keys_policy_retrieve")
     def get(self, request, pk, key_id):
-        from clusters.services.access.keys import preview_policy
 
         key = self.get_key(self.get_cluster())
         if key.revoked_at is not None:

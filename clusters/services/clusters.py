@@ -22,8 +22,11 @@ from clusters.models import (
     PolicyTemplate,
     cluster_name_validator,
 )
+from clusters.services.access.policy import ClusterScope, analyze_policy
 from clusters.services.sealing import seal
+from clusters.tasks import delete_cluster_task, provision_cluster_task
 from console.audit import audit_record
+from console.errors import ValidationFailed
 from console.models import Team, User
 
 TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
@@ -45,9 +48,9 @@ def validate_cluster_name(team: Team, name: str) -> str:
     try:
         cluster_name_validator(name)
     except ValidationError as exc:
-        raise ValidationError({"name": exc.messages}) from exc
+        raise ValidationFailed({"name": exc.messages}) from exc
     if Cluster.objects.live().filter(team=team, name=name).exists():
-        raise ValidationError(
+        raise ValidationFailed(
             {"name": f"Your team already has a cluster named '{name}'. Choose another name."}
         )
     return name
@@ -57,19 +60,19 @@ def validate_tags(tags) -> dict[str, str]:
     if tags in (None, ""):
         return {}
     if not isinstance(tags, dict):
-        raise ValidationError({"tags": "Tags must be an object of key/value strings."})
+        raise ValidationFailed({"tags": "Tags must be an object of key/value strings."})
     if len(tags) > limits.MAX_TAGS:
-        raise ValidationError({"tags": f"At most {limits.MAX_TAGS} tags per cluster."})
+        raise ValidationFailed({"tags": f"At most {limits.MAX_TAGS} tags per cluster."})
     clean = {}
     for key, value in tags.items():
         key = str(key).strip()
         value = "" if value is None else str(value)
         if not TAG_KEY_RE.match(key):
-            raise ValidationError(
+            raise ValidationFailed(
                 {"tags": f"Tag key '{key}' must be 1–128 letters, digits, spaces or _.:/=+-@."}
             )
         if len(value) > 256:
-            raise ValidationError({"tags": f"Tag '{key}' has a value over 256 characters."})
+            raise ValidationFailed({"tags": f"Tag '{key}' has a value over 256 characters."})
         clean[key] = value
     return clean
 
@@ -80,12 +83,12 @@ def validate_client_ips(ips) -> list[str]:
     if isinstance(ips, str):
         ips = [part for part in re.split(r"[\s,]+", ips) if part]
     if not isinstance(ips, list):
-        raise ValidationError({"allowed_client_ips": "Give a list of IP addresses."})
+        raise ValidationFailed({"allowed_client_ips": "Give a list of IP addresses."})
     clean: list[str] = []
     for raw in ips:
         text = str(raw).strip()
         if "/" in text:
-            raise ValidationError(
+            raise ValidationFailed(
                 {
                     "allowed_client_ips": f"'{text}' is a CIDR range: Kafka ACLs match exact "
                     "client addresses only, so list each address."
@@ -94,7 +97,7 @@ def validate_client_ips(ips) -> list[str]:
         try:
             address = str(ipaddress.ip_address(text))
         except ValueError as exc:
-            raise ValidationError(
+            raise ValidationFailed(
                 {"allowed_client_ips": f"'{text}' is not a valid IPv4 or IPv6 address."}
             ) from exc
         if address not in clean:
@@ -107,21 +110,20 @@ def validate_policy(
 ) -> tuple[str, dict | None]:
     if template not in PolicyTemplate.values:
         choices = ", ".join(PolicyTemplate.values)
-        raise ValidationError(
+        raise ValidationFailed(
             {"policy_template": f"Unknown policy template '{template}'. Choose one of: {choices}."}
         )
     if template != PolicyTemplate.CUSTOM:
         return template, None
     if not isinstance(document, dict):
-        raise ValidationError({"policy_document": "A custom policy must be a JSON object."})
+        raise ValidationFailed({"policy_document": "A custom policy must be a JSON object."})
     statements = document.get("Statement")
     if document.get("Version") is None or not isinstance(statements, list) or not statements:
-        raise ValidationError(
+        raise ValidationFailed(
             {"policy_document": "A policy needs a 'Version' and a non-empty 'Statement' list."}
         )
     if team_slug and cluster_name:
         # The full check (the access compiler), once the cluster's namespace is known.
-        from clusters.services.access.policy import ClusterScope, analyze_policy
 
         analyze_policy(document, cluster=ClusterScope(team_slug, cluster_name), username="preview")
     return template, document
@@ -157,14 +159,14 @@ def validate_cluster_spec(team: Team, spec: ClusterSpec) -> ClusterSpec:
         else:
             setattr(clean, attr, value)
     if errors:
-        raise ValidationError(errors)
+        raise ValidationFailed(errors)
     return clean
 
 
 def check_cluster_limit(team: Team) -> None:
     limit = settings.SKIFF_MAX_CLUSTERS_PER_TEAM
     if Cluster.objects.live().filter(team=team).count() >= limit:
-        raise ValidationError(
+        raise ValidationFailed(
             {
                 "name": f"Your team has reached its limit of {limit} clusters. Delete one or ask "
                 "the platform team to raise the limit."
@@ -215,7 +217,7 @@ def cluster_create(
             with transaction.atomic():
                 cluster.save()
         except IntegrityError as exc:  # a concurrent create of the same name won the race
-            raise ValidationError(
+            raise ValidationFailed(
                 {"name": f"Your team already has a cluster named '{clean.name}'."}
             ) from exc
         secret = new_key_secret()
@@ -255,7 +257,7 @@ def cluster_retry(*, cluster: Cluster) -> Cluster:
     with transaction.atomic():
         locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
         if locked.state != Cluster.State.FAILED:
-            raise ValidationError(f"Only a failed cluster can be retried (it is {locked.state}).")
+            raise ValidationFailed(f"Only a failed cluster can be retried (it is {locked.state}).")
         locked.state = Cluster.State.CREATING
         locked.state_reason = ""
         locked.progress = ""
@@ -271,9 +273,9 @@ def cluster_delete(*, cluster: Cluster) -> Cluster:
     with transaction.atomic():
         locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
         if locked.state == Cluster.State.DELETED:
-            raise ValidationError("This cluster is already deleted.")
+            raise ValidationFailed("This cluster is already deleted.")
         if locked.state == Cluster.State.CREATING:
-            raise ValidationError("Wait until the cluster is ACTIVE or FAILED, then delete it.")
+            raise ValidationFailed("Wait until the cluster is ACTIVE or FAILED, then delete it.")
         before = {"state": locked.state}
         locked.state = Cluster.State.DELETING
         locked.state_reason = ""
@@ -292,12 +294,10 @@ def cluster_delete(*, cluster: Cluster) -> Cluster:
 
 
 def _enqueue_provisioning(cluster_id: int) -> None:
-    from clusters.tasks import provision_cluster_task
 
     transaction.on_commit(lambda: provision_cluster_task.delay(cluster_id))
 
 
 def _enqueue_deletion(cluster_id: int) -> None:
-    from clusters.tasks import delete_cluster_task
 
     transaction.on_commit(lambda: delete_cluster_task.delay(cluster_id))

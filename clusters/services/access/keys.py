@@ -26,6 +26,7 @@ from clusters.services.access.policy import (
 )
 from clusters.services.access.reconcile import (
     key_desired_acls,
+    key_desired_quotas,
     key_policy_document,
     manual_acl_bindings,
     reconcile_cluster_keys,
@@ -35,6 +36,7 @@ from clusters.services.access.reconcile import (
 from clusters.services.clusters import access_key_username, new_key_secret, validate_client_ips
 from clusters.services.snippets import Snippet, client_snippets
 from console.audit import audit_record
+from console.errors import ValidationFailed
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import KafkaAuthenticationFailed, KafkaGatewayError, KafkaUnavailable
 from fleet.kafka.platform import PlatformSuperuser, platform_superuser
@@ -60,27 +62,27 @@ class KeyWithSecret:
 
 def _require_active(cluster: Cluster) -> None:
     if cluster.state != Cluster.State.ACTIVE or cluster.cell_id is None:
-        raise ValidationError(
+        raise ValidationFailed(
             f"Access keys can be changed only while the cluster is ACTIVE (it is {cluster.state})."
         )
 
 
 def _require_live_key(key: AccessKey) -> None:
     if key.revoked_at is not None:
-        raise ValidationError("This access key is revoked.")
+        raise ValidationFailed("This access key is revoked.")
 
 
 def validate_key_name(cluster: Cluster, name: str) -> str:
     name = (name or "").strip()
     if not KEY_NAME_RE.match(name):
-        raise ValidationError(
+        raise ValidationFailed(
             {
                 "name": "Key name may use letters, digits, '-' and '_' (1–64 chars, starting with "
                 "a letter or digit)."
             }
         )
     if cluster.access_keys.filter(name=name, revoked_at__isnull=True).exists():
-        raise ValidationError({"name": f"This cluster already has a key named '{name}'."})
+        raise ValidationFailed({"name": f"This cluster already has a key named '{name}'."})
     return name
 
 
@@ -88,19 +90,19 @@ def resolve_policy(cluster: Cluster, template: str, document) -> tuple[str, dict
     """(template, stored document, effective document) after checking the template name."""
     if template not in PolicyTemplate.values:
         choices = ", ".join(PolicyTemplate.values)
-        raise ValidationError(
+        raise ValidationFailed(
             {"policy_template": f"Unknown policy template '{template}'. Choose one of: {choices}."}
         )
     if template == PolicyTemplate.CUSTOM:
         if document in (None, "", {}):
-            raise ValidationError({"policy_document": "A custom policy needs a JSON document."})
+            raise ValidationFailed({"policy_document": "A custom policy needs a JSON document."})
         if isinstance(document, str):
             import json
 
             try:
                 document = json.loads(document)
             except ValueError as exc:
-                raise ValidationError(
+                raise ValidationFailed(
                     {"policy_document": f"The policy is not valid JSON: {exc}."}
                 ) from exc
         return template, document, document
@@ -192,9 +194,9 @@ def access_key_create(
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
-        raise ValidationError(errors)
+        raise ValidationFailed(errors)
     if cluster.access_keys.filter(revoked_at__isnull=True).count() >= MAX_KEYS_PER_CLUSTER:
-        raise ValidationError(
+        raise ValidationFailed(
             {"name": f"A cluster can have at most {MAX_KEYS_PER_CLUSTER} active keys."}
         )
     secret = new_key_secret()
@@ -211,7 +213,7 @@ def access_key_create(
                     policy_document=stored,
                 )
         except IntegrityError as exc:
-            raise ValidationError(
+            raise ValidationFailed(
                 {"name": f"This cluster already has a key named '{name}'."}
             ) from exc
         audit_record(
@@ -270,7 +272,7 @@ def access_key_revoke(*, key: AccessKey) -> AccessKey:
     cluster = key.cluster
     _require_live_key(key)
     if cluster.cell_id is None:
-        raise ValidationError("This cluster has no cell yet.")
+        raise ValidationFailed("This cluster has no cell yet.")
     superuser = platform_superuser(cluster.cell)
     with transaction.atomic():
         locked = AccessKey.objects.select_for_update().get(pk=key.pk)
@@ -421,7 +423,6 @@ QUOTA_LABELS = {
 
 def key_quotas(key: AccessKey, *, superuser: PlatformSuperuser | None = None) -> list[QuotaRow]:
     """The key's quotas: what Skiff sets, and what the broker holds right now."""
-    from clusters.services.access.reconcile import key_desired_quotas
 
     superuser = superuser or platform_superuser(key.cluster.cell)
     current = superuser.describe_user_quotas(key.username).get(key.username, {})
