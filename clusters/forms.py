@@ -16,6 +16,7 @@ from clusters.selectors import access_key_list
 from clusters.services import clusters as cluster_services
 from clusters.services.messages import parse_timestamp
 from clusters.topic_configs import TOPIC_CONFIGS
+from console.errors import ValidationFailed
 
 
 class ClusterTypeForm(forms.Form):
@@ -179,9 +180,9 @@ class ServiceForm(forms.Form):
         return cleaned
 
     def cleaned(self) -> dict[str, Any]:
-        """The cleaned values; ValidationError (field → messages) when the form is invalid."""
+        """The cleaned values; ValidationFailed (field → messages) when the form is invalid."""
         if not self.is_valid():
-            raise ValidationError(self.errors.as_data())
+            raise ValidationFailed(self.errors.as_data())
         return self.cleaned_data
 
     def values(self) -> dict[str, str]:

@@ -94,7 +94,7 @@ class ApplicationError(Exception):
         raise TypeError(f"{type(exc).__name__} is not an application error")
 
 
-class ValidationFailed(ApplicationError, DjangoValidationError):
+class ValidationFailed(ApplicationError, DjangoValidationError):  # type: ignore[misc]
     """The input is not acceptable (400). Also a Django `ValidationError`.
 
     Takes what Django's `ValidationError` takes — a message, a list, or a dict of field →
@@ -110,7 +110,7 @@ class ValidationFailed(ApplicationError, DjangoValidationError):
         self,
         message: Any,
         code: str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
         *,
         status: int | None = None,
     ) -> None:

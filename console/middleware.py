@@ -1,7 +1,14 @@
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from console.access import team_context_from_session
 from console.audit import SYSTEM, Actor, client_ip, set_actor
+from console.errors import ApplicationError, log_application_error
 
 
 class CurrentTeamMiddleware:
@@ -39,3 +46,65 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+class ApplicationErrorMiddleware:
+    """The pages' one error handler: an `ApplicationError` a view lets through becomes
+
+    * for an htmx request, a page message and ``HX-Redirect`` to the page the user is on (htmx
+      follows it whatever the status, which stays the error's own);
+    * for a form post, a page message and a redirect back (``next``, else the referring page
+      of this site, else home);
+    * otherwise, the styled error page ``errors/error.html``: the status, the message and a
+      link home.
+
+    A Django ``ValidationError`` is a ``ValidationFailed`` (400). Views that show an error
+    beside their form catch it themselves and use ``message``, ``form_errors()`` and ``status``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, (ApplicationError, DjangoValidationError)):
+            return None
+        error = ApplicationError.wrap(exception)
+        log_application_error(error, where=f"{request.method} {request.path}")
+        htmx = getattr(request, "htmx", None)
+        if htmx:
+            messages.error(request, error.message)
+            response = HttpResponse(error.message, status=error.status, content_type="text/plain")
+            response["HX-Redirect"] = _back(request, htmx.current_url)
+            return response
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            messages.error(request, error.message)
+            return redirect(_back(request, request.POST.get("next") or _referer(request)))
+        context = {"error": error, "status": error.status, "title": _TITLES.get(error.status)}
+        return render(request, "errors/error.html", context, status=error.status)
+
+
+_TITLES = {
+    400: "That did not work",
+    403: "Not allowed",
+    404: "Not found",
+    409: "That conflicts with what is there",
+    502: "The Kafka cell refused the request",
+    503: "Temporarily unavailable",
+    504: "No answer in time",
+}
+
+
+def _referer(request: HttpRequest) -> str | None:
+    return request.headers.get("Referer")
+
+
+def _back(request: HttpRequest, url: str | None) -> str:
+    """`url` if it is a page of this site, else home."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return reverse("home")

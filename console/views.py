@@ -25,6 +25,7 @@ from console.access import (
     get_team_object_or_404,
     membership_for,
 )
+from console.errors import ApplicationError, ValidationFailed
 from console.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
@@ -88,20 +89,6 @@ def no_team(request: HttpRequest) -> HttpResponse:
 
 
 # --- team admin: members, invitations, API tokens, audit log --------------------------------
-
-
-def _error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return " ".join(m for messages_ in exc.message_dict.values() for m in messages_)
-    return " ".join(exc.messages)
-
-
-def _add_form_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def assignable_roles(context) -> list[tuple[str, str]]:
@@ -169,14 +156,11 @@ class TeamMemberRoleView(TeamViewMixin, View):
         if not form.is_valid():
             messages.error(request, "Choose one of the roles.")
             return redirect("team_members")
-        try:
-            changed = member_role_change(
-                membership=membership, role=form.cleaned_data["role"], by=self.membership
-            )
-        except ValidationError as exc:
-            messages.error(request, _error_text(exc))
-        else:
-            messages.success(request, f"{changed.user.email} is now {changed.get_role_display()}.")
+        # A refusal (e.g. the last owner) is a page message (console.middleware).
+        changed = member_role_change(
+            membership=membership, role=form.cleaned_data["role"], by=self.membership
+        )
+        messages.success(request, f"{changed.user.email} is now {changed.get_role_display()}.")
         return redirect("team_members")
 
 
@@ -185,11 +169,7 @@ class TeamMemberRemoveView(TeamViewMixin, View):
 
     def post(self, request, pk):
         membership = get_team_object_or_404(member_list(team=self.team), self.team, pk=pk)
-        try:
-            member_remove(membership=membership, by=self.membership)
-        except ValidationError as exc:
-            messages.error(request, _error_text(exc))
-            return redirect("team_members")
+        member_remove(membership=membership, by=self.membership)  # refusals: console.middleware
         messages.success(request, f"{membership.user.email} is no longer in {self.team.name}.")
         if membership.pk == self.membership.pk:
             return redirect("home")
@@ -201,12 +181,8 @@ class TeamMemberTransferView(TeamViewMixin, View):
 
     def post(self, request, pk):
         membership = get_team_object_or_404(member_list(team=self.team), self.team, pk=pk)
-        try:
-            team_ownership_transfer(team=self.team, by=self.membership, to=membership)
-        except ValidationError as exc:
-            messages.error(request, _error_text(exc))
-        else:
-            messages.success(request, f"{membership.user.email} is now an owner; you are an admin.")
+        team_ownership_transfer(team=self.team, by=self.membership, to=membership)
+        messages.success(request, f"{membership.user.email} is now an owner; you are an admin.")
         return redirect("team_members")
 
 
@@ -214,11 +190,7 @@ class TeamLeaveView(TeamViewMixin, View):
     required_action = Action.CLUSTER_VIEW
 
     def post(self, request):
-        try:
-            member_remove(membership=self.membership, by=self.membership)
-        except ValidationError as exc:
-            messages.error(request, _error_text(exc))
-            return redirect("team_overview")
+        member_remove(membership=self.membership, by=self.membership)  # refusals: middleware
         request.session.pop(SESSION_TEAM_KEY, None)
         messages.success(request, f"You left the team {self.team.name}.")
         return redirect("home")
@@ -249,8 +221,8 @@ class TeamInvitationsView(TeamPageMixin, TemplateView):
                     by=self.membership,
                     base_url=request.build_absolute_uri("/"),
                 )
-            except ValidationError as exc:
-                _add_form_errors(form, exc)
+            except ValidationFailed as exc:
+                exc.add_to_form(form)
             else:
                 context = self.get_context_data(created=created)
                 return self.render_to_response(context, status=201)
@@ -262,12 +234,8 @@ class TeamInvitationRevokeView(TeamViewMixin, View):
 
     def post(self, request, pk):
         invitation = get_team_object_or_404(Invitation.objects.all(), self.team, pk=pk)
-        try:
-            invitation_revoke(invitation=invitation)
-        except ValidationError as exc:
-            messages.error(request, _error_text(exc))
-        else:
-            messages.success(request, f"The invitation for {invitation.email} is revoked.")
+        invitation_revoke(invitation=invitation)  # a refusal: a page message (middleware)
+        messages.success(request, f"The invitation for {invitation.email} is revoked.")
         return redirect("team_invitations")
 
 
@@ -287,8 +255,8 @@ class InvitationAcceptView(View):
             )
         try:
             invitation_check_usable(self.invitation)
-        except ValidationError as exc:
-            return self.refuse(_error_text(exc), status=410)
+        except ValidationFailed as exc:
+            return self.refuse(exc.message, status=410)
         return super().dispatch(request, token)
 
     def refuse(self, reason, status):
@@ -315,8 +283,8 @@ class InvitationAcceptView(View):
         if request.user.is_authenticated:
             try:
                 membership = invitation_accept(invitation=self.invitation, user=request.user)
-            except ValidationError as exc:
-                messages.error(request, _error_text(exc))
+            except ValidationFailed as exc:
+                messages.error(request, exc.message)
                 return self.render_page(status=400)
         else:
             form = AcceptInvitationForm(request.POST)
@@ -328,9 +296,9 @@ class InvitationAcceptView(View):
                     password=form.cleaned_data["password1"],
                     name=form.cleaned_data["name"],
                 )
-            except ValidationError as exc:
+            except ValidationError as exc:  # the service's, or the password validators'
                 if hasattr(exc, "error_dict"):
-                    _add_form_errors(form, exc)
+                    ApplicationError.wrap(exc).add_to_form(form)
                 else:
                     form.add_error("password1", exc.messages)
                 return self.render_page(form, status=400)
@@ -369,8 +337,8 @@ class TeamTokensView(TeamPageMixin, TemplateView):
                     name=form.cleaned_data["name"],
                     expires_at=form.expires_at(),
                 )
-            except ValidationError as exc:
-                _add_form_errors(form, exc)
+            except ValidationFailed as exc:
+                exc.add_to_form(form)
             else:
                 context = self.get_context_data(new_token=token, raw_token=raw)
                 return self.render_to_response(context, status=201)
@@ -383,12 +351,8 @@ class TeamTokenRevokeView(TeamViewMixin, View):
     def post(self, request, pk):
         tokens = api_token_list(context=request.team_context, user=request.user)
         token = get_team_object_or_404(tokens, self.team, pk=pk)
-        try:
-            api_token_revoke(token=token)
-        except ValidationError as exc:
-            messages.error(request, _error_text(exc))
-        else:
-            messages.success(request, f"Token '{token.name}' is revoked.")
+        api_token_revoke(token=token)  # a refusal: a page message (console.middleware)
+        messages.success(request, f"Token '{token.name}' is revoked.")
         return redirect("team_tokens")
 
 
@@ -455,7 +419,7 @@ class TeamAuditExportView(TeamViewMixin, View):
         form, events = audit_events_for(request, self.team)
         if not form.is_valid():
             return HttpResponse(
-                "Invalid filter: " + _error_text(ValidationError(form.errors)),
+                "Invalid filter: " + ValidationFailed(form.errors).message,
                 status=400,
                 content_type="text/plain",
             )

@@ -16,6 +16,7 @@ from clusters.models import AccessKey, Cluster, ClusterEvent
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
 from clusters.services.sealing import unseal
+from console.errors import ApplicationError
 from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.platform import PlatformSuperuser, platform_superuser
 from fleet.kafka.quotas import QUOTA_KEYS
@@ -24,8 +25,11 @@ from fleet.models import Cell
 logger = logging.getLogger(__name__)
 
 
-class ProvisioningError(Exception):
-    """A step failed with a message a user can act on."""
+class ProvisioningError(ApplicationError):
+    """A step failed with a message a user can act on (503: the platform could not do it)."""
+
+    status = 503
+    code = "provisioning_failed"
 
 
 # --- placement ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 import json
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views import View
 
@@ -29,20 +28,13 @@ from clusters.services.access.keys import (
 )
 from clusters.services.access.policy import (
     TEMPLATES,
-    PolicyInvalid,
     short_resource_name,
     template_policy,
 )
 from clusters.services.access.reconcile import key_policy_document
 from console.access import TeamViewMixin
+from console.errors import ApplicationError
 from console.permissions import Action
-from fleet.kafka.errors import KafkaGatewayError
-
-
-def _errors(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for messages_ in exc.message_dict.values() for m in messages_]
-    return exc.messages
 
 
 def _template_choices():
@@ -89,12 +81,10 @@ class AccessKeyCreateView(TeamViewMixin, View):
         form = AccessKeyCreateForm(request.POST)
         try:
             created = access_key_create(cluster=cluster, **form.cleaned())
-        except ValidationError as exc:
-            errors = _errors(exc)
-            return render_access(request, cluster, status=400, errors=errors, form=form.values())
-        except KafkaGatewayError as exc:
-            errors = [exc.message]
-            return render_access(request, cluster, status=503, errors=errors, form=form.values())
+        except ApplicationError as exc:
+            return render_access(
+                request, cluster, status=exc.status, errors=exc.messages, form=form.values()
+            )
         return render_access(request, cluster, created=created, status=201)
 
 
@@ -106,10 +96,8 @@ class AccessKeyRotateView(TeamViewMixin, View):
         key = access_key_get(cluster=cluster, key_id=key_id)
         try:
             rotated = access_key_rotate(key=key)
-        except ValidationError as exc:
-            return render_access(request, cluster, status=400, errors=_errors(exc))
-        except KafkaGatewayError as exc:
-            return render_access(request, cluster, status=503, errors=[exc.message])
+        except ApplicationError as exc:
+            return render_access(request, cluster, status=exc.status, errors=exc.messages)
         return render_access(request, cluster, created=rotated)
 
 
@@ -119,14 +107,8 @@ class AccessKeyRevokeView(TeamViewMixin, View):
     def post(self, request, pk, key_id):
         cluster = cluster_get(team=self.team, pk=pk)
         key = access_key_get(cluster=cluster, key_id=key_id)
-        try:
-            access_key_revoke(key=key)
-        except ValidationError as exc:
-            messages.error(request, " ".join(_errors(exc)))
-        except KafkaGatewayError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Access key '{key.name}' is revoked.")
+        access_key_revoke(key=key)  # an error: a page message (console.middleware)
+        messages.success(request, f"Access key '{key.name}' is revoked.")
         return redirect("clusters:access", pk=pk)
 
 
@@ -135,15 +117,9 @@ class AllowedIpsView(TeamViewMixin, View):
 
     def post(self, request, pk):
         cluster = cluster_get(team=self.team, pk=pk)
-        try:
-            ips = AllowedIpsForm(request.POST).cleaned()["ips"]
-            cluster_set_allowed_client_ips(cluster=cluster, ips=ips)
-        except ValidationError as exc:
-            messages.error(request, " ".join(_errors(exc)))
-        except KafkaGatewayError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "Allowed client addresses saved and applied to every key.")
+        ips = AllowedIpsForm(request.POST).cleaned()["ips"]
+        cluster_set_allowed_client_ips(cluster=cluster, ips=ips)  # errors: console.middleware
+        messages.success(request, "Allowed client addresses saved and applied to every key.")
         return redirect("clusters:access", pk=pk)
 
 
@@ -165,7 +141,7 @@ def render_key(
     if key.revoked_at is None and cluster.cell_id:
         try:
             quotas = key_quotas(key)
-        except (KafkaGatewayError, OSError) as exc:
+        except (ApplicationError, OSError) as exc:
             quota_error = getattr(exc, "message", str(exc))
     if document_text is None:
         document_text = json.dumps(key_policy_document(key), indent=2)
@@ -215,8 +191,8 @@ class AccessKeyPolicyPreviewView(TeamViewMixin, View):
                 template=form.cleaned()["policy_template"],
                 document=form.document(),
             )
-        except ValidationError as exc:
-            context["problems"] = _errors(exc)
+        except ApplicationError as exc:
+            context["problems"] = exc.messages
         else:
             context["preview"] = {
                 "rows": _preview_rows(compiled, cluster.wire_prefix),
@@ -238,10 +214,8 @@ class AccessKeyPolicySaveView(TeamViewMixin, View):
                 policy_template=form.cleaned()["policy_template"],
                 policy_document=form.document(),
             )
-        except (PolicyInvalid, ValidationError) as exc:
-            problems, status = _errors(exc), 400
-        except KafkaGatewayError as exc:
-            problems, status = [exc.message], 503
+        except ApplicationError as exc:  # PolicyInvalid and ValidationFailed list every problem
+            problems, status = exc.messages, exc.status
         else:
             messages.success(
                 request, f"Policy saved: {len(compiled.bindings)} ACL bindings are on the cell."
@@ -267,7 +241,7 @@ def render_acls(request, cluster, *, status=200, errors=None):
     if cluster.cell_id:
         try:
             rows, problems = cluster_acl_rows(cluster)
-        except (KafkaGatewayError, OSError) as exc:
+        except (ApplicationError, OSError) as exc:
             read_error = getattr(exc, "message", str(exc))
     context = {
         "nav": "clusters",
@@ -312,10 +286,8 @@ class AclAddView(TeamViewMixin, View):
                     operation=data["operation"],
                     permission=data["permission"],
                 )
-        except ValidationError as exc:
-            return render_acls(request, cluster, status=400, errors=_errors(exc))
-        except KafkaGatewayError as exc:
-            return render_acls(request, cluster, status=503, errors=[exc.message])
+        except ApplicationError as exc:
+            return render_acls(request, cluster, status=exc.status, errors=exc.messages)
         messages.success(request, "Manual bindings added and applied.")
         return redirect("clusters:acls", pk=pk)
 
@@ -326,10 +298,6 @@ class AclRemoveView(TeamViewMixin, View):
     def post(self, request, pk, binding_id):
         cluster = cluster_get(team=self.team, pk=pk)
         binding = manual_acl_get(cluster=cluster, binding_id=binding_id)
-        try:
-            manual_acl_remove(binding=binding)
-        except KafkaGatewayError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "Manual binding removed from the cell.")
+        manual_acl_remove(binding=binding)  # an error: a page message (console.middleware)
+        messages.success(request, "Manual binding removed from the cell.")
         return redirect("clusters:acls", pk=pk)

@@ -34,6 +34,7 @@ from clusters.services.clusters import (
 )
 from clusters.services.snippets import client_snippets
 from console.access import TeamViewMixin
+from console.errors import ApplicationError
 from console.permissions import Action
 
 
@@ -195,9 +196,9 @@ class ClusterWizardView(TeamViewMixin, View):
             created = cluster_create(
                 team=self.team, user=self.request.user, spec=draft_spec(draft.data), draft=draft
             )
-        except ValidationError as exc:
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-            return self.render_step(draft, "review", None, status=400, errors=errors)
+        except ApplicationError as exc:
+            errors = exc.form_errors(non_field="__all__")
+            return self.render_step(draft, "review", None, status=exc.status, errors=errors)
         if created.secret is None:
             return redirect("clusters:detail", pk=created.cluster.pk)
         return render_cluster_detail(
@@ -258,10 +259,8 @@ class ClusterRetryView(TeamViewMixin, View):
     required_action = Action.CLUSTER_MANAGE
 
     def post(self, request, pk):
-        try:
-            cluster_retry(cluster=cluster_get(team=self.team, pk=pk))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+        # A refusal is a page message on the page the retry came from (console.middleware).
+        cluster_retry(cluster=cluster_get(team=self.team, pk=pk))
         return redirect("clusters:detail", pk=pk)
 
 
@@ -283,11 +282,7 @@ class ClusterDeleteView(TeamViewMixin, View):
                 {"cluster": cluster, "form": form},
                 status=400,
             )
-        try:
-            cluster = cluster_delete(cluster=cluster)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return redirect("clusters:detail", pk=pk)
+        cluster = cluster_delete(cluster=cluster)  # a refusal: a page message (console.middleware)
         if cluster.state == Cluster.State.DELETED:
             messages.success(request, f"Cluster '{cluster.name}' is deleted.")
             return redirect("home")

@@ -1,15 +1,14 @@
 """Pages of the Consumer groups tab: the list, one group's lag, offset reset and delete."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views import View
 
 from clusters.forms import ConsumerGroupResetForm
 from clusters.services import consumer_groups as group_services
-from clusters.views.topics import ClusterTabMixin, _errors
+from clusters.views.topics import ClusterTabMixin
+from console.errors import ApplicationError
 from console.permissions import Action
-from fleet.kafka.errors import KafkaGatewayError
 
 
 class ConsumerGroupListView(ClusterTabMixin, View):
@@ -22,12 +21,8 @@ class ConsumerGroupListView(ClusterTabMixin, View):
         status = 200
         try:
             context["groups"] = group_services.group_list(cluster=cluster, search=context["search"])
-        except ValidationError as exc:
-            context["error"] = " ".join(exc.messages)
-            status = 400
-        except KafkaGatewayError as exc:
-            context["error"] = exc.message
-            status = 503
+        except ApplicationError as exc:
+            context["error"], status = exc.message, exc.status
         template = (
             "clusters/partials/_group_table.html"
             if request.htmx
@@ -46,9 +41,8 @@ class ConsumerGroupDetailView(ClusterTabMixin, View):
         context = self.base_context(cluster, "groups")
         try:
             context["group"] = group_services.group_get(cluster=cluster, group=group)
-        except KafkaGatewayError as exc:
-            context["error"] = exc.message
-            status = 503
+        except ApplicationError as exc:
+            context["error"], status = exc.message, exc.status
         context.update({"errors": errors or {}, "values": values or {"to": "earliest"}})
         return render(self.request, "clusters/consumer_group_detail.html", context, status=status)
 
@@ -65,10 +59,8 @@ class ConsumerGroupActionView(ConsumerGroupDetailView):
         form = ConsumerGroupResetForm(request.POST)
         try:
             return getattr(self, f"do_{self.action}")(request, cluster, group, form)
-        except ValidationError as exc:
-            errors, status = _errors(exc), 400
-        except KafkaGatewayError as exc:
-            errors, status = {"form": [exc.message]}, 503
+        except ApplicationError as exc:
+            errors, status = exc.form_errors(), exc.status
         return self.render_detail(
             cluster, group, errors=errors, status=status, values=form.values()
         )

@@ -4,7 +4,7 @@ Each view returns the full page, or its fragment for htmx requests; services do 
 """
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -22,18 +22,8 @@ from clusters.services import messages as message_services
 from clusters.services import topics as topic_services
 from clusters.topic_configs import RETENTION_PRESETS, TOPIC_CONFIGS
 from console.access import TeamViewMixin
+from console.errors import ApplicationError
 from console.permissions import Action
-from fleet.kafka.errors import KafkaGatewayError
-
-
-def _errors(exc: ValidationError) -> dict[str, list[str]]:
-    """Field → messages; errors of no field go under "form" (templates cannot read __all__)."""
-    if not hasattr(exc, "error_dict"):
-        return {"form": exc.messages}
-    errors = dict(exc.message_dict)
-    if "__all__" in errors:
-        errors["form"] = errors.pop("__all__")
-    return errors
 
 
 class ClusterTabMixin(TeamViewMixin):
@@ -68,12 +58,8 @@ class TopicListView(ClusterTabMixin, View):
                 ordering=request.GET.get("ordering", "name"),
                 page=request.GET.get("page", 1),
             )
-        except ValidationError as exc:
-            context["error"] = " ".join(exc.messages)
-            status = 400
-        except KafkaGatewayError as exc:
-            context["error"] = exc.message
-            status = 503
+        except ApplicationError as exc:
+            context["error"], status = exc.message, exc.status
         context["orderings"] = [
             ("name", "Name"),
             ("partitions", "Partitions"),
@@ -125,11 +111,10 @@ class TopicCreateView(ClusterTabMixin, View):
                 partitions=data["partitions"],
                 configs=form.configs(),
             )
-        except ValidationError as exc:
-            return self.render_form(cluster, form.values(), errors=_errors(exc), status=400)
-        except KafkaGatewayError as exc:
+        except ApplicationError as exc:
+            # Shown beside the form, as typed ("form": errors of no field).
             return self.render_form(
-                cluster, form.values(), errors={"form": [exc.message]}, status=503
+                cluster, form.values(), errors=exc.form_errors(), status=exc.status
             )
         messages.success(request, f"Topic '{topic.name}' created.")
         return redirect("clusters:topic_detail", pk=cluster.pk, name=topic.name)
@@ -158,9 +143,9 @@ class TopicDetailView(ClusterTabMixin, View):
         context = self.base_context(cluster, "topics")
         try:
             detail = topic_services.topic_get(cluster=cluster, name=name)
-        except KafkaGatewayError as exc:
+        except ApplicationError as exc:
             context["error"] = exc.message
-            return render(self.request, "clusters/topic_detail.html", context, status=503)
+            return render(self.request, "clusters/topic_detail.html", context, status=exc.status)
         context.update(
             {
                 "topic": detail,
@@ -185,10 +170,8 @@ class TopicActionView(TopicDetailView):
         self.values = None  # what the configuration form shows again after an error
         try:
             return getattr(self, f"do_{self.action}")(request, cluster, name)
-        except ValidationError as exc:
-            errors, status = _errors(exc), 400
-        except KafkaGatewayError as exc:
-            errors, status = {"form": [exc.message]}, 503
+        except ApplicationError as exc:
+            errors, status = exc.form_errors(), exc.status
         return self.render_detail(cluster, name, errors=errors, status=status, values=self.values)
 
     def do_configs(self, request, cluster, name):
@@ -242,12 +225,8 @@ class TopicMessagesView(ClusterTabMixin, View):
             context["result"] = message_services.message_browse(
                 cluster=cluster, topic=name, **query
             )
-        except ValidationError as exc:
-            context["errors"] = _errors(exc)
-            status = 400
-        except KafkaGatewayError as exc:
-            context["errors"] = {"form": [exc.message]}
-            status = 503
+        except ApplicationError as exc:
+            context["errors"], status = exc.form_errors(), exc.status
         template = (
             "clusters/partials/_message_list.html"
             if request.htmx
@@ -270,18 +249,16 @@ class TopicMessagesView(ClusterTabMixin, View):
                 headers=data["headers"],
                 partition=data["partition"] or None,
             )
-        except ValidationError as exc:
-            errors = _errors(exc)
-        except KafkaGatewayError as exc:
-            errors = {"form": [exc.message]}
-        else:
-            messages.success(
-                request, f"Produced to partition {record.partition} at offset {record.offset}."
+        except ApplicationError as exc:
+            return self.render_produce_errors(
+                cluster, name, form, exc.form_errors(), status=exc.status
             )
-            return redirect(reverse("clusters:topic_messages", args=[pk, name]))
-        return self.render_produce_errors(cluster, name, form, errors)
+        messages.success(
+            request, f"Produced to partition {record.partition} at offset {record.offset}."
+        )
+        return redirect(reverse("clusters:topic_messages", args=[pk, name]))
 
-    def render_produce_errors(self, cluster, name, form, errors):
+    def render_produce_errors(self, cluster, name, form, errors, *, status=400):
         """The page again with the produce form as typed and why it was refused."""
         context = self.base_context(cluster, "topics")
         context.update(
@@ -293,4 +270,4 @@ class TopicMessagesView(ClusterTabMixin, View):
                 "errors": {},
             }
         )
-        return render(self.request, "clusters/topic_messages.html", context, status=400)
+        return render(self.request, "clusters/topic_messages.html", context, status=status)

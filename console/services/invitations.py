@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from console.audit import Actor, acting_as, audit_record, current_actor
+from console.errors import ValidationFailed
 from console.models import Invitation, Membership, Role, Team, User, hash_token
 from console.permissions import Action, role_allows
 from console.services.teams import user_create
@@ -46,14 +47,14 @@ def invitation_create(
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise ValidationError({"email": "Enter a valid email address."}) from exc
+        raise ValidationFailed({"email": "Enter a valid email address."}) from exc
     if role not in Role.values:
         choices = ", ".join(Role.values)
-        raise ValidationError({"role": f"Unknown role '{role}'. Choose one of: {choices}."})
+        raise ValidationFailed({"role": f"Unknown role '{role}'. Choose one of: {choices}."})
     if role == Role.OWNER and not role_allows(by.role, Action.TEAM_TRANSFER):
         raise PermissionDenied("Only an owner can invite another owner.")
     if Membership.objects.filter(team=team, user__email=email).exists():
-        raise ValidationError({"email": f"{email} is already a member of this team."})
+        raise ValidationFailed({"email": f"{email} is already a member of this team."})
 
     replaced = Invitation.objects.pending().select_for_update().filter(team=team, email=email)
     replaced_ids = sorted(replaced.values_list("pk", flat=True))
@@ -104,14 +105,14 @@ def invitation_check_usable(invitation: Invitation) -> None:
     """Raise a ValidationError a person can act on if the link no longer works."""
     status = invitation.status
     if status == "accepted":
-        raise ValidationError(
+        raise ValidationFailed(
             "This invitation link has already been used. Sign in, or ask a team admin for a "
             "new invitation."
         )
     if status == "revoked":
-        raise ValidationError("This invitation was revoked. Ask a team admin for a new one.")
+        raise ValidationFailed("This invitation was revoked. Ask a team admin for a new one.")
     if status == "expired":
-        raise ValidationError(
+        raise ValidationFailed(
             f"This invitation expired on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
             "Ask a team admin for a new one."
         )
@@ -123,12 +124,12 @@ def invitation_accept(*, invitation: Invitation, user: User, new_user: bool = Fa
     locked = Invitation.objects.select_for_update().select_related("team").get(pk=invitation.pk)
     invitation_check_usable(locked)
     if user.email.lower() != locked.email:
-        raise ValidationError(
+        raise ValidationFailed(
             f"This invitation is for {locked.email}, and you are signed in as {user.email}. "
             "Sign out, then open the link again."
         )
     if Membership.objects.filter(team=locked.team, user=user).exists():
-        raise ValidationError(f"You are already a member of the team {locked.team.name}.")
+        raise ValidationFailed(f"You are already a member of the team {locked.team.name}.")
     membership = Membership.objects.create(team=locked.team, user=user, role=locked.role)
     locked.accepted_at = timezone.now()
     locked.accepted_by = user
@@ -149,7 +150,7 @@ def invitation_accept_new_user(*, invitation: Invitation, password: str, name: s
     """Create the invited person's account with `password` and accept the invitation."""
     invitation_check_usable(invitation)
     if User.objects.filter(email=invitation.email).exists():
-        raise ValidationError(
+        raise ValidationFailed(
             f"An account for {invitation.email} already exists: sign in to accept the invitation."
         )
     user = user_create(email=invitation.email, password=password, name=name)
@@ -161,7 +162,7 @@ def invitation_accept_new_user(*, invitation: Invitation, password: str, name: s
 def invitation_revoke(*, invitation: Invitation) -> Invitation:
     locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if locked.status != "pending":
-        raise ValidationError(
+        raise ValidationFailed(
             f"Only a pending invitation can be revoked (this one is {locked.status})."
         )
     locked.revoked_at = timezone.now()

@@ -5,11 +5,12 @@ TEAM_TRANSFER); these functions add what depends on the data: only an owner may 
 away the owner role, and a team always keeps at least one owner.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from console.audit import audit_record
+from console.errors import ValidationFailed
 from console.models import ApiToken, Membership, Role, Team
 from console.permissions import Action, role_allows
 
@@ -29,7 +30,7 @@ def _check_not_last_owner(membership: Membership) -> None:
         return
     owners = _lock_owners(membership.team)
     if len(owners) <= 1:
-        raise ValidationError(LAST_OWNER_MESSAGE.format(email=membership.user.email))
+        raise ValidationFailed(LAST_OWNER_MESSAGE.format(email=membership.user.email))
 
 
 def _check_owner_change(by: Membership, *roles: str) -> None:
@@ -46,7 +47,7 @@ def member_role_change(*, membership: Membership, role: str, by: Membership) -> 
     """Give a member another role in their team."""
     if role not in Role.values:
         choices = ", ".join(Role.values)
-        raise ValidationError({"role": f"Unknown role '{role}'. Choose one of: {choices}."})
+        raise ValidationFailed({"role": f"Unknown role '{role}'. Choose one of: {choices}."})
     locked = (
         Membership.objects.select_for_update().select_related("user", "team").get(pk=membership.pk)
     )
@@ -101,9 +102,9 @@ def team_ownership_transfer(*, team: Team, by: Membership, to: Membership) -> Me
     if not role_allows(by.role, Action.TEAM_TRANSFER):
         raise PermissionDenied("Only an owner can transfer ownership.")
     if to.team_id != team.pk:
-        raise ValidationError("That member is not in this team.")
+        raise ValidationFailed("That member is not in this team.")
     if to.pk == by.pk:
-        raise ValidationError("You are already an owner of this team.")
+        raise ValidationFailed("You are already an owner of this team.")
     _lock_owners(team)
     new_owner = Membership.objects.select_for_update().select_related("user").get(pk=to.pk)
     old_owner = Membership.objects.select_for_update().select_related("user").get(pk=by.pk)

@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from console.audit import audit_record
+from console.errors import ValidationFailed
 from console.models import ApiToken, Membership, Role, Team, User, hash_token
 
 
@@ -15,7 +15,7 @@ from console.models import ApiToken, Membership, Role, Team, User, hash_token
 def user_create(*, email: str, password: str, name: str = "", validate: bool = True) -> User:
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email=email).exists():
-        raise ValidationError({"email": f"A user with email {email} already exists."})
+        raise ValidationFailed({"email": f"A user with email {email} already exists."})
     user = User(email=email, name=name)
     if validate:
         validate_password(password, user)
@@ -29,7 +29,7 @@ def user_create(*, email: str, password: str, name: str = "", validate: bool = T
 def team_create(*, name: str, slug: str, owner: User) -> Team:
     slug = slug.strip().lower()
     if Team.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": f"The team slug '{slug}' is taken."})
+        raise ValidationFailed({"slug": f"The team slug '{slug}' is taken."})
     team = Team(name=name or slug, slug=slug)
     team.full_clean()
     team.save()
@@ -45,11 +45,11 @@ def api_token_create(
     """Create a token for `user` acting in `team`; returns the row and the raw token."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ValidationError({"name": "Give the token a name of 1–100 characters."})
+        raise ValidationFailed({"name": "Give the token a name of 1–100 characters."})
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError({"expires_at": "The expiry must be in the future."})
+        raise ValidationFailed({"expires_at": "The expiry must be in the future."})
     if not Membership.objects.filter(user=user, team=team).exists():
-        raise ValidationError("Tokens can only be created for a team the user belongs to.")
+        raise ValidationFailed("Tokens can only be created for a team the user belongs to.")
     raw = ApiToken.generate_raw()
     token = ApiToken.objects.create(
         user=user,
@@ -73,7 +73,7 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
     """Revoke a token; the next request that uses it gets 401."""
     locked = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
     if locked.revoked_at is not None:
-        raise ValidationError("This token is already revoked.")
+        raise ValidationFailed("This token is already revoked.")
     locked.revoked_at = timezone.now()
     locked.save(update_fields=["revoked_at"])
     audit_record(

@@ -35,6 +35,7 @@ from confluent_kafka.admin import (
 
 from fleet.kafka.errors import (
     _AUTHENTICATION,
+    CellTimeout,
     KafkaAuthenticationFailed,
     KafkaGatewayError,
     KafkaTlsError,
@@ -96,7 +97,10 @@ class _ErrorTrap:
 
     _FATAL = _AUTHENTICATION | {"_SSL", "_FATAL", "_INVALID_ARG"}
 
-    def __init__(self) -> None:
+    def __init__(self, cell: str = "", timeout: float | None = None) -> None:
+        # The connection's cell and timeout, for the messages of the errors this trap raises.
+        self.cell = cell
+        self.timeout = timeout
         self._lock = threading.Lock()
         self.fatal: KafkaError | None = None
         self.last: KafkaError | None = None
@@ -114,21 +118,30 @@ class _ErrorTrap:
 
     def raise_if_fatal(self, context: str) -> None:
         if self.fatal is not None:
-            raise _from_kafka_error(self.fatal, context)
+            raise self.error(self.fatal, context)
+
+    def error(self, err: KafkaError, context: str) -> KafkaGatewayError:
+        """`err` as one of our errors, naming this trap's cell where the message needs it."""
+        return _from_kafka_error(err, context, cell=self.cell, timeout=self.timeout)
 
     def timeout_error(self, context: str, timeout: float) -> KafkaGatewayError:
+        """The call ran out of time: a CellTimeout (504) naming the cell and the timeout.
+
+        The last client-level error (e.g. a refused connection) goes to the error's detail,
+        for the logs; a final one (authentication, TLS) is raised as itself.
+        """
         if self.last is not None:
-            err = _from_kafka_error(self.last, context)
+            err = self.error(self.last, context)
             if not isinstance(err, KafkaUnavailable):
                 return err
-            return KafkaUnavailable(
-                f"{context}: no answer from Kafka within {timeout:g}s ({_short(self.last.str())}).",
-                code=self.last.name(),
-                detail=self.last.str(),
+            return CellTimeout(
+                context,
+                cell=self.cell,
+                timeout=timeout,
+                kafka_error=self.last.name(),
+                detail=f"{self.last.name()}: {_short(self.last.str())}",
             )
-        return KafkaUnavailable(
-            f"{context}: no answer from Kafka within {timeout:g}s.", code="_TIMED_OUT"
-        )
+        return CellTimeout(context, cell=self.cell, timeout=timeout)
 
 
 def _is_transient(err: KafkaError) -> bool:
@@ -205,7 +218,7 @@ class _AdminClientCache:
             if entry is not None and entry[1].fatal is None:
                 self._clients.move_to_end(conn)
                 return entry
-            trap = _ErrorTrap()
+            trap = _ErrorTrap(cell=conn.cell_name, timeout=conn.timeout)
             admin = AdminClient(_base_config(conn, trap, "skiff-admin"))
             self._clients[conn] = (admin, trap)
             while len(self._clients) > self._size:
@@ -247,6 +260,13 @@ def _admin(conn: KafkaConnection) -> Iterator[tuple[AdminClient, _ErrorTrap, _De
     except (KafkaAuthenticationFailed, KafkaTlsError):
         _admin_clients.discard(conn, admin)
         raise
+    except CellTimeout as exc:
+        # A future that failed with _TIMED_OUT was mapped without the connection: name the
+        # cell and the timeout (a user reads "Cell 'cell-1' did not answer within 10 s").
+        named = exc.named(conn.cell_name, conn.timeout)
+        if named is exc:
+            raise
+        raise named from exc
 
 
 def _await(
@@ -343,11 +363,11 @@ def _kafka_python_call(conn: KafkaConnection, context: str, fn: Callable[[Any], 
     try:
         admin = _kafka_python_admin(conn)
     except kp_errors.KafkaError as exc:
-        raise _from_kafka_python(exc, context) from exc
+        raise _from_kafka_python(exc, context, cell=conn.cell_name, timeout=conn.timeout) from exc
     try:
         return fn(admin)
     except kp_errors.KafkaError as exc:
-        raise _from_kafka_python(exc, context) from exc
+        raise _from_kafka_python(exc, context, cell=conn.cell_name, timeout=conn.timeout) from exc
     finally:
         admin.close()
 

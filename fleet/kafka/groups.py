@@ -44,7 +44,7 @@ def delete_consumer_groups(conn: KafkaConnection, group_ids: Sequence[str]) -> N
             try:
                 _result(future, context)
             except KafkaGatewayError as exc:
-                if exc.code not in {"GROUP_ID_NOT_FOUND"}:
+                if exc.kafka_error not in {"GROUP_ID_NOT_FOUND"}:
                     raise
 
 
@@ -69,7 +69,7 @@ def describe_consumer_groups(
         try:
             desc = _result(future, f"Describing consumer group '{group_id}'")
         except KafkaGatewayError as exc:
-            if exc.code in {"GROUP_ID_NOT_FOUND"}:
+            if exc.kafka_error in {"GROUP_ID_NOT_FOUND"}:
                 continue
             raise
         members = tuple(
@@ -122,7 +122,7 @@ def list_consumer_group_offsets(
         try:
             result = _result(future, f"Reading committed offsets of group '{group_id}'")
         except KafkaGatewayError as exc:
-            if exc.code in {"GROUP_ID_NOT_FOUND"}:
+            if exc.kafka_error in {"GROUP_ID_NOT_FOUND"}:
                 out[group_id] = {}
                 continue
             raise

@@ -19,7 +19,6 @@ from fleet.kafka.errors import (
     _AUTHORIZATION,
     InvalidKafkaRequest,
     _from_exception,
-    _from_kafka_error,
 )
 from fleet.kafka.types import (
     ConsumedMessage,
@@ -62,7 +61,7 @@ def produce(
     context = f"Producing to topic '{topic}'"
     timeout = conn.timeout if timeout is None else timeout
     deadline = _Deadline(timeout)
-    trap = _ErrorTrap()
+    trap = _ErrorTrap(cell=conn.cell_name, timeout=timeout)
     conf = _base_config(conn, trap, "skiff-producer")
     conf.update(
         {
@@ -122,10 +121,10 @@ def produce(
                 raise trap.timeout_error(context, timeout)
         trap.raise_if_fatal(context)
         if failures:
-            raise _from_kafka_error(failures[0], context)
+            raise trap.error(failures[0], context)
         return [reports[index] for index in sorted(reports)]
     except KafkaException as exc:
-        raise _from_exception(exc, context) from exc
+        raise _from_exception(exc, context, cell=trap.cell, timeout=timeout) from exc
     finally:
         # Drop anything still queued so destroying the handle never blocks.
         producer.purge()
@@ -152,7 +151,7 @@ def fetch_messages(
     context = "Reading messages"
     timeout = conn.timeout if timeout is None else timeout
     deadline = _Deadline(timeout)
-    trap = _ErrorTrap()
+    trap = _ErrorTrap(cell=conn.cell_name, timeout=timeout)
     conf = _base_config(conn, trap, "skiff-console-browser")
     conf.update(
         {
@@ -184,7 +183,7 @@ def fetch_messages(
                 if err.code() == KafkaError._PARTITION_EOF:
                     pending.discard(key)
                     continue
-                raise _from_kafka_error(err, context)
+                raise trap.error(err, context)
             if key not in pending:
                 continue
             stop = todo[key][1]
@@ -211,6 +210,6 @@ def fetch_messages(
         trap.raise_if_fatal(context)
         return out
     except KafkaException as exc:
-        raise _from_exception(exc, context) from exc
+        raise _from_exception(exc, context, cell=trap.cell, timeout=timeout) from exc
     finally:
         consumer.close()

@@ -92,7 +92,7 @@ def revoke_scram_user(
     if username not in list_scram_users(conn):
         if missing_ok:
             return False
-        raise UnknownUser(f"{context}: no such user.", code="RESOURCE_NOT_FOUND")
+        raise UnknownUser(f"{context}: no such user.", kafka_error="RESOURCE_NOT_FOUND")
     upsert = UserScramCredentialUpsertion(
         username,
         ScramCredentialInfo(_scram_mechanism(mechanism), 4096),
@@ -126,7 +126,7 @@ def authenticate_on_broker(conn: KafkaConnection, address: str) -> None:
     Raises KafkaAuthenticationFailed when that broker refuses the credentials.
     """
     context = f"Signing in at broker {address}"
-    trap = _ErrorTrap()
+    trap = _ErrorTrap(timeout=conn.timeout)  # a key's credentials: no "platform" wording
     conf = _base_config(replace_bootstrap(conn, address), trap, "skiff-auth-probe")
     admin = AdminClient(conf)
     deadline = _Deadline(conn.timeout)

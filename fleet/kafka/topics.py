@@ -257,7 +257,8 @@ def _offset_results(
         except UnknownTopic:
             continue
         except KafkaGatewayError as exc:
-            if isinstance(exc, KafkaUnavailable) or (exc.code or "").startswith("NOT_LEADER"):
+            moved = (exc.kafka_error or "").startswith("NOT_LEADER")
+            if isinstance(exc, KafkaUnavailable) or moved:
                 retry.add(key)
                 continue
             raise

@@ -44,9 +44,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
-from fleet.kafka.types import AclBinding
+from console.errors import ValidationFailed
+from fleet.kafka.types import AclBinding, PatternTypeName, PermissionName, ResourceTypeName
 
 KAFKA_CLUSTER_RESOURCE = "kafka-cluster"  # the CLUSTER resource's name in Kafka
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -98,7 +97,7 @@ NOT_ON_SERVERLESS = (
     "DescribeClusterDynamicConfiguration",
     "AlterClusterDynamicConfiguration",
 )
-RESOURCE_TYPES = {
+RESOURCE_TYPES: dict[str, ResourceTypeName] = {
     "cluster": "CLUSTER",
     "topic": "TOPIC",
     "group": "GROUP",
@@ -140,8 +139,13 @@ class PolicyProblem:
         return f"{where}: {self.message}"
 
 
-class PolicyInvalid(ValidationError):
-    """A policy that cannot be compiled. ``problems`` point at the offending statements."""
+class PolicyInvalid(ValidationFailed):
+    """A policy that cannot be compiled (400). ``problems`` point at the offending statements.
+
+    Still a Django ValidationError (as every ValidationFailed), keyed by the form's field.
+    """
+
+    code = "policy_invalid"
 
     def __init__(self, problems: list[PolicyProblem], field_name: str = "policy_document"):
         self.problems = problems
@@ -168,7 +172,7 @@ class CompiledPolicy:
 class _Resource:
     kind: str  # key of RESOURCE_TYPES
     wire_name: str
-    pattern: str  # LITERAL | PREFIXED
+    pattern: PatternTypeName
 
 
 @dataclass(frozen=True)
@@ -282,7 +286,7 @@ def parse_resource(text: str, scope: ClusterScope) -> tuple[list[_Resource] | No
             f"Resource '{text}' names no {kind}: add '/<name>', '/<prefix>*' or '/*' after "
             "the cluster name."
         )
-    pattern = "LITERAL"
+    pattern: PatternTypeName = "LITERAL"
     if name.endswith("*"):
         pattern, name = "PREFIXED", name[:-1]
     if "*" in name or "?" in name:
@@ -414,6 +418,7 @@ def _compile_statement(number, sid, statement, scope, principal, allow_hosts):
         if error:
             problem(error)
             continue
+        assert matched is not None  # expand_action gives either the names or an error
         if "*" not in entry and "?" not in entry:
             explicit.update(matched)
         actions.extend(a for a in matched if a not in actions)
@@ -423,6 +428,7 @@ def _compile_statement(number, sid, statement, scope, principal, allow_hosts):
         if error:
             problem(error)
             continue
+        assert parsed is not None  # parse_resource gives either the resources or an error
         resources.extend(r for r in parsed if r not in resources)
     if problems:
         return problems
@@ -446,7 +452,7 @@ def _compile_statement(number, sid, statement, scope, principal, allow_hosts):
 
     out: list[CompiledBinding] = []
     hosts = allow_hosts if effect == "Allow" else ("*",)
-    permission = "ALLOW" if effect == "Allow" else "DENY"
+    permission: PermissionName = "ALLOW" if effect == "Allow" else "DENY"
     effective: set[str] = set()
     for action in actions:
         spec = ACTIONS[action]

@@ -236,7 +236,9 @@ def describe_topic(conn: KafkaConnection, name: str) -> TopicDescription:
         metadata = _metadata(admin, trap, deadline, name, context)
     topic = metadata.topics.get(name)
     if topic is None:
-        raise UnknownTopic(f"{context}: the topic does not exist.", code="UNKNOWN_TOPIC_OR_PART")
+        raise UnknownTopic(
+            f"{context}: the topic does not exist.", kafka_error="UNKNOWN_TOPIC_OR_PART"
+        )
     if topic.error is not None:
         raise _from_kafka_error(topic.error, context)
     partitions = tuple(
