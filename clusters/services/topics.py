@@ -15,9 +15,11 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
@@ -29,6 +31,7 @@ from django.utils import timezone
 
 from clusters import limits
 from clusters.models import Cluster, Topic, TopicPartitionEvent
+from clusters.services.cells import cluster_cell
 from clusters.services.consumer_groups import TopicGroupLag, topic_consumer_groups
 from clusters.topic_configs import (
     TIMESTAMP_DIFFERENCE,
@@ -45,6 +48,8 @@ from fleet.kafka.types import ConfigEntryDescription, TopicDescription
 from fleet.models import Cell
 
 logger = logging.getLogger(__name__)
+# How long a config change may take to reach the broker that answers the next read.
+CONFIG_PROPAGATION_SECONDS = 5.0
 
 TOPIC_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 KAFKA_MAX_TOPIC_NAME = 249
@@ -224,31 +229,29 @@ def _record(
 # --- mutations ------------------------------------------------------------------------------
 
 
+_T = TypeVar("_T")
+
+
+def _collect(errors: dict[str, list[str]], check: Callable[[], _T]) -> _T | None:
+    """What `check` returns, or None with its field errors added to `errors`."""
+    try:
+        return check()
+    except ValidationError as exc:
+        for field_name, messages in exc.message_dict.items():
+            errors.setdefault(field_name, []).extend(messages)
+        return None
+
+
 def topic_create(
     *, cluster: Cluster, name: str, partitions: object = DEFAULT_PARTITIONS, configs=None
 ) -> Topic:
     """Create a topic on the cell with the platform's defaults and the user's settable configs."""
     errors: dict[str, list[str]] = {}
-    clean_name = clean_partitions = None
-    clean_configs: dict[str, str] = {}
-    for key, check in (
-        ("name", lambda: validate_topic_name(cluster, name)),
-        ("partitions", lambda: validate_partition_count(partitions)),
-        ("configs", lambda: validate_configs(configs, creating=True)),
-    ):
-        try:
-            value = check()
-        except ValidationError as exc:
-            for field_name, messages in exc.message_dict.items():
-                errors.setdefault(field_name, []).extend(messages)
-            continue
-        if key == "name":
-            clean_name = value
-        elif key == "partitions":
-            clean_partitions = value
-        else:
-            clean_configs = value
-    if errors:
+    clean_name = _collect(errors, lambda: validate_topic_name(cluster, name))
+    clean_partitions = _collect(errors, lambda: validate_partition_count(partitions))
+    clean_configs = _collect(errors, lambda: validate_configs(configs, creating=True))
+    # Each is None only when its check failed, and then `errors` says why.
+    if errors or clean_name is None or clean_partitions is None or clean_configs is None:
         raise ValidationFailed(errors)
     _require_active(cluster)
     cleanup = clean_configs.get("cleanup.policy", TOPIC_CONFIGS["cleanup.policy"].default)
@@ -288,7 +291,7 @@ def topic_create(
             cluster=locked,
             name=clean_name,
             partitions=clean_partitions,
-            replication_factor=_replication_factor(locked.cell),
+            replication_factor=_replication_factor(cluster_cell(locked)),
             cleanup_policy=cleanup,
             origin=Topic.Origin.CONSOLE,
             created_at=now,
@@ -360,6 +363,7 @@ def topic_alter_configs(
             gw.alter_topic_configs(topic.name, to_wire_configs(wire_changes))
         except InvalidKafkaRequest as exc:
             raise ValidationFailed({"configs": exc.message}) from exc
+        _wait_until_configs_visible(gw, topic.name, to_wire_configs(wire_changes))
         audit_record(
             team=locked.team,
             action="topic.alter_configs",
@@ -370,6 +374,34 @@ def topic_alter_configs(
         )
     invalidate_topic_cache(cluster)
     return wire_changes
+
+
+def _wait_until_configs_visible(
+    gw: ClusterGateway, name: str, changes: dict[str, str | None]
+) -> None:
+    """Return once the broker that answers DescribeConfigs shows the change (bounded).
+
+    The controller accepted it, but any broker may answer the next read, and one that has not
+    replayed the metadata log yet shows the old values: the page after a Save would show them.
+    """
+    deadline = time.monotonic() + CONFIG_PROPAGATION_SECONDS
+    agreeing = 0  # reads in a row that show it: each may come from another broker
+    while agreeing < 3:
+        entries = gw.describe_topic_configs(name)
+        visible = all(
+            (entries.get(key) is not None and entries[key].value == value)
+            if value is not None
+            else (entries.get(key) is None or entries[key].source != "DYNAMIC_TOPIC_CONFIG")
+            for key, value in changes.items()
+        )
+        agreeing = agreeing + 1 if visible else 0
+        if agreeing < 3 and time.monotonic() >= deadline:
+            logger.warning(
+                "topic %s: config change not visible after %ss", name, CONFIG_PROPAGATION_SECONDS
+            )
+            return
+        if not visible:
+            time.sleep(0.1)
 
 
 def topic_add_partitions(*, cluster: Cluster, name: str, total: object) -> Topic:
@@ -564,6 +596,7 @@ def read_topic_snapshot(
         sizes_future = None if reuse else pool.submit(gw.describe_log_dirs, by_topic)
         offsets = offsets_future.result()
         if sizes_future is None:
+            assert previous is not None  # sizes are reused only from a previous snapshot
             sizes, sizes_at = previous.sizes, previous.sizes_at
         else:
             sizes_at = started
@@ -638,7 +671,7 @@ def _refresh_in_background(cluster: Cluster, entry: _CacheEntry) -> None:
 def _topic_rates(cluster: Cluster) -> dict[str, tuple[float, float]]:
     """Bytes in/out per second per topic over the last complete minute the sampler recorded."""
     try:
-        usage = apps.get_model("clusters", "TopicMinuteUsage")
+        usage = apps.get_model("fleet", "TopicMinuteUsage")  # moved to fleet (clusters 0005)
     except LookupError:
         return {}
     latest = (
@@ -662,8 +695,8 @@ def topic_list(
     cluster: Cluster,
     search: str = "",
     ordering: str = "name",
-    page: object = 1,
-    page_size: object = PAGE_SIZE,
+    page: str | int | None = 1,  # a query parameter's text, or a number
+    page_size: str | int | None = PAGE_SIZE,
 ) -> TopicPage:
     """One page of the cluster's topics, searched and sorted server-side."""
     key = (ordering or "name").strip()
@@ -963,16 +996,16 @@ def sync_topics(
 
         imported = []
         for name in new_names:
-            described = on_cell[name]
+            found = on_cell[name]
             entry = configs.get(name, {}).get("cleanup.policy")
             policy = (entry.value if entry else None) or "delete"
-            count = len(described.partitions)
+            count = len(found.partitions)
             imported.append(
                 Topic(
                     cluster=locked,
                     name=name,
                     partitions=count,
-                    replication_factor=described.replication_factor,
+                    replication_factor=found.replication_factor,
                     cleanup_policy=policy,
                     origin=Topic.Origin.KAFKA,
                     created_at=now,

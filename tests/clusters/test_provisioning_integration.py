@@ -8,6 +8,7 @@ from clusters.models import Cluster, ClusterEvent
 from clusters.services import provisioning
 from clusters.services.clusters import ClusterSpec, cluster_create, cluster_delete, cluster_retry
 from fleet.kafka.errors import KafkaAuthorizationFailed, KafkaUnavailable
+from fleet.kafka.platform import PlatformSuperuser
 from tests.factories import MembershipFactory
 from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import eventually
@@ -137,9 +138,10 @@ def test_allowed_client_ips_go_into_the_acl_host_field(
 
 STEP_FAILURES = [
     ("placement", provisioning, "least_loaded_healthy_cell"),
-    ("key", gateway, "create_scram_user"),
-    ("acls", gateway, "create_acls"),
-    ("quotas", gateway, "alter_user_quotas"),
+    # Platform operations go through the cell's superuser client (fleet.kafka.platform).
+    ("key", PlatformSuperuser, "create_scram_user"),
+    ("acls", PlatformSuperuser, "create_acls"),
+    ("quotas", PlatformSuperuser, "alter_user_quotas"),
     ("activate", provisioning, "step_activate"),
 ]
 
@@ -229,12 +231,12 @@ def test_a_failed_delete_step_stays_deleting_with_a_reason_and_can_be_repeated(
     client = key_connection(cell, created.initial_key.username, created.secret)
     eventually(lambda: gateway.produce(client, topic, [b"a"]), timeout=20)
     gateway.consume(client, topic, group_id=f"{cluster.wire_prefix}g", max_messages=1, timeout=20)
-    real = getattr(gateway, function)
+    real = getattr(PlatformSuperuser, function)
 
     def broken(*args, **kwargs):
         raise KafkaUnavailable("Injected failure: the cell did not answer in time.")
 
-    monkeypatch.setattr(gateway, function, broken)
+    monkeypatch.setattr(PlatformSuperuser, function, broken)
     with django_capture_on_commit_callbacks(execute=True):
         cluster_delete(cluster=cluster)
     cluster.refresh_from_db()
@@ -242,7 +244,7 @@ def test_a_failed_delete_step_stays_deleting_with_a_reason_and_can_be_repeated(
     assert "Deletion is incomplete" in cluster.state_reason
     assert not cluster.events.filter(kind=ClusterEvent.Kind.DELETED).exists()
 
-    monkeypatch.setattr(gateway, function, real)
+    monkeypatch.setattr(PlatformSuperuser, function, real)
     with django_capture_on_commit_callbacks(execute=True):
         cluster_delete(cluster=cluster)  # the user presses Delete again
     cluster.refresh_from_db()
