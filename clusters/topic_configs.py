@@ -6,7 +6,9 @@ to each field) and the API. Everything else about a topic is the platform's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from clusters import limits
 
@@ -152,8 +154,11 @@ TIMESTAMP_DIFFERENCE = "message.timestamp.difference.max.ms"
 TIMESTAMP_WIRE_NAMES = ("message.timestamp.before.max.ms", "message.timestamp.after.max.ms")
 
 
-def to_wire_configs(configs: dict[str, str | None]) -> dict[str, str | None]:
-    wire: dict[str, str | None] = {}
+_V = TypeVar("_V", str, str | None)  # a value to set, or None to remove it
+
+
+def to_wire_configs(configs: Mapping[str, _V]) -> dict[str, _V]:
+    wire: dict[str, _V] = {}
     for name, value in configs.items():
         if name == TIMESTAMP_DIFFERENCE:
             for wire_name in TIMESTAMP_WIRE_NAMES:

@@ -5,9 +5,10 @@ team; WebSocket consumers use the session like pages. Everything else asks `role
 """
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import redirect
@@ -16,6 +17,8 @@ from console.models import Membership, Team
 from console.permissions import Action, role_allows
 
 SESSION_TEAM_KEY = "skiff_team_id"
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -50,16 +53,16 @@ def team_context_from_session(request: HttpRequest) -> TeamContext | None:
     return TeamContext(team=membership.team, membership=membership)
 
 
-def scope_to_team(queryset: QuerySet, team: Team, field: str = "team") -> QuerySet:
+def scope_to_team(queryset: QuerySet[M], team: Team, field: str = "team") -> QuerySet[M]:
     """Restrict a queryset to one team's rows. Views may add filters, never widen this."""
     return queryset.filter(**{field: team})
 
 
-def get_team_object_or_404(queryset: QuerySet, team: Team, field: str = "team", **lookup) -> Model:
+def get_team_object_or_404(queryset: QuerySet[M], team: Team, field: str = "team", **lookup) -> M:
     """Fetch one object of the team; another team's object is a 404, never a 403."""
     try:
         return scope_to_team(queryset, team, field).get(**lookup)
-    except queryset.model.DoesNotExist as exc:
+    except ObjectDoesNotExist as exc:  # .get() raises only queryset.model.DoesNotExist
         raise Http404("No such object in this team.") from exc
 
 

@@ -7,6 +7,7 @@ import ipaddress
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -155,7 +156,8 @@ def validate_cluster_spec(team: Team, spec: ClusterSpec) -> ClusterSpec:
                 errors.setdefault(key, []).extend(messages)
             continue
         if attr == "policy":
-            clean.policy_template, clean.policy_document = value
+            # The "policy" check is validate_policy: a (template, document) pair.
+            clean.policy_template, clean.policy_document = cast("tuple[str, dict | None]", value)
         else:
             setattr(clean, attr, value)
     if errors:
@@ -201,9 +203,11 @@ def cluster_create(
     with transaction.atomic():
         if draft is not None:
             draft = ClusterDraft.objects.select_for_update().get(pk=draft.pk)
-            if draft.cluster_id is not None:
+            if draft.cluster is not None:
                 cluster = draft.cluster
-                return CreatedCluster(cluster, cluster.access_keys.first(), None)
+                # Created with the cluster; keys are revoked, never deleted.
+                initial_key = cluster.access_keys.earliest("created_at")
+                return CreatedCluster(cluster, initial_key, None)
         clean = validate_cluster_spec(team, spec)
         check_cluster_limit(team)
         cluster = Cluster(

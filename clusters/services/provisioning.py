@@ -15,6 +15,7 @@ from django.utils import timezone
 from clusters.models import AccessKey, Cluster, ClusterEvent
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
+from clusters.services.cells import cluster_cell
 from clusters.services.sealing import unseal
 from console.errors import ApplicationError
 from fleet.kafka.errors import KafkaGatewayError
@@ -107,7 +108,7 @@ def provision_cluster(*, cluster_id: int) -> Cluster:
     try:
         step_place_on_cell(cluster)
         _record_progress(cluster, "placed on a cell")
-        superuser = platform_superuser(cluster.cell)
+        superuser = platform_superuser(cluster_cell(cluster))
         step_create_keys(cluster, superuser)
         _record_progress(cluster, "access key created")
         step_apply_acls(cluster, superuser)
@@ -125,7 +126,9 @@ def _fail(cluster: Cluster, exc: Exception, superuser: PlatformSuperuser | None)
     logger.warning("provisioning of cluster %s failed: %s", cluster.pk, reason)
     if cluster.cell_id is not None:
         try:
-            remove_cluster_footprint(cluster, superuser or platform_superuser(cluster.cell))
+            remove_cluster_footprint(
+                cluster, superuser or platform_superuser(cluster_cell(cluster))
+            )
         except (KafkaGatewayError, OSError) as cleanup_exc:
             reason += (
                 " Cleaning up on the cell also failed "
@@ -176,7 +179,9 @@ def delete_cluster(*, cluster_id: int) -> Cluster:
         return cluster
     try:
         if cluster.cell_id is not None:
-            remove_cluster_footprint(cluster, platform_superuser(cluster.cell), include_data=True)
+            remove_cluster_footprint(
+                cluster, platform_superuser(cluster_cell(cluster)), include_data=True
+            )
     except (KafkaGatewayError, OSError) as exc:
         cluster.state_reason = (
             f"Deletion is incomplete: {_user_message(exc)} Delete again to retry."

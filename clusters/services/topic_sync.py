@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from clusters.models import Cluster
+from clusters.services.cells import cluster_cell
 from clusters.services.topics import SyncResult, cluster_gateway, sync_topics
 from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.platform import platform_superuser
@@ -25,12 +26,12 @@ def sync_all_topics(clusters: Iterable[Cluster] | None = None) -> dict[int, Sync
         clusters = Cluster.objects.filter(
             state=Cluster.State.ACTIVE, cell__isnull=False
         ).select_related("team", "cell")
-    by_cell: dict[int, list[Cluster]] = {}
+    by_cell: dict[int | None, list[Cluster]] = {}
     for cluster in clusters:
         by_cell.setdefault(cluster.cell_id, []).append(cluster)
     results: dict[int, SyncResult] = {}
     for members in by_cell.values():
-        cell = members[0].cell
+        cell = cluster_cell(members[0])
         try:
             read_at = timezone.now()
             listing = platform_superuser(cell).list_topics()

@@ -68,7 +68,11 @@ def invitation_create(
         invited_by=by.user,
         expires_at=timezone.now() + timedelta(days=settings.SKIFF_INVITATION_DAYS),
     )
-    after = {"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()}
+    after: dict[str, str | list[int]] = {
+        "email": email,
+        "role": role,
+        "expires_at": invitation.expires_at.isoformat(),
+    }
     if replaced_ids:
         after["replaces"] = replaced_ids
     audit_record(team=team, action="invitation.create", target=invitation, after=after)

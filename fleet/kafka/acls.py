@@ -33,8 +33,19 @@ def _ck_resource_type(name: str) -> ResourceType:
     return ResourceType.BROKER if name == "CLUSTER" else ResourceType[name]
 
 
-def _from_ck_resource_type(resource_type: ResourceType) -> str:
-    return "CLUSTER" if resource_type == ResourceType.BROKER else resource_type.name
+_FROM_CK_RESOURCE_TYPES: dict[ResourceType, ResourceTypeName] = {
+    ResourceType.TOPIC: "TOPIC",
+    ResourceType.GROUP: "GROUP",
+    ResourceType.BROKER: "CLUSTER",
+    ResourceType.TRANSACTIONAL_ID: "TRANSACTIONAL_ID",
+}
+
+
+def _from_ck_resource_type(resource_type: ResourceType) -> ResourceTypeName:
+    try:
+        return _FROM_CK_RESOURCE_TYPES[resource_type]
+    except KeyError:  # e.g. DELEGATION_TOKEN: outside the platform's model (describe_acls skips)
+        raise ValueError(f"unsupported ACL resource type {resource_type.name!r}") from None
 
 
 def _to_ck(binding: AclBinding) -> _CkAclBinding:
@@ -85,10 +96,12 @@ def describe_acls(
     context = "Reading ACLs"
     acl_filter = AclBindingFilter(
         _ck_resource_type(resource_type) if resource_type else ResourceType.ANY,
-        None,
+        # confluent-kafka's stub gives the filter AclBinding's `str` for name, principal and
+        # host, but a filter documents (and takes) None as "match any value".
+        None,  # type: ignore[arg-type]  # stub wrong: None matches any name
         ResourcePatternType.ANY,
-        principal,
-        None,
+        principal,  # type: ignore[arg-type]  # stub wrong: None matches any principal
+        None,  # type: ignore[arg-type]  # stub wrong: None matches any host
         AclOperation.ANY,
         AclPermissionType.ANY,
     )

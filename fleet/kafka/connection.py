@@ -77,7 +77,7 @@ class KafkaConnection:
     bootstrap: str
     username: str | None
     password: str | None = field(repr=False)
-    ca_path: Path | None
+    ca_path: str | Path | None  # a cell's `ca_path` (text) or a Path; read through str()
     mechanism: str = "SCRAM-SHA-512"
     timeout: float = 15.0
     # SASL_SSL for everything the platform does; other values exist for tests and diagnostics

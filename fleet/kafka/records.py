@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import (
     Consumer,
@@ -30,6 +30,13 @@ from fleet.kafka.types import (
 
 # The console refuses values over 8 MiB; the client must not refuse them first.
 _MAX_RECORD_BYTES = 9 * 1024 * 1024
+
+
+def _position(msg: Message) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a delivered or fetched message (one without an error)."""
+    # librdkafka sets all three on every message that carries no error; the stubs say Optional
+    # because error events (e.g. partition EOF) are Messages too.
+    return cast(str, msg.topic()), cast(int, msg.partition()), cast(int, msg.offset())
 
 
 def _as_record(item: MessageInput) -> OutgoingRecord:
@@ -84,10 +91,9 @@ def produce(
             if err is not None:
                 failures.append(err)
                 return
+            _, partition, offset = _position(msg)
             kind, ts = msg.timestamp()
-            reports[index] = ProducedRecord(
-                topic, msg.partition(), msg.offset(), ts if kind else None
-            )
+            reports[index] = ProducedRecord(topic, partition, offset, ts if kind else None)
 
         return report
 
@@ -187,24 +193,29 @@ def fetch_messages(
             if key not in pending:
                 continue
             stop = todo[key][1]
-            if msg.offset() >= stop:
+            topic, partition, offset = _position(msg)
+            if offset >= stop:
                 pending.discard(key)
                 consumer.pause([TopicPartition(*key)])
                 continue
-            if msg.offset() >= stop - 1:
+            if offset >= stop - 1:
                 pending.discard(key)
                 consumer.pause([TopicPartition(*key)])
             read_bytes += len(msg.key() or b"") + len(msg.value() or b"")
             kind, ts = msg.timestamp()
             out.append(
                 ConsumedMessage(
-                    topic=msg.topic(),
-                    partition=msg.partition(),
-                    offset=msg.offset(),
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
                     key=msg.key(),
                     value=msg.value(),
                     timestamp_ms=ts if kind else None,
-                    headers=tuple(msg.headers() or ()),
+                    # A fetched message's headers are a list of (name, bytes | None) pairs; the
+                    # stubs' dict form is only what `produce` accepts.
+                    headers=tuple(
+                        cast("list[tuple[str, bytes | None]] | None", msg.headers()) or ()
+                    ),
                 )
             )
         trap.raise_if_fatal(context)

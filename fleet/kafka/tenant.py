@@ -91,7 +91,7 @@ class _ModulesTransport:
     fetch_messages = staticmethod(records.fetch_messages)
 
 
-MODULES_TRANSPORT: Transport = _ModulesTransport()
+MODULES_TRANSPORT = _ModulesTransport()
 
 
 class ClusterGateway:
@@ -109,7 +109,8 @@ class ClusterGateway:
             raise NameOutsideCluster("This cluster has no namespace on a cell yet.")
         self.prefix = prefix
         self._cluster = cluster
-        self._transport = transport or MODULES_TRANSPORT
+        # The real transport keeps its modules' signatures; a test's recorder is any Transport.
+        self._transport: Transport | _ModulesTransport = transport or MODULES_TRANSPORT
         self._connection = connection
 
     @property

@@ -373,7 +373,8 @@ class Sampler:
             cell_rates = rates.setdefault(target.cell_id, {})
             has_rates.setdefault(target.cell_id, False)
             partial.setdefault(target.cell_id, False)
-            if not result.ok:
+            metrics = result.metrics
+            if metrics is None:  # not result.ok
                 outcome.unreachable.append(target)
                 partial[target.cell_id] = True
                 if target.pk in self._log_sizes:
@@ -382,8 +383,8 @@ class Sampler:
             observed = self.tracker.observe(
                 (target.cell_id, target.node_id),
                 result.at,
-                result.metrics.counters,
-                hosted_topics={topic for topic, _partition in result.metrics.log_sizes},
+                metrics.counters,
+                hosted_topics={topic for topic, _partition in metrics.log_sizes},
             )
             if observed.rated:
                 has_rates[target.cell_id] = True
@@ -392,10 +393,10 @@ class Sampler:
                     per_topic = cell_deltas.setdefault(topic, {})
                     per_topic[meter] = per_topic.get(meter, 0) + delta
             for (meter, topic), rate in observed.rates.items():
-                per_topic = cell_rates.setdefault(topic, {})
-                per_topic[meter] = per_topic.get(meter, 0.0) + rate
-            self._log_sizes[target.pk] = result.metrics.log_sizes
-            sizes.setdefault(target.cell_id, []).append(result.metrics.log_sizes)
+                per_topic_rates = cell_rates.setdefault(topic, {})
+                per_topic_rates[meter] = per_topic_rates.get(meter, 0.0) + rate
+            self._log_sizes[target.pk] = metrics.log_sizes
+            sizes.setdefault(target.cell_id, []).append(metrics.log_sizes)
 
         clusters = self._live_clusters(set(deltas))
         messages: list[tuple[str, dict]] = []
@@ -406,7 +407,9 @@ class Sampler:
             by_cluster_storage: dict[int, dict[str, int]] = {}
             for topic in set(rates[cell_id]) | set(storage) | set(deltas[cell_id]):
                 split = split_wire_name(topic)
-                cluster_id = clusters.get((cell_id, split[0])) if split else None
+                if split is None:
+                    continue
+                cluster_id = clusters.get((cell_id, split[0]))
                 if cluster_id is None:
                     continue
                 short = split[1]
@@ -502,12 +505,12 @@ class Sampler:
             if unseeded:
                 # Rows of these minutes written by an earlier sampler process (restart within
                 # the minute): their deltas are part of the total we SET.
-                for row in TopicMinuteUsage.objects.filter(
+                for stored in TopicMinuteUsage.objects.filter(
                     cluster_id__in={k[0] for k in unseeded},
                     minute__in={k[2] for k in unseeded},
                     topic__in={k[1] for k in unseeded},
                 ):
-                    existing[(row.cluster_id, row.topic, row.minute)] = row
+                    existing[(stored.cluster_id, stored.topic, stored.minute)] = stored
             live_ids = tenant_directory().existing_tenants(tenant_ids={k[0] for k in dirty})
             for key in dirty:
                 if key[0] not in live_ids:
@@ -552,9 +555,9 @@ class Sampler:
                     by_cell.setdefault(target.cell_id, {})[str(target.node_id)] = encode_counters(
                         counters
                     )
-            for cell_id, counters in by_cell.items():
+            for cell_id, encoded in by_cell.items():
                 SamplerCheckpoint.objects.update_or_create(
-                    cell_id=cell_id, defaults={"counters": counters, "taken_at": moment}
+                    cell_id=cell_id, defaults={"counters": encoded, "taken_at": moment}
                 )
             for cell_id, clusters in snapshots.items():
                 ThroughputSnapshot.objects.update_or_create(

@@ -33,6 +33,7 @@ from clusters.services.access.reconcile import (
     reconcile_key,
     reconcile_key_acls,
 )
+from clusters.services.cells import cluster_cell
 from clusters.services.clusters import access_key_username, new_key_secret, validate_client_ips
 from clusters.services.snippets import Snippet, client_snippets
 from console.audit import audit_record
@@ -130,7 +131,7 @@ def wait_until_every_broker_accepts(
     SCRAM changes reach brokers through the KRaft metadata log a few ms after the controller
     acknowledged them; once every broker accepts the new secret, none accepts the old one.
     """
-    cell = cluster.cell
+    cell = cluster_cell(cluster)
     addresses = [a.strip() for a in cell.bootstrap_servers.split(",") if a.strip()]
     deadline = time.monotonic() + timeout
     for address in addresses:
@@ -200,7 +201,7 @@ def access_key_create(
             {"name": f"A cluster can have at most {MAX_KEYS_PER_CLUSTER} active keys."}
         )
     secret = new_key_secret()
-    superuser = platform_superuser(cluster.cell)
+    superuser = platform_superuser(cluster_cell(cluster))
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -238,7 +239,7 @@ def access_key_rotate(*, key: AccessKey) -> KeyWithSecret:
     _require_active(cluster)
     _require_live_key(key)
     secret = new_key_secret()
-    superuser = platform_superuser(cluster.cell)
+    superuser = platform_superuser(cluster_cell(cluster))
     with transaction.atomic():
         locked = AccessKey.objects.select_for_update().get(pk=key.pk)
         before = {"rotated_at": locked.rotated_at.isoformat() if locked.rotated_at else None}
@@ -273,7 +274,7 @@ def access_key_revoke(*, key: AccessKey) -> AccessKey:
     _require_live_key(key)
     if cluster.cell_id is None:
         raise ValidationFailed("This cluster has no cell yet.")
-    superuser = platform_superuser(cluster.cell)
+    superuser = platform_superuser(cluster_cell(cluster))
     with transaction.atomic():
         locked = AccessKey.objects.select_for_update().get(pk=key.pk)
         locked.revoked_at = timezone.now()
@@ -319,7 +320,7 @@ def access_key_set_policy(
     if dry_run:
         return compiled
     _require_active(cluster)
-    superuser = platform_superuser(cluster.cell)
+    superuser = platform_superuser(cluster_cell(cluster))
     with transaction.atomic():
         locked = (
             AccessKey.objects.select_for_update(of=("self",))
@@ -353,7 +354,7 @@ def cluster_set_allowed_client_ips(*, cluster: Cluster, ips) -> Cluster:
     """Change the network allow-list; every key's ALLOW bindings move to the new hosts."""
     _require_active(cluster)
     clean = validate_client_ips(ips)
-    superuser = platform_superuser(cluster.cell)
+    superuser = platform_superuser(cluster_cell(cluster))
     with transaction.atomic():
         locked = (
             Cluster.objects.select_for_update(of=("self",))
@@ -424,7 +425,7 @@ QUOTA_LABELS = {
 def key_quotas(key: AccessKey, *, superuser: PlatformSuperuser | None = None) -> list[QuotaRow]:
     """The key's quotas: what Skiff sets, and what the broker holds right now."""
 
-    superuser = superuser or platform_superuser(key.cluster.cell)
+    superuser = superuser or platform_superuser(cluster_cell(key.cluster))
     current = superuser.describe_user_quotas(key.username).get(key.username, {})
     expected = key_desired_quotas(key)
     return [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
 from clusters import limits
 from clusters.models import AccessKey, Cluster, ManualAclBinding, PolicyTemplate
@@ -22,10 +23,11 @@ from clusters.services.access.policy import (
     compile_policy_to_acls,
     template_policy,
 )
+from clusters.services.cells import cluster_cell
 from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.platform import PlatformSuperuser, platform_superuser
 from fleet.kafka.quotas import QUOTA_KEYS
-from fleet.kafka.types import AclBinding
+from fleet.kafka.types import AclBinding, PatternTypeName, PermissionName, ResourceTypeName
 from fleet.models import Cell
 
 logger = logging.getLogger(__name__)
@@ -66,14 +68,16 @@ def manual_acl_bindings(
         )
         for host in hosts if m.permission == "ALLOW" else ("*",):
             out.append(
+                # Rows are written only through access.acls.validate_manual_acl, which admits
+                # exactly these names (and AclBinding checks them again).
                 AclBinding(
-                    m.resource_type,
+                    cast(ResourceTypeName, m.resource_type),
                     name,
-                    m.pattern_type,
+                    cast(PatternTypeName, m.pattern_type),
                     key.principal,
                     host,
                     m.operation,
-                    m.permission,
+                    cast(PermissionName, m.permission),
                 )
             )
     return out
@@ -99,7 +103,7 @@ def key_desired_acls(key: AccessKey) -> list[AclBinding]:
 def key_desired_quotas(key: AccessKey) -> dict[str, float]:
     if key.revoked_at is not None:
         return {}
-    return limits.access_key_quotas(key.cluster.cell.brokers.count())
+    return limits.access_key_quotas(cluster_cell(key.cluster).brokers.count())
 
 
 def reconcile_key_acls(
@@ -109,7 +113,7 @@ def reconcile_key_acls(
     actual: list[AclBinding] | None = None,
 ) -> ReconcileResult:
     """Cell's ACLs for the key == desired set: create missing, delete extra, nothing else."""
-    superuser = superuser or platform_superuser(key.cluster.cell)
+    superuser = superuser or platform_superuser(cluster_cell(key.cluster))
     desired = set(key_desired_acls(key))
     current = set(superuser.describe_acls(key.principal) if actual is None else actual)
     result = ReconcileResult(created=sorted(desired - current), deleted=sorted(current - desired))
@@ -135,7 +139,7 @@ def reconcile_key_quotas(
     actual: dict[str, float] | None = None,
 ) -> dict[str, float | None]:
     """Set the key's client quotas to the service limits (remove them for a revoked key)."""
-    superuser = superuser or platform_superuser(key.cluster.cell)
+    superuser = superuser or platform_superuser(cluster_cell(key.cluster))
     desired = key_desired_quotas(key)
     if actual is None:
         actual = superuser.describe_user_quotas(key.username).get(key.username, {})
@@ -149,7 +153,7 @@ def reconcile_key_quotas(
 
 
 def reconcile_key(key: AccessKey, *, superuser: PlatformSuperuser | None = None) -> ReconcileResult:
-    superuser = superuser or platform_superuser(key.cluster.cell)
+    superuser = superuser or platform_superuser(cluster_cell(key.cluster))
     result = reconcile_key_acls(key, superuser=superuser)
     result.quotas_changed = reconcile_key_quotas(key, superuser=superuser)
     return result
@@ -157,7 +161,7 @@ def reconcile_key(key: AccessKey, *, superuser: PlatformSuperuser | None = None)
 
 def reconcile_cluster_keys(cluster: Cluster, *, superuser: PlatformSuperuser | None = None) -> None:
     """Reconcile every key of a cluster (after an allow-list change, for example)."""
-    superuser = superuser or platform_superuser(cluster.cell)
+    superuser = superuser or platform_superuser(cluster_cell(cluster))
     for key in cluster.access_keys.select_related("cluster__team", "cluster__cell").order_by("id"):
         if key.revoked_at is None:
             reconcile_key_acls(key, superuser=superuser)
