@@ -161,7 +161,7 @@ class UsageView(BillingPageMixin, TemplateView):
             usage = month_usage(self.team, period)
         except BillingError as exc:  # e.g. a month before the price book's first prices
             context = self.get_context_data(error=str(exc), months=months, period=period)
-            return self.render_to_response(context, status=400)
+            return self.render_to_response(context, status=exc.status)
         start, end = month_bounds(period)
         invoice = (
             invoice_list(team=self.team)
@@ -203,7 +203,7 @@ class UsageTopicsView(BillingPageMixin, TemplateView):
             topics = topic_usage(cluster, period)
         except BillingError as exc:
             context = self.get_context_data(error=str(exc), cluster=cluster, period=None)
-            return self.render_to_response(context, status=400)
+            return self.render_to_response(context, status=exc.status)
         totals = {
             key: sum((getattr(t, key) for t in topics), Decimal(0))
             for key in (

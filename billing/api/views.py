@@ -76,7 +76,8 @@ class UsageAPIView(APIView):
         try:
             usage = month_usage(api_team_context(request).team, period)
         except BillingError as exc:
-            raise ValidationError({"month": str(exc)}) from exc
+            # The same error, placed on the month it is about (the one handler renders it).
+            raise type(exc)(exc.message, fields={"month": exc.message}) from exc
         body = {
             "period": usage.period,
             "as_of": usage.as_of,

@@ -337,11 +337,12 @@ def test_an_empty_price_book_is_explained_on_the_usage_page_and_in_the_api(staff
     billing = member()
     PriceVersion.objects.all().delete()
     page = browser(billing).get("/billing/")
-    assert page.status_code == 400
+    assert page.status_code == 503  # the platform's data is missing, not the request wrong
     assert "The price book has no prices" in page.content.decode()
     api = api_for(billing).get("/api/v1/usage/")
-    assert api.status_code == 400
-    assert "The price book has no prices" in api.json()["month"]
+    assert api.status_code == 503
+    assert api.json()["code"] == "price_book_empty"
+    assert "The price book has no prices" in api.json()["month"][0]
     assert staff_client.get(reverse("billing:price_book")).status_code == 200
     assert not PriceVersion.objects.exists()
 
