@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from celery import Celery, current_app
 from django.db import close_old_connections
@@ -68,8 +69,15 @@ class EmbeddedScheduler(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
 
+    def tasks_by_name(self) -> dict[str, Any]:
+        """Each scheduled task, looked up once. Celery discovers the apps' `tasks` modules
+        lazily (a worker triggers it at start); the embedded runner has to ask, or the billing
+        tasks, which nothing else imports, would never be found."""
+        self.app.loader.import_default_modules()
+        return {task.name: self.app.tasks[task.name] for task in self.tasks}
+
     def run(self) -> None:
-        app = self.app
+        registered = self.tasks_by_name()
         next_run = {task.name: time.monotonic() for task in self.tasks}
         while not self._stop_event.is_set():
             now = time.monotonic()
@@ -78,7 +86,7 @@ class EmbeddedScheduler(threading.Thread):
                     continue
                 next_run[task.name] = now + task.every_seconds
                 try:
-                    app.tasks[task.name].apply()
+                    registered[task.name].apply()
                 except Exception:  # one failing job must not stop the others
                     logger.exception("periodic task %s failed", task.name)
                 finally:
