@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.http import Http404
 
 from clusters.models import Cluster
 from console.audit import audit_record
-from console.errors import ValidationFailed
+from console.errors import NotFound, ValidationFailed
 from fleet.kafka.tenant import ClusterGateway, NameOutsideCluster
 from fleet.kafka.types import TopicPartitionKey
 
@@ -153,16 +152,16 @@ def group_list(*, cluster: Cluster, search: str = "") -> list[GroupRow]:
 def group_get(*, cluster: Cluster, group: str) -> GroupDetail:
     gw = _gateway(cluster)
     if not group:
-        raise Http404("No such consumer group.")
+        raise NotFound("No such consumer group.")
     missing = f"Consumer group '{group}' does not exist in cluster '{cluster.name}'."
     try:
         wire_id = gw.wire_name(group)  # shown on the page and kept in the audit trail
     except NameOutsideCluster:
-        raise Http404(missing) from None
+        raise NotFound(missing) from None
     desc = gw.describe_consumer_groups([group]).get(group)
     committed = gw.list_consumer_group_offsets([group])
     if (desc is None or desc.state in _GONE_STATES) and not committed.get(group):
-        raise Http404(missing)
+        raise NotFound(missing)
     members = [
         MemberRow(m.member_id, m.client_id, m.host, m.assignment)
         for m in (desc.members if desc else ())

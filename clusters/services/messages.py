@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.http import Http404
 
 from clusters import limits
 from clusters.models import Cluster
 from clusters.services.topics import invalidate_topic_cache
 from console.audit import audit_record
-from console.errors import ValidationFailed
+from console.errors import NotFound, ValidationFailed
 from fleet.kafka.errors import InvalidKafkaRequest
 from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import OutgoingRecord, ProducedRecord
@@ -105,7 +104,7 @@ def _printable(text: str) -> bool:
 def _topic_partitions(gw: ClusterGateway, cluster: Cluster, topic: str) -> list[int]:
     described = gw.list_topics().get(topic) if topic else None
     if described is None:
-        raise Http404(f"Topic '{topic}' does not exist in cluster '{cluster.name}'.")
+        raise NotFound(f"Topic '{topic}' does not exist in cluster '{cluster.name}'.")
     return [p.id for p in described.partitions]
 
 

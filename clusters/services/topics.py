@@ -26,7 +26,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Abs
-from django.http import Http404
 from django.utils import timezone
 
 from clusters import limits
@@ -41,7 +40,7 @@ from clusters.topic_configs import (
     to_wire_configs,
 )
 from console.audit import audit_record
-from console.errors import ValidationFailed
+from console.errors import NotFound, ValidationFailed
 from fleet.kafka.errors import InvalidKafkaRequest, KafkaGatewayError, TopicAlreadyExists
 from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import ConfigEntryDescription, TopicDescription
@@ -328,7 +327,7 @@ def _topic_for_change(locked: Cluster, name: str, gw: ClusterGateway) -> Topic:
         return topic
     described = gw.list_topics().get(name) if name else None
     if described is None:
-        raise Http404(f"Topic '{name}' does not exist in cluster '{locked.name}'.")
+        raise NotFound(f"Topic '{name}' does not exist in cluster '{locked.name}'.")
     configs = gw.describe_many_topic_configs([name], ["cleanup.policy"]).get(name, {})
     return _import_topic(locked, name, described, configs, timezone.now())
 
@@ -829,7 +828,7 @@ def _user_configs(entries: dict[str, ConfigEntryDescription]) -> dict[str, str |
 
 def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
     if cluster.cell_id is None:
-        raise Http404(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
+        raise NotFound(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
     gw = cluster_gateway(cluster)
     wire = gw.wire_name(name) if name else ""
     described = gw.list_topics().get(name) if name else None
@@ -845,7 +844,7 @@ def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
         time.sleep(0.1)
         described = gw.list_topics().get(name)
     if described is None:
-        raise Http404(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
+        raise NotFound(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
     with ThreadPoolExecutor(max_workers=3) as pool:
         offsets_f = pool.submit(
             gw.list_partition_offsets, [(name, p.id) for p in described.partitions]
