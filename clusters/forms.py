@@ -15,8 +15,8 @@ from clusters.models import AccessKey, Cluster, PolicyTemplate
 from clusters.selectors import access_key_list
 from clusters.services import clusters as cluster_services
 from clusters.services.messages import parse_timestamp
-from clusters.topic_configs import TOPIC_CONFIGS
 from console.errors import ValidationFailed
+from fleet.topic_rules import TOPIC_CONFIGS
 
 
 class ClusterTypeForm(forms.Form):

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from clusters import limits
 from clusters.models import Cluster, PolicyTemplate
+from fleet import limits
 
 
 class ClusterOutput(serializers.ModelSerializer):

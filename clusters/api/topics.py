@@ -15,9 +15,9 @@ from clusters.selectors import cluster_get
 from clusters.services import consumer_groups as group_services
 from clusters.services import messages as message_services
 from clusters.services import topics as topic_services
-from clusters.topic_configs import TOPIC_CONFIGS
 from console.api.mixins import TeamScopedAPIMixin
 from console.permissions import Action
+from fleet.topic_rules import TOPIC_CONFIGS
 
 # --- serializers ----------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clusters import limits
 from clusters.models import (
     AccessKey,
     Cluster,
@@ -29,6 +28,7 @@ from clusters.tasks import delete_cluster_task, provision_cluster_task
 from console.audit import audit_record
 from console.errors import ValidationFailed
 from console.models import Team, User
+from fleet import limits
 
 TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 
-from clusters import limits
 from clusters.models import Cluster
 from clusters.services.topics import invalidate_topic_cache
 from console.audit import audit_record
 from console.errors import NotFound, ValidationFailed
+from fleet import limits
 from fleet.kafka.errors import InvalidKafkaRequest
 from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import OutgoingRecord, ProducedRecord

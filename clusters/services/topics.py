@@ -28,23 +28,23 @@ from django.db.models import Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from clusters import limits
 from clusters.models import Cluster, Topic, TopicPartitionEvent
 from clusters.services.cells import cluster_cell
 from clusters.services.consumer_groups import TopicGroupLag, topic_consumer_groups
-from clusters.topic_configs import (
+from console.audit import audit_record
+from console.errors import NotFound, ValidationFailed
+from fleet import limits
+from fleet.kafka.errors import InvalidKafkaRequest, KafkaGatewayError, TopicAlreadyExists
+from fleet.kafka.tenant import ClusterGateway
+from fleet.kafka.types import ConfigEntryDescription, TopicDescription
+from fleet.models import Cell
+from fleet.topic_rules import (
     TIMESTAMP_DIFFERENCE,
     TIMESTAMP_WIRE_NAMES,
     TOPIC_CONFIGS,
     settable_names,
     to_wire_configs,
 )
-from console.audit import audit_record
-from console.errors import NotFound, ValidationFailed
-from fleet.kafka.errors import InvalidKafkaRequest, KafkaGatewayError, TopicAlreadyExists
-from fleet.kafka.tenant import ClusterGateway
-from fleet.kafka.types import ConfigEntryDescription, TopicDescription
-from fleet.models import Cell
 
 logger = logging.getLogger(__name__)
 # How long a config change may take to reach the broker that answers the next read.

@@ -20,10 +20,10 @@ from clusters.models import Cluster
 from clusters.selectors import cluster_get
 from clusters.services import messages as message_services
 from clusters.services import topics as topic_services
-from clusters.topic_configs import RETENTION_PRESETS, TOPIC_CONFIGS
 from console.access import TeamViewMixin
 from console.errors import ApplicationError
 from console.permissions import Action
+from fleet.topic_rules import RETENTION_PRESETS, TOPIC_CONFIGS
 
 
 class ClusterTabMixin(TeamViewMixin):

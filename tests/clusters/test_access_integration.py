@@ -5,7 +5,6 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
-from clusters import limits
 from clusters.models import AccessKey
 from clusters.services.access.keys import (
     access_key_create,
@@ -18,6 +17,7 @@ from clusters.services.access.keys import (
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import key_desired_acls, reconcile_all_access
 from console.models import AuditEvent
+from fleet import limits
 from fleet.kafka.errors import KafkaAuthenticationFailed, KafkaAuthorizationFailed
 from fleet.kafka.types import AclBinding
 from tests.clusters.access_helpers import active_cluster, as_key, new_member

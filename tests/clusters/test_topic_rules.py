@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from clusters.services.messages import parse_timestamp, render_bytes
 from clusters.services.topics import validate_configs, validate_partition_count
-from clusters.topic_configs import TOPIC_CONFIGS, to_wire_configs
+from fleet.topic_rules import TOPIC_CONFIGS, to_wire_configs
 
 
 @pytest.mark.parametrize(

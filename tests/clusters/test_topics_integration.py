@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clusters import limits
 from clusters.models import Topic, TopicPartitionEvent
 from clusters.services import consumer_groups as groups
 from clusters.services import messages as msgs
@@ -18,6 +17,7 @@ from clusters.services import topic_sync, topics
 from clusters.services.clusters import ClusterSpec, cluster_create
 from console.models import AuditEvent, Role
 from console.services.teams import api_token_create
+from fleet import limits
 from tests.factories import MembershipFactory
 from tests.fleet.kafka import gateway
 from tests.fleet.kafka.util import eventually

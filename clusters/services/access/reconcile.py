@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import cast
 
-from clusters import limits
 from clusters.models import AccessKey, Cluster, ManualAclBinding, PolicyTemplate
 from clusters.services.access.policy import (
     KAFKA_CLUSTER_RESOURCE,
@@ -24,6 +23,7 @@ from clusters.services.access.policy import (
     template_policy,
 )
 from clusters.services.cells import cluster_cell
+from fleet import limits
 from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.platform import PlatformSuperuser, platform_superuser
 from fleet.kafka.quotas import QUOTA_KEYS

@@ -1,4 +1,5 @@
-"""The topic configuration users may set (reference/msk-serverless.md), with defaults and bounds.
+"""The topic configuration tenants may set, with defaults and bounds: the one table that the
+console and the brokers' topic policy both enforce.
 
 One table drives validation (services), the create/edit forms (default, unit, range shown next
 to each field) and the API. Everything else about a topic is the platform's.
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from clusters import limits
+from fleet import limits
 
 LONG_MAX = 9_223_372_036_854_775_807
 HOUR_MS = 3_600_000
