@@ -203,6 +203,26 @@ SPECTACULAR_SETTINGS = {
 SKIFF_FLEET_DIR = BASE_DIR / "fleet"
 SKIFF_LOCAL_CELL_NAME = os.environ.get("SKIFF_LOCAL_CELL", "local")
 SKIFF_KAFKA_TIMEOUT = float(os.environ.get("SKIFF_KAFKA_TIMEOUT", "15"))
+# Connection guard rails (issue 13) on every listener of the cells the platform launches
+# (fleet.runtime.launcher.ConnectionLimits; README "Environment variables", docs/security.md).
+SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP = int(
+    os.environ.get("SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP", "200")
+)
+SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP_OVERRIDES = os.environ.get(
+    "SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP_OVERRIDES", "127.0.0.1:2000"
+)
+SKIFF_KAFKA_CLIENT_MAX_CONNECTIONS = int(
+    os.environ.get("SKIFF_KAFKA_CLIENT_MAX_CONNECTIONS", "2000")
+)
+SKIFF_KAFKA_CLIENT_MAX_CONNECTION_CREATION_RATE = int(
+    os.environ.get("SKIFF_KAFKA_CLIENT_MAX_CONNECTION_CREATION_RATE", "200")
+)
+SKIFF_KAFKA_FAILED_AUTHENTICATION_DELAY_MS = int(
+    os.environ.get("SKIFF_KAFKA_FAILED_AUTHENTICATION_DELAY_MS", "1000")
+)
+SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS = int(
+    os.environ.get("SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS", "300000")
+)
 SKIFF_MAX_CLUSTERS_PER_TEAM = int(os.environ.get("SKIFF_MAX_CLUSTERS_PER_TEAM", "10"))
 # Live throughput sampler: seconds between scrapes (start to start) and per-broker timeout.
 SKIFF_SAMPLER_INTERVAL = float(os.environ.get("SAMPLER_INTERVAL", "5"))

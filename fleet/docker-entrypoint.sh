@@ -58,7 +58,11 @@ if [ ! -f "$meta_dir/meta.properties" ]; then
         "$@"
 fi
 
-agent="-javaagent:$kafka_home/agent/jmx_prometheus_javaagent.jar=${SKIFF_METRICS_PORT:-7071}:$kafka_home/config/jmx-exporter.yaml"
+# Metrics behind authentication (issue 13): fleet-init's per-node exporter config asks for the
+# cell's metrics credential; the image's own config is only a fallback for older volumes.
+metrics_config="$fleet/$node/jmx-exporter.yaml"
+[ -r "$metrics_config" ] || metrics_config="$kafka_home/config/jmx-exporter.yaml"
+agent="-javaagent:$kafka_home/agent/jmx_prometheus_javaagent.jar=${SKIFF_METRICS_PORT:-7071}:$metrics_config"
 # shellcheck disable=SC2086 # the *_OPTS variables are lists of JVM options
 exec java \
     ${KAFKA_HEAP_OPTS:--Xms512m -Xmx1g} \

@@ -355,7 +355,12 @@ def test_every_node_gets_the_secured_configuration(cell: tuple[Path, Path, dict]
         # No listener anywhere without authentication.
         assert "PLAINTEXT" not in {p for p in protocols.values()}
         assert props["inter.broker.listener.name"] == "INTERNAL"
-        assert props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+        # Guard rails (issue 13): INTERNAL is PLAIN with a user list of the node identity and
+        # the console's admin; no tenant SCRAM user authenticates there.
+        assert props["sasl.mechanism.inter.broker.protocol"] == "PLAIN"
+        assert props["listener.name.internal.sasl.enabled.mechanisms"] == "PLAIN"
+        assert props["max.connections.per.ip"] == "200"
+        assert props["connections.max.reauth.ms"] == "300000"
         assert props["listener.name.client.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
         assert props["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
         assert props["sasl.mechanism.controller.protocol"] == "PLAIN"
@@ -383,8 +388,14 @@ def test_every_node_gets_the_secured_configuration(cell: tuple[Path, Path, dict]
             "--add-scram",
             f"SCRAM-SHA-512=[name=admin,password={manifest['admin_password']}]",
         ]
-        jaas = props["listener.name.internal.scram-sha-512.sasl.jaas.config"]
-        assert manifest["admin_password"] in jaas
+        jaas = props["listener.name.internal.plain.sasl.jaas.config"]
+        assert f'user_admin="{manifest["admin_password"]}"' in jaas
+        assert f'user_controller="{manifest["controller_password"]}"' in jaas
+        metrics = yaml.safe_load((out / host / "jmx-exporter.yaml").read_text())
+        basic = metrics["httpServer"]["authentication"]["basic"]
+        assert basic["username"] == manifest["metrics_username"] == "metrics"
+        assert manifest["metrics_password"] not in (out / host / "jmx-exporter.yaml").read_text()
+        assert metrics["includeObjectNames"]  # the fleet's exporter rules, plus the auth
 
 
 def test_secrets_are_owner_only_and_the_ca_key_stays_out_of_the_shared_volume(
@@ -426,6 +437,7 @@ def test_manifest_tells_the_console_how_to_reach_the_cell(cell: tuple[Path, Path
     assert manifest["security_protocol"] == "SASL_SSL"
     assert manifest["sasl_mechanism"] == "SCRAM-SHA-512"
     assert manifest["admin_username"] == "admin"
+    assert manifest["admin_sasl_mechanism"] == "PLAIN"  # the console on INTERNAL (issue 13)
     assert manifest["ca_path"] == str(out / "ca.pem")
     assert (out / "cluster.id").read_text().strip() == manifest["cluster_id"]
     assert [n["metrics_url"] for n in manifest["nodes"]] == [
@@ -549,8 +561,8 @@ def test_entrypoint_formats_once_then_execs_the_broker(tmp_path: Path) -> None:
     agent = [a for a in broker if a.startswith("-javaagent:")]
     assert agent == [
         f"-javaagent:{home}/agent/jmx_prometheus_javaagent.jar="
-        f"{compose.METRICS_PORT}:{home}/config/jmx-exporter.yaml"
-    ]
+        f"{compose.METRICS_PORT}:{out}/kafka-2/jmx-exporter.yaml"
+    ]  # fleet-init's config, with the cell's metrics credential (issue 13)
     assert f"-Dlog4j2.configurationFile={home}/config/log4j2.yaml" in broker
     assert "-Xmx1g" in broker
 

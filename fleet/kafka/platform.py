@@ -43,6 +43,8 @@ def cell_connection(cell: Cell) -> KafkaConnection:
         bootstrap=cell.bootstrap_servers,
         username=credentials["admin_username"],
         password=credentials["admin_password"],
+        # PLAIN where the admin reaches the cell on its INTERNAL listener (compose, issue 13).
+        mechanism=credentials.get("admin_sasl_mechanism", "SCRAM-SHA-512"),
         ca_path=cell.ca_path,
         timeout=settings.SKIFF_KAFKA_TIMEOUT,
         cell_name=cell.name,

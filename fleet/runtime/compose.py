@@ -22,8 +22,15 @@ after ``SKIFF_KAFKA_EXTERNAL_HOST`` changed). Storage is formatted by each conta
 Listeners per node (all names as in ``render_node_properties``):
     CLIENT      SASL_SSL, SCRAM-SHA-512   tenants, published on the host as
                                           <external_host>:<external_base_port + i>
-    INTERNAL    SASL_SSL, SCRAM-SHA-512   inter-broker and the console (kafka-N:9092)
+    INTERNAL    SASL_SSL, PLAIN           inter-broker (user ``controller``) and the console
+                                          (user ``admin``; kafka-N:9092): no tenant user
     CONTROLLER  SASL_PLAINTEXT, PLAIN     KRaft quorum (kafka-N:9093), user ``controller``
+
+The console is inside the compose network and cannot dial CLIENT's advertised (host-side)
+address, so INTERNAL also lists the platform admin; tenants' SCRAM users fail SASL there.
+Connection guard rails come from the SKIFF_KAFKA_* variables (``ConnectionLimits.from_env``);
+each node's metrics endpoint asks for the cell's metrics credential (``<host>/jmx-exporter.yaml``,
+the password in ``cell.json``).
 
     python -m fleet.runtime.compose --out /fleet --ca-dir /fleet-ca
 """
@@ -44,11 +51,15 @@ from typing import Any
 from cryptography import x509
 
 from fleet.runtime import certs
+from fleet.runtime.classpath import DEFAULT_FLEET_DIR
 from fleet.runtime.launcher import (
     ADMIN_USERNAME,
     CONTROLLER_USERNAME,
+    METRICS_USERNAME,
+    ConnectionLimits,
     NodeAddress,
     new_cluster_id,
+    render_metrics_config,
     render_node_properties,
     replication_defaults,
 )
@@ -128,6 +139,8 @@ def write_compose_cell(
     external_base_port: int = EXTERNAL_BASE_PORT,
     cell_name: str = "compose",
     data_dir: str = DATA_DIR,
+    connection_limits: ConnectionLimits | None = None,
+    metrics_base_config: Path | None = None,
 ) -> dict[str, Any]:
     """Write (or refresh) the configuration of a compose cell of ``nodes`` KRaft nodes.
 
@@ -162,10 +175,18 @@ def write_compose_cell(
         cluster_id = previous["cluster_id"]
         admin_password = previous["admin_password"]
         controller_password = previous["controller_password"]
+        # Metrics behind authentication (issue 13): volumes from before it get one now.
+        metrics_password = previous.get("metrics_password") or _new_password()
     else:
         cluster_id = new_cluster_id()
         admin_password = _new_password()
         controller_password = _new_password()
+        metrics_password = _new_password()
+    metrics_config = render_metrics_config(
+        Path(metrics_base_config or DEFAULT_FLEET_DIR / "config" / "jmx-exporter.yaml").read_text(),
+        username=METRICS_USERNAME,
+        password=metrics_password,
+    )
 
     ca = certs.ensure_ca(ca_dir, common_name=f"Skiff cell {cell_name} CA")
     ca_pem = ca.cert_path.read_bytes()
@@ -205,8 +226,12 @@ def write_compose_cell(
             admin_password=admin_password,
             controller_password=controller_password,
             replication_factor=replication_factor,
+            # Guard rails (issue 13): connection limits; the console's admin on INTERNAL.
+            connection_limits=connection_limits,
+            internal_platform_login=True,
         )
         certs.write_private_file(node_dir / "server.properties", properties)
+        certs.write_private_file(node_dir / "jmx-exporter.yaml", metrics_config)
         certs.write_private_file(
             node_dir / "format.args",
             f"--add-scram\nSCRAM-SHA-512=[name={ADMIN_USERNAME},password={admin_password}]\n",
@@ -225,6 +250,10 @@ def write_compose_cell(
         "sasl_mechanism": "SCRAM-SHA-512",
         "admin_username": ADMIN_USERNAME,
         "admin_password": admin_password,
+        # The console's admin speaks PLAIN on INTERNAL (``bootstrap``), tenants SCRAM on CLIENT.
+        "admin_sasl_mechanism": "PLAIN",
+        "metrics_username": METRICS_USERNAME,
+        "metrics_password": metrics_password,
         "controller_username": CONTROLLER_USERNAME,
         "controller_password": controller_password,
         "ca_path": str(out_dir / "ca.pem"),
@@ -274,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ca_dir=args.ca_dir,
             external_host=args.external_host,
             external_base_port=args.external_base_port,
+            connection_limits=ConnectionLimits.from_env(os.environ),
         )
     except (ComposeCellError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ import argparse
 import base64
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -51,6 +52,8 @@ from fleet.runtime.classpath import DEFAULT_FLEET_DIR, REPO_ROOT, Runtime, ensur
 STATE_VERSION = 1
 ADMIN_USERNAME = "admin"
 CONTROLLER_USERNAME = "controller"
+# Metrics behind authentication (issue 13): the exporter's basic-auth user, one password per cell.
+METRICS_USERNAME = "metrics"
 LOCAL_HOST = "127.0.0.1"
 
 # Default port blocks: 19100, 19200, … 19900. Below the Linux ephemeral range (32768+), so
@@ -102,6 +105,14 @@ class CellInfo:
     admin_password: str
     ca_path: Path
     state_dir: Path
+    # Metrics behind authentication (issue 13): the basic-auth credential of every node's
+    # metrics endpoint (kept out of __repr__ like the admin password).
+    metrics_username: str = METRICS_USERNAME
+    metrics_password: str = ""
+
+    @property
+    def metrics_auth(self) -> tuple[str, str] | None:
+        return (self.metrics_username, self.metrics_password) if self.metrics_password else None
 
     def __repr__(self) -> str:  # keep the admin password out of logs and tracebacks
         return (
@@ -147,6 +158,64 @@ class NodeAddress:
     client_advertised: str | None = None
 
 
+# Connection guard rails (issue 13) ----------------------------------------------------------
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Bounds on what one address or one key can hold on a broker (docs/security.md).
+
+    Kafka counts ``max.connections.per.ip`` per broker across the broker's listeners (CLIENT and
+    INTERNAL; the KRaft CONTROLLER listener has its own socket server and count). Peers need a
+    handful of INTERNAL connections each, so the default leaves room for them beside a tenant.
+    ``per_ip_overrides`` ("host:limit,...") raises the limit for platform addresses: on a local
+    cell everything (peer brokers, the console, the test suite, a developer's clients) comes
+    from 127.0.0.1, so loopback gets a larger but still finite allowance by default.
+    ``client_max_connections`` caps the tenant listener alone, so a flood of tenants can never
+    take the connection slots the inter-broker listener needs. ``client_creation_rate`` (new
+    connections per second on CLIENT) is enforced by delaying accepts, not by refusing.
+    """
+
+    max_connections_per_ip: int = 200
+    per_ip_overrides: str = "127.0.0.1:2000"
+    client_max_connections: int = 2000
+    client_creation_rate: int = 200
+    failed_authentication_delay_ms: int = 1000
+    reauth_ms: int = 300_000
+
+    ENV = {
+        "max_connections_per_ip": "SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP",
+        "per_ip_overrides": "SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP_OVERRIDES",
+        "client_max_connections": "SKIFF_KAFKA_CLIENT_MAX_CONNECTIONS",
+        "client_creation_rate": "SKIFF_KAFKA_CLIENT_MAX_CONNECTION_CREATION_RATE",
+        "failed_authentication_delay_ms": "SKIFF_KAFKA_FAILED_AUTHENTICATION_DELAY_MS",
+        "reauth_ms": "SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ConnectionLimits:
+        """The limits named by SKIFF_KAFKA_* variables (README), defaults for the others."""
+        values: dict[str, object] = {}
+        for attr, var in cls.ENV.items():
+            raw = environ.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            values[attr] = raw.strip() if attr == "per_ip_overrides" else int(raw)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def properties(self) -> dict[str, str]:
+        if self.failed_authentication_delay_ms >= 600_000:  # < connections.max.idle.ms
+            raise ValueError("the failed-authentication delay must stay under 10 minutes")
+        return {
+            "max.connections.per.ip": str(self.max_connections_per_ip),
+            "max.connections.per.ip.overrides": self.per_ip_overrides,
+            "listener.name.client.max.connections": str(self.client_max_connections),
+            "listener.name.client.max.connection.creation.rate": str(self.client_creation_rate),
+            "connection.failed.authentication.delay.ms": str(self.failed_authentication_delay_ms),
+            # Kafka authenticates a connection once; without re-authentication (KIP-368) a
+            # revoked or rotated key keeps its open connections for as long as they last.
+            "connections.max.reauth.ms": str(self.reauth_ms),
+        }
+
+
 def replication_defaults(cluster_size: int) -> tuple[int, int]:
     """(replication factor, min.insync.replicas) for a cell of ``cluster_size`` brokers."""
     return (3, 2) if cluster_size >= 3 else (1, 1)
@@ -165,13 +234,17 @@ def render_node_properties(
     process_roles: str = "broker,controller",
     admin_username: str = ADMIN_USERNAME,
     extra: Mapping[str, str] | None = None,
+    connection_limits: ConnectionLimits | None = None,
+    internal_platform_login: bool = False,
 ) -> str:
     """The server.properties of one node of a secured Skiff cell.
 
-    Listeners: CLIENT (tenants, SASL_SSL + SCRAM-SHA-512), INTERNAL (inter-broker, SASL_SSL +
-    SCRAM-SHA-512 as the admin user) and CONTROLLER (KRaft, SASL_PLAINTEXT + PLAIN as the
-    ``controller`` user: Kafka cannot use SCRAM on the controller listener, and controllers need
-    CLUSTER_ACTION from their peers, so this principal is a super user — never ANONYMOUS).
+    Listeners: CLIENT (tenants and the platform, SASL_SSL + SCRAM-SHA-512), INTERNAL
+    (inter-broker, SASL_SSL + PLAIN) and CONTROLLER (KRaft, SASL_PLAINTEXT + PLAIN). INTERNAL and
+    CONTROLLER accept only the users their listener-specific JAAS lists: the node identity
+    ``controller`` (a super user: peers need CLUSTER_ACTION; never ANONYMOUS), so a tenant's
+    SCRAM credential fails SASL there (issue 13). ``internal_platform_login`` also lists the
+    platform's admin on INTERNAL, for a console that can reach only that listener (compose).
     """
     for secret in (admin_password, controller_password):
         # JAAS values are double-quoted; the generator only makes URL-safe tokens anyway.
@@ -209,23 +282,26 @@ def render_node_properties(
         # SASL
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
         "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512",
-        "listener.name.internal.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        # Listener guard rails (issue 13): INTERNAL is PLAIN with its own user list (below).
+        "listener.name.internal.sasl.enabled.mechanisms": "PLAIN",
         "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
-        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
         "sasl.mechanism.controller.protocol": "PLAIN",
         # Server side of SCRAM needs a login module but no credentials (they live in metadata).
         "listener.name.client.scram-sha-512.sasl.jaas.config": f"{scram} required;",
-        "listener.name.internal.scram-sha-512.sasl.jaas.config": (
-            f'{scram} required username="{admin_username}" password="{admin_password}";'
+        # PLAIN on INTERNAL: this node logs in to its peers as the node identity, and the
+        # listener accepts that identity only (plus the platform admin where asked).
+        "listener.name.internal.plain.sasl.jaas.config": (
+            f'{plain} required username="{CONTROLLER_USERNAME}" '
+            f'password="{controller_password}" user_{CONTROLLER_USERNAME}="{controller_password}"'
+            + (f' user_{admin_username}="{admin_password}"' if internal_platform_login else "")
+            + ";"
         ),
         # PLAIN: username/password = what this node sends; user_controller = what it accepts.
         "listener.name.controller.plain.sasl.jaas.config": (
             f'{plain} required username="{CONTROLLER_USERNAME}" '
             f'password="{controller_password}" user_{CONTROLLER_USERNAME}="{controller_password}";'
         ),
-        # Kafka authenticates a connection once; without re-authentication (KIP-368) a deleted
-        # access key keeps its open connections for as long as they last. This bounds it.
-        "connections.max.reauth.ms": "300000",
         # TLS with the platform CA, PEM files, no keystore passwords (Kafka refuses them for PEM).
         "ssl.keystore.type": "PEM",
         "ssl.keystore.location": keystore_path,
@@ -252,6 +328,9 @@ def render_node_properties(
         # Storage
         "log.dirs": log_dir,
     }
+    # Connection guard rails (issue 13): per-IP and per-listener limits, the creation rate of
+    # the tenant listener, the delay on failed authentication, re-authentication.
+    props.update((connection_limits or ConnectionLimits()).properties())
     if extra:
         props.update(extra)
     lines = ["# Rendered by fleet.runtime.launcher.render_node_properties: do not edit."]
@@ -262,6 +341,31 @@ def render_node_properties(
 def _escape_property(value: str) -> str:
     # java.util.Properties treats backslash as an escape; nothing else we write needs escaping.
     return value.replace("\\", "\\\\")
+
+
+# Metrics behind authentication (issue 13) ---------------------------------------------------
+def render_metrics_config(base_config: str, *, username: str, password: str) -> str:
+    """The exporter's configuration with HTTP basic auth on its server (jmx_exporter >= 1.0).
+
+    Only a salted SHA-256 of the password is written (the agent compares SHA-256 of
+    ``<salt>:<password>``); the password itself stays in the cell's owner-only credentials.
+    """
+    if "httpServer:" in base_config:
+        raise ValueError("the base exporter configuration already has an httpServer section")
+    if not username.isidentifier():
+        raise ValueError("the metrics username must be a plain identifier")
+    salt = secrets.token_hex(16)
+    digest = hashlib.sha256(f"{salt}:{password}".encode()).hexdigest()
+    return (
+        base_config.rstrip("\n")
+        + "\n# Rendered by fleet.runtime.launcher.render_metrics_config: the scrape needs the"
+        + " cell's metrics credential.\n"
+        + "httpServer:\n  authentication:\n    basic:\n"
+        + f"      username: {username}\n"
+        + "      algorithm: SHA-256\n"
+        + f'      salt: "{salt}"\n'
+        + f'      passwordHash: "{digest}"\n'
+    )
 
 
 # Lighter defaults for cells on a developer machine: fewer internal-topic partitions make the
@@ -412,9 +516,16 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _http_ok(url: str, timeout: float = 2.0) -> bool:
+def basic_auth_header(auth: tuple[str, str]) -> str:
+    return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+
+
+def _http_ok(url: str, timeout: float = 2.0, auth: tuple[str, str] | None = None) -> bool:
+    request = urllib.request.Request(url)  # noqa: S310 (our own URL)
+    if auth is not None:
+        request.add_header("Authorization", basic_auth_header(auth))
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (our own URL)
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
             resp.read(1)
             return resp.status == 200
     except (urllib.error.URLError, OSError, ValueError):
@@ -443,6 +554,7 @@ class _CellState:
     nodes: tuple[_NodeState, ...]
     admin_password: str
     controller_password: str
+    metrics_password: str = ""  # issue 13; cells made before it get one on their next start
 
     def to_json(self) -> str:
         return json.dumps(
@@ -454,6 +566,8 @@ class _CellState:
                 "admin_username": ADMIN_USERNAME,
                 "admin_password": self.admin_password,
                 "controller_password": self.controller_password,
+                "metrics_username": METRICS_USERNAME,
+                "metrics_password": self.metrics_password,
                 "nodes": [n.__dict__ for n in self.nodes],
             },
             indent=2,
@@ -471,6 +585,7 @@ class _CellState:
             nodes=tuple(_NodeState(**n) for n in data["nodes"]),
             admin_password=data["admin_password"],
             controller_password=data["controller_password"],
+            metrics_password=data.get("metrics_password", ""),
         )
 
 
@@ -480,8 +595,16 @@ class _CellState:
 
 
 class LocalCell:
-    def __init__(self, state_dir: Path, name: str = "local", fleet_dir: Path = DEFAULT_FLEET_DIR):
+    def __init__(
+        self,
+        state_dir: Path,
+        name: str = "local",
+        fleet_dir: Path = DEFAULT_FLEET_DIR,
+        connection_limits: ConnectionLimits | None = None,
+    ):
         self.state_dir = Path(state_dir).resolve()
+        # Connection guard rails (issue 13): rendered into every node's properties on start.
+        self.connection_limits = connection_limits or ConnectionLimits()
         self.name = name
         self.fleet_dir = Path(fleet_dir).resolve()
         # Popen handles of JVMs started by this object, so we can reap them (no zombies).
@@ -504,6 +627,10 @@ class LocalCell:
 
     def _properties_path(self, node_id: int) -> Path:
         return self.node_dir(node_id) / "node.properties"
+
+    @property
+    def _metrics_config_path(self) -> Path:
+        return self.state_dir / "metrics" / "jmx-exporter.yaml"
 
     def _pid_path(self, node_id: int) -> Path:
         return self.node_dir(node_id) / "kafka.pid"
@@ -552,10 +679,16 @@ class LocalCell:
                     raise CellError(
                         f"cell {state.name!r} uses port base {state.port_base}, not {port_base}"
                     )
+            # Metrics behind authentication (issue 13): a cell made before it gets its credential
+            # now; running nodes keep their old agent config until restarted.
+            if not state.metrics_password:
+                state = replace(state, metrics_password=_new_password())
+                certs.write_private_file(self._state_file, state.to_json())
             info = self._info(state)
             if info.running:
                 return info
             to_start = [n.node_id for n in info.nodes if not n.alive]
+            self._write_metrics_config(state, runtime)
             self._check_ports(state, to_start)
             _claim(state.port_base, self.state_dir)
             for node in state.nodes:
@@ -599,6 +732,7 @@ class LocalCell:
                 self._check_ports(state, [node_id])
                 _claim(state.port_base, self.state_dir)
                 self._write_properties(state, node)
+                self._write_metrics_config(state, runtime)
                 self._spawn(state, node_id, runtime)
             try:
                 return self._wait_ready(state, [node_id], timeout)
@@ -660,6 +794,7 @@ class LocalCell:
             ),
             admin_password=_new_password(),
             controller_password=_new_password(),
+            metrics_password=_new_password(),
         )
         ca = certs.ensure_ca(self.state_dir / "tls", common_name=f"Skiff cell {self.name} CA")
         for node in state.nodes:
@@ -696,8 +831,18 @@ class LocalCell:
             controller_password=state.controller_password,
             replication_factor=rf,
             extra=LOCAL_PROFILE,
+            connection_limits=self.connection_limits,
         )
         certs.write_private_file(self._properties_path(node.node_id), text)
+
+    def _write_metrics_config(self, state: _CellState, runtime: Runtime) -> None:
+        certs.ensure_private_dir(self._metrics_config_path.parent)
+        text = render_metrics_config(
+            runtime.metrics_config.read_text(),
+            username=METRICS_USERNAME,
+            password=state.metrics_password,
+        )
+        certs.write_private_file(self._metrics_config_path, text)
 
     def _info(self, state: _CellState) -> CellInfo:
         infos = []
@@ -724,6 +869,8 @@ class LocalCell:
             admin_password=state.admin_password,
             ca_path=self.ca_path,
             state_dir=self.state_dir,
+            metrics_username=METRICS_USERNAME,
+            metrics_password=state.metrics_password,
         )
 
     # ---- processes -------------------------------------------------------------------------
@@ -830,8 +977,9 @@ class LocalCell:
             *self._java_base(runtime, self._heap_mb, fast_start=self._fast_start),
             f"-Dkafka.logs.dir={logs}",
             # The agent listens on loopback only: metrics are for the platform's sampler.
+            # Its HTTP server asks for the cell's metrics credential (issue 13).
             f"-javaagent:{runtime.agent_jar}={LOCAL_HOST}:{node.metrics_port}:"
-            f"{runtime.metrics_config}",
+            f"{self._metrics_config_path}",
             "-cp",
             runtime.classpath,
             "kafka.Kafka",
@@ -914,7 +1062,9 @@ class LocalCell:
                 registered = {b.node_id for b in described.brokers}
             except KafkaGatewayError as exc:
                 last_problem = exc.message
-            metrics_down = [n.node_id for n in info.nodes if not _http_ok(n.metrics_url)]
+            metrics_down = [
+                n.node_id for n in info.nodes if not _http_ok(n.metrics_url, auth=info.metrics_auth)
+            ]
             if registered >= expected and not metrics_down:
                 return self._info(state)
             if registered and not registered >= expected:

@@ -10,15 +10,33 @@ from django.utils import timezone
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.platform import cell_connection
 from fleet.models import Broker, Cell
-from fleet.runtime.launcher import CellInfo, LocalCell
+from fleet.runtime.launcher import CellInfo, ConnectionLimits, LocalCell
 
 
 def local_cell_dir(name: str) -> Path:
     return Path(settings.SKIFF_HOME) / "cells" / name
 
 
+# Connection guard rails (issue 13): the launcher does not read Django settings; they reach
+# every node's properties from here.
+def connection_limits_from_settings() -> ConnectionLimits:
+    return ConnectionLimits(
+        max_connections_per_ip=settings.SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP,
+        per_ip_overrides=settings.SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP_OVERRIDES,
+        client_max_connections=settings.SKIFF_KAFKA_CLIENT_MAX_CONNECTIONS,
+        client_creation_rate=settings.SKIFF_KAFKA_CLIENT_MAX_CONNECTION_CREATION_RATE,
+        failed_authentication_delay_ms=settings.SKIFF_KAFKA_FAILED_AUTHENTICATION_DELAY_MS,
+        reauth_ms=settings.SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS,
+    )
+
+
 def local_cell(name: str) -> LocalCell:
-    return LocalCell(local_cell_dir(name), name=name, fleet_dir=Path(settings.SKIFF_FLEET_DIR))
+    return LocalCell(
+        local_cell_dir(name),
+        name=name,
+        fleet_dir=Path(settings.SKIFF_FLEET_DIR),
+        connection_limits=connection_limits_from_settings(),
+    )
 
 
 def fleet_up(

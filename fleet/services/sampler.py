@@ -23,6 +23,7 @@ web process (`manage.py run_console`, the embedded default).
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import datetime as dt
 import json
@@ -34,12 +35,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from fleet.models import Broker, SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
+from fleet.models import Broker, Cell, SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
 from fleet.services.rates import (
     METER_KEYS,
     READ_FAMILIES,
@@ -90,6 +92,8 @@ class BrokerTarget:
     url: str
     state: str
     last_seen_at: dt.datetime | None
+    # Metrics behind authentication (issue 13): the cell's basic-auth credential, if it has one.
+    auth: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -119,10 +123,13 @@ def metrics_request_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def fetch_metrics_text(url: str, timeout: float) -> str:
+def fetch_metrics_text(url: str, timeout: float, auth: tuple[str, str] | None = None) -> str:
     request = urllib.request.Request(  # noqa: S310
         metrics_request_url(url), headers={"Accept": "text/plain"}
     )
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
         body = response.read(MAX_METRICS_BYTES + 1)
     if len(body) > MAX_METRICS_BYTES:
@@ -130,11 +137,32 @@ def fetch_metrics_text(url: str, timeout: float) -> str:
     return body.decode("utf-8", errors="replace")
 
 
+def metrics_credentials(cell_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Each cell's metrics credential, from its owner-only credentials file (issue 13).
+
+    Cells whose file has none (registered external cells, older cells) are scraped without.
+    """
+    found: dict[int, tuple[str, str]] = {}
+    for cell_id, path in Cell.objects.filter(pk__in=set(cell_ids)).values_list(
+        "pk", "credentials_path"
+    ):
+        if not path:
+            continue
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            continue
+        username, password = data.get("metrics_username"), data.get("metrics_password")
+        if isinstance(username, str) and isinstance(password, str) and username and password:
+            found[cell_id] = (username, password)
+    return found
+
+
 def scrape_brokers(
     targets: list[BrokerTarget],
     *,
     timeout: float,
-    fetch: Callable[[str, float], str] = fetch_metrics_text,
+    fetch: Callable[..., str] = fetch_metrics_text,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[ScrapeResult]:
     """Scrape all targets at once; each gets `timeout` seconds, a failure is a result."""
@@ -142,7 +170,12 @@ def scrape_brokers(
     def one(target: BrokerTarget) -> ScrapeResult:
         sent = clock()
         try:
-            text = fetch(target.url, timeout)
+            # fetch(url, timeout[, auth]): the credential only where the cell has one.
+            text = (
+                fetch(target.url, timeout)
+                if target.auth is None
+                else fetch(target.url, timeout, target.auth)
+            )
             at = (sent + clock()) / 2
             return ScrapeResult(target, at=at, metrics=parse_broker_metrics(text))
         except (OSError, urllib.error.URLError, MetricsParseError, ValueError) as exc:
@@ -309,7 +342,7 @@ class Sampler:
         *,
         timeout: float | None = None,
         publisher: Publisher | None = None,
-        fetch: Callable[[str, float], str] = fetch_metrics_text,
+        fetch: Callable[..., str] = fetch_metrics_text,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = timezone.now,
     ) -> None:
@@ -342,11 +375,15 @@ class Sampler:
     # -- one pass --
 
     def targets(self) -> list[BrokerTarget]:
+        rows = list(
+            Broker.objects.exclude(metrics_url="").values_list(
+                "pk", "cell_id", "node_id", "metrics_url", "state", "last_seen_at"
+            )
+        )
+        auth = metrics_credentials({row[1] for row in rows})
         return [
-            BrokerTarget(pk, cell_id, node_id, url, state, last_seen_at)
-            for pk, cell_id, node_id, url, state, last_seen_at in Broker.objects.exclude(
-                metrics_url=""
-            ).values_list("pk", "cell_id", "node_id", "metrics_url", "state", "last_seen_at")
+            BrokerTarget(pk, cell_id, node_id, url, state, last_seen_at, auth.get(cell_id))
+            for pk, cell_id, node_id, url, state, last_seen_at in rows
         ]
 
     def run_once(self) -> PassResult:

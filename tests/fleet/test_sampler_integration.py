@@ -1,7 +1,6 @@
 """The sampler on the real cell: leader bytes in per topic per minute match what was produced."""
 
 import os
-import urllib.request
 import uuid
 
 import pytest
@@ -12,7 +11,7 @@ from fleet.models import Broker, TopicMinuteUsage
 from fleet.services.sampler import Sampler
 from tests.factories import MembershipFactory
 from tests.fleet.kafka import gateway
-from tests.fleet.kafka.util import eventually
+from tests.fleet.kafka.util import eventually, metrics_get
 from tests.fleet.metrics_texts import HERE
 
 MESSAGES = 300
@@ -87,9 +86,11 @@ def test_per_minute_rows_add_up_to_the_bytes_produced(cell, tenant, admin_connec
     assert all(b.state == Broker.State.UP for b in cell.brokers.all())
 
     if os.environ.get("SKIFF_RECORD_METRICS"):  # refresh the recorded text of the unit tests
+        from fleet.services.sampler import metrics_credentials
+
         url = cell.brokers.order_by("node_id").first().metrics_url
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
-            (HERE / "broker_busy.prom").write_bytes(response.read())
+        text = metrics_get(url, metrics_credentials([cell.pk]).get(cell.pk))
+        (HERE / "broker_busy.prom").write_text(text)
 
 
 def test_the_topic_page_links_to_its_live_throughput(tenant, client):

@@ -34,10 +34,11 @@ def eventually(fn: Callable[[], T], *, timeout: float = 10.0, interval: float = 
             time.sleep(interval)
 
 
-def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Prometheus text -> {(sample name, sorted labels): value}."""
-    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (our broker's http URL)
-        text = resp.read().decode()
+def scrape(
+    url: str, auth: tuple[str, str] | None = None
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus text -> {(sample name, sorted labels): value} (auth: the cell's metrics user)."""
+    text = metrics_get(url, auth)
     samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -61,3 +62,14 @@ def settled_acls(conn, principal: str, expect: Callable[[list], bool], *, timeou
         return found
 
     return eventually(check, timeout=timeout)
+
+
+def metrics_get(url: str, auth: tuple[str, str] | None = None) -> str:
+    """The whole metrics text of a broker, sending the cell's basic-auth credential if given."""
+    from fleet.runtime.launcher import basic_auth_header
+
+    request = urllib.request.Request(url)  # noqa: S310 (our broker's http URL)
+    if auth is not None:
+        request.add_header("Authorization", basic_auth_header(auth))
+    with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
+        return resp.read().decode()

@@ -105,7 +105,9 @@ def test_every_broker_exposes_growing_per_topic_counters(
     try:
         layout = gw.list_topics(admin_connection)[topic]
         leaders = {p.id: p.leader for p in layout.partitions}
-        before = {n.node_id: scrape(n.metrics_url) for n in kafka_cell.nodes}
+        before = {
+            n.node_id: scrape(n.metrics_url, kafka_cell.metrics_auth) for n in kafka_cell.nodes
+        }
 
         payload = [b"x" * 100] * 5
         for partition in leaders:
@@ -116,7 +118,7 @@ def test_every_broker_exposes_growing_per_topic_counters(
                 continue  # a broker only counts bytes of the partitions it leads
 
             def grew(node=node) -> None:
-                after = scrape(node.metrics_url)
+                after = scrape(node.metrics_url, kafka_cell.metrics_auth)
                 b_old = topic_counter(before[node.node_id], BYTES_IN, topic)
                 assert topic_counter(after, BYTES_IN, topic) >= b_old + 500
                 m_old = topic_counter(before[node.node_id], MESSAGES_IN, topic)
@@ -125,7 +127,7 @@ def test_every_broker_exposes_growing_per_topic_counters(
             eventually(grew)
         assert set(leaders.values()) == {1, 2, 3}, "3 partitions spread over 3 brokers"
 
-        samples = scrape(kafka_cell.nodes[0].metrics_url)
+        samples = scrape(kafka_cell.nodes[0].metrics_url, kafka_cell.metrics_auth)
         sizes = {
             labels: value
             for (name, labels), value in samples.items()

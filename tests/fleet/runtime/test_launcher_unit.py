@@ -78,16 +78,19 @@ def test_three_node_properties_are_hardened() -> None:
         "CONTROLLER": "SASL_PLAINTEXT",
     }
     assert "PLAINTEXT://" not in props["listeners"]
-    assert props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    # Listener guard rails (issue 13): INTERNAL accepts only the node identity, over PLAIN.
+    assert props["sasl.mechanism.inter.broker.protocol"] == "PLAIN"
+    assert props["listener.name.internal.sasl.enabled.mechanisms"] == "PLAIN"
+    internal_jaas = props["listener.name.internal.plain.sasl.jaas.config"]
+    assert 'username="controller" password="ctrlpw"' in internal_jaas
+    assert 'user_controller="ctrlpw"' in internal_jaas
+    assert "user_admin" not in internal_jaas
+    assert not any(k.startswith("listener.name.internal.scram") for k in props)
     assert props["sasl.mechanism.controller.protocol"] == "PLAIN"
     assert props["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
     assert (
         'username="controller" password="ctrlpw"'
         in props["listener.name.controller.plain.sasl.jaas.config"]
-    )
-    assert (
-        'username="admin" password="adminpw"'
-        in props["listener.name.internal.scram-sha-512.sasl.jaas.config"]
     )
     assert props["authorizer.class.name"] == (
         "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
@@ -255,3 +258,57 @@ def test_missing_java_or_maven_gives_the_install_hint(
         ensure_classpath(fleet)
     assert INSTALL_HINT in str(caught.value)
     assert "`java` was not found" in str(caught.value)
+
+
+# Connection guard rails (issue 13) ----------------------------------------------------------
+
+
+def test_connection_guard_rails_are_rendered_on_every_node() -> None:
+    props = _render(_nodes(3))
+    assert props["max.connections.per.ip"] == "200"
+    assert props["max.connections.per.ip.overrides"] == "127.0.0.1:2000"
+    assert props["listener.name.client.max.connections"] == "2000"
+    assert props["listener.name.client.max.connection.creation.rate"] == "200"
+    assert props["connection.failed.authentication.delay.ms"] == "1000"
+    assert props["connections.max.reauth.ms"] == "300000"
+
+
+def test_connection_limits_come_from_the_environment() -> None:
+    from fleet.runtime.launcher import ConnectionLimits
+
+    limits = ConnectionLimits.from_env(
+        {
+            "SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP": "50",
+            "SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP_OVERRIDES": "",
+            "SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS": "10000",
+        }
+    )
+    assert limits == ConnectionLimits(max_connections_per_ip=50, reauth_ms=10_000)
+    props = limits.properties()
+    assert props["max.connections.per.ip"] == "50"
+    assert props["connections.max.reauth.ms"] == "10000"
+
+
+def test_django_settings_default_to_the_launcher_defaults(settings) -> None:
+    from fleet.runtime.launcher import ConnectionLimits
+    from fleet.services.cells import connection_limits_from_settings
+
+    assert connection_limits_from_settings() == ConnectionLimits.from_env({})
+
+
+# Metrics behind authentication (issue 13) ---------------------------------------------------
+
+
+def test_metrics_config_asks_for_a_salted_sha256_password() -> None:
+    import hashlib
+
+    import yaml
+
+    from fleet.runtime.launcher import render_metrics_config
+
+    text = render_metrics_config("rules:\n  - pattern: x\n", username="metrics", password="pw")
+    assert "pw\n" not in text
+    basic = yaml.safe_load(text)["httpServer"]["authentication"]["basic"]
+    assert basic["username"] == "metrics"
+    assert basic["algorithm"] == "SHA-256"
+    assert basic["passwordHash"] == hashlib.sha256(f"{basic['salt']}:pw".encode()).hexdigest()
