@@ -308,3 +308,14 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Capacity (issue 13): partition replicas one broker may host. A cell admits clusters and
+# partitions while sum(partitions x replication factor) of its topics stays within
+# brokers x this budget. The default suits the local cell's default 1024 MB heap (measured:
+# 4,800 replicas per broker used about 330 MB of it); size it as README "Sizing a cell" says.
+SKIFF_PARTITIONS_PER_BROKER = int(os.environ.get("SKIFF_PARTITIONS_PER_BROKER", "4000"))
+# JVM heap per broker of the cells `manage.py fleet up` and `make run` start.
+SKIFF_BROKER_HEAP_MB = int(os.environ.get("SKIFF_BROKER_HEAP_MB", "1024"))
+# The supervisor of local cells (`manage.py fleet supervise`, and a thread of run_console):
+# seconds between checks; a broker that died is started again within about this delay.
+SKIFF_SUPERVISOR_INTERVAL = float(os.environ.get("SKIFF_SUPERVISOR_INTERVAL", "5"))

@@ -39,3 +39,14 @@ def access_key_quotas(broker_count: int) -> dict[str, float]:
             Decimal(PARTITION_MUTATIONS_PER_WINDOW) / PARTITION_MUTATION_WINDOW_SECONDS
         ),
     }
+
+
+def max_partitions_per_request(*, brokers: int, partitions_per_broker: int) -> int:
+    """The most partitions one CreateTopics/CreatePartitions request may ask for on a cell.
+
+    Never more than the cluster limit, nor than the cell's whole partition budget
+    (brokers x replicas per broker, at the cell's replication factor). Rendered for the
+    brokers' topic policy as `skiff.policy.max.partitions.per.request`.
+    """
+    replication_factor = 3 if brokers >= 3 else 1
+    return min(MAX_PARTITIONS, brokers * partitions_per_broker // replication_factor)

@@ -23,10 +23,11 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db.models import Max, Q, Sum
 from django.db.models.functions import TruncDay
 
-from fleet.models import TopicMinuteUsage
+from fleet.models import Cell, TopicMinuteUsage
 
 _ROW_FIELDS = ("cluster_id", "topic", "minute", "bytes_in", "bytes_out", "storage_bytes")
 _CHUNK = 10_000
@@ -122,3 +123,12 @@ def topic_day_usage(
         TopicDayUsage(topic, day, bytes_in or 0, bytes_out or 0, storage or 0)
         for topic, day, bytes_in, bytes_out, storage in rows
     ]
+
+
+def cell_partition_budget(cell: Cell) -> int:
+    """Partition replicas the cell can host: its brokers x SKIFF_PARTITIONS_PER_BROKER.
+
+    The budget per broker is what a broker's heap carries with room to spare (issue 13,
+    README "Sizing a cell"); placement and topic creation admit work within it.
+    """
+    return cell.brokers.count() * settings.SKIFF_PARTITIONS_PER_BROKER

@@ -47,6 +47,9 @@ class Cluster(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set by the topic sync while the cluster is over its partition limits (topics made over
+    # the Kafka protocol): its keys are denied CREATE and ALTER until it is back under.
+    partitions_over_limit_since = models.DateTimeField(null=True, blank=True)
 
     objects = ClusterQuerySet.as_manager()
 

@@ -23,6 +23,7 @@ from clusters.models import (
     cluster_name_validator,
 )
 from clusters.services.access.policy import ClusterScope, analyze_policy
+from clusters.services.capacity import check_fleet_room_for_cluster
 from clusters.services.sealing import seal
 from clusters.tasks import delete_cluster_task, provision_cluster_task
 from console.audit import audit_record
@@ -210,6 +211,7 @@ def cluster_create(
                 return CreatedCluster(cluster, initial_key, None)
         clean = validate_cluster_spec(team, spec)
         check_cluster_limit(team)
+        check_fleet_room_for_cluster()
         cluster = Cluster(
             team=team,
             name=clean.name,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from clusters.models import AccessKey, Cluster, ClusterEvent
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
+from clusters.services.capacity import cell_has_room_for_cluster
 from clusters.services.cells import cluster_cell
 from clusters.services.sealing import unseal
 from console.errors import ApplicationError
@@ -38,15 +39,21 @@ class ProvisioningError(ApplicationError):
 
 def least_loaded_healthy_cell() -> Cell:
     live = ~Q(clusters__state=Cluster.State.DELETED) & Q(clusters__isnull=False)
-    cell = (
+    cells = list(
         Cell.objects.filter(state=Cell.State.HEALTHY)
         .annotate(load=Count("clusters", filter=live))
         .order_by("load", "id")
-        .first()
     )
-    if cell is None:
+    if not cells:
         raise ProvisioningError(
             "No healthy Kafka cell is available. The platform team has been told; retry later."
+        )
+    # Admission by capacity (issue 13): only a cell with room left under its partition budget.
+    cell = next((c for c in cells if cell_has_room_for_cluster(c)), None)
+    if cell is None:
+        raise ProvisioningError(
+            "Every healthy Kafka cell is at its partition capacity. The platform team has been "
+            "told; retry later."
         )
     return cell
 

@@ -12,10 +12,13 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from clusters.models import Cluster
+from clusters.services.access.reconcile import reconcile_cluster_keys
 from clusters.services.cells import cluster_cell
+from clusters.services.topic_guard import check_partition_ceiling, repair_topic_configs
 from clusters.services.topics import SyncResult, cluster_gateway, sync_topics
 from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.platform import platform_superuser
+from fleet.kafka.tenant import ClusterGateway
 
 logger = logging.getLogger(__name__)
 
@@ -49,4 +52,20 @@ def sync_all_topics(clusters: Iterable[Cluster] | None = None) -> dict[int, Sync
                 )
             except KafkaGatewayError as exc:
                 logger.warning("topic sync of %s failed: %s", cluster, exc.message)
+                continue
+            guard_cluster(cluster, gw)
     return results
+
+
+def guard_cluster(cluster: Cluster, gw: ClusterGateway) -> None:
+    """Issue 13's guard rails, once per sync period: config drift and the partition ceiling."""
+    try:
+        repair_topic_configs(cluster=cluster, gw=gw)
+    except KafkaGatewayError as exc:
+        logger.warning("config drift repair of %s failed: %s", cluster, exc.message)
+    if check_partition_ceiling(cluster=cluster) is not None:
+        try:
+            reconcile_cluster_keys(cluster)
+        except KafkaGatewayError as exc:
+            # The periodic access reconcile puts the DENY bindings right on its next pass.
+            logger.warning("applying the partition ceiling to %s failed: %s", cluster, exc.message)

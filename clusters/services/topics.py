@@ -29,6 +29,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from clusters.models import Cluster, Topic, TopicPartitionEvent
+from clusters.services.capacity import check_cell_capacity
 from clusters.services.cells import cluster_cell
 from clusters.services.consumer_groups import TopicGroupLag, topic_consumer_groups
 from console.audit import audit_record
@@ -162,6 +163,8 @@ def check_partition_limits(
                     f"compacted topics per cluster (it has {compacted_total})."
                 }
             )
+    if adding > 0 and cluster.cell is not None:
+        check_cell_capacity(cluster.cell, adding=adding, field_name=field_name)
     if mutations > 0:
         now = now or timezone.now()
         since = now - timedelta(seconds=limits.PARTITION_MUTATION_WINDOW_SECONDS)
@@ -475,7 +478,8 @@ def topic_delete(*, cluster: Cluster, name: str) -> None:
         locked = _lock(cluster)
         gw = cluster_gateway(locked)
         topic = _topic_for_change(locked, name, gw)
-        check_partition_limits(locked, adding=0, compacted=False, mutations=topic.partitions)
+        # No limit check: the console can always delete a tenant's topics, even past the
+        # cluster's mutation budget (a cluster over its limits gets back under this way).
         gw.delete_topic(topic.name, missing_ok=True)
         _record(
             locked,

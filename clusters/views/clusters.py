@@ -36,6 +36,7 @@ from clusters.services.snippets import client_snippets
 from console.access import TeamViewMixin
 from console.errors import ApplicationError
 from console.permissions import Action
+from fleet import limits
 
 
 class ClusterListView(TeamViewMixin, ListView):
@@ -224,6 +225,8 @@ def render_cluster_detail(request, cluster, *, new_key=None, secret=None, status
         "snippets": client_snippets(cluster, username=key.username, secret=secret) if key else [],
         "can_manage": context_.allows(Action.CLUSTER_MANAGE),
         "show_cell": request.user.is_staff,
+        "partition_limit": limits.MAX_PARTITIONS,
+        "compacted_partition_limit": limits.MAX_COMPACTED_PARTITIONS,
     }
     return render(request, "clusters/cluster_detail.html", context, status=status)
 

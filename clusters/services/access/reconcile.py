@@ -97,7 +97,38 @@ def key_desired_acls(key: AccessKey) -> list[AclBinding]:
         username=key.username,
         hosts=cluster.allowed_client_ips,
     )
-    return sorted(set(compiled) | set(manual_acl_bindings(key)))
+    return sorted(set(compiled) | set(manual_acl_bindings(key)) | set(partition_ceiling_acls(key)))
+
+
+# Denied to every key of a cluster the topic sync found over its partition limits
+# (clusters.services.topic_guard): no new topics (CREATE on the topics and on the cluster
+# resource, which CreateTopics also accepts), no partitions or config changes (ALTER,
+# ALTER_CONFIGS on its topics). Deleting, producing and consuming stay allowed.
+CEILING_DENIED: tuple[tuple[ResourceTypeName, str], ...] = (
+    ("TOPIC", "CREATE"),
+    ("TOPIC", "ALTER"),
+    ("TOPIC", "ALTER_CONFIGS"),
+    ("CLUSTER", "CREATE"),
+)
+
+
+def partition_ceiling_acls(key: AccessKey) -> list[AclBinding]:
+    """DENY bindings for the key while its cluster is over its partition limits."""
+    cluster = key.cluster
+    if cluster.partitions_over_limit_since is None:
+        return []
+    return [
+        AclBinding(
+            resource_type,
+            KAFKA_CLUSTER_RESOURCE if resource_type == "CLUSTER" else cluster.wire_prefix,
+            "LITERAL" if resource_type == "CLUSTER" else "PREFIXED",
+            key.principal,
+            "*",
+            operation,
+            "DENY",
+        )
+        for resource_type, operation in CEILING_DENIED
+    ]
 
 
 def key_desired_quotas(key: AccessKey) -> dict[str, float]:

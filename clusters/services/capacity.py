@@ -1,0 +1,70 @@
+"""Admission by capacity (issue 13): a cell hosts at most its partition budget.
+
+The budget is in partition replicas (fleet.selectors.cell_partition_budget: brokers x
+SKIFF_PARTITIONS_PER_BROKER); what a cell hosts is counted from the Topic rows of every cluster
+placed on it (partitions x replication factor), which the topic sync keeps equal to the cell.
+Topic creation and partition growth that would pass it are refused; a new cluster is placed
+only on a cell with room for at least one default topic.
+"""
+
+from __future__ import annotations
+
+from django.db.models import F, Sum
+
+from clusters.models import Cluster, Topic
+from console.errors import ServiceUnavailable, ValidationFailed
+from fleet.models import Cell
+from fleet.selectors import cell_partition_budget
+
+# Room a cell must have left to accept a new cluster: one topic of the default size.
+NEW_CLUSTER_PARTITIONS = 6
+
+
+def cell_replication_factor(cell: Cell) -> int:
+    return 3 if cell.brokers.count() >= 3 else 1
+
+
+def cell_replicas_used(cell: Cell) -> int:
+    return (
+        Topic.objects.filter(cluster__cell=cell)
+        .exclude(cluster__state=Cluster.State.DELETED)
+        .aggregate(n=Sum(F("partitions") * F("replication_factor")))["n"]
+        or 0
+    )
+
+
+def cell_free_partitions(cell: Cell) -> int:
+    """Partitions (at the cell's replication factor) the cell can still take."""
+    free = cell_partition_budget(cell) - cell_replicas_used(cell)
+    return max(free, 0) // cell_replication_factor(cell)
+
+
+def check_cell_capacity(cell: Cell, *, adding: int, field_name: str = "partitions") -> None:
+    """ValidationFailed if `adding` partitions would put the cell over its partition budget."""
+    if adding <= 0:
+        return
+    free = cell_free_partitions(cell)
+    if adding > free:
+        raise ValidationFailed(
+            {
+                field_name: f"The platform's cell for this cluster has room for {free:,} more "
+                f"partitions, not {adding:,} (its capacity is "
+                f"{cell_partition_budget(cell) // cell_replication_factor(cell):,} partitions). "
+                "Use fewer partitions, or contact the platform team to add capacity."
+            }
+        )
+
+
+def cell_has_room_for_cluster(cell: Cell) -> bool:
+    return cell_free_partitions(cell) >= NEW_CLUSTER_PARTITIONS
+
+
+def check_fleet_room_for_cluster() -> None:
+    """Refuse a new cluster when healthy cells exist but none has room for it."""
+    healthy = list(Cell.objects.filter(state=Cell.State.HEALTHY))
+    if healthy and not any(cell_has_room_for_cluster(cell) for cell in healthy):
+        raise ServiceUnavailable(
+            "Every Kafka cell is at its partition capacity, so no new cluster can be placed "
+            "now. The platform team has been told; try again later.",
+            code="no_cell_capacity",
+        )
