@@ -40,10 +40,12 @@ def local_cell(name: str) -> LocalCell:
 
 
 def fleet_up(
-    *, name: str, nodes: int = 3, port_base: int | None = None, heap_mb: int = 256
+    *, name: str, nodes: int = 3, port_base: int | None = None, heap_mb: int | None = None
 ) -> Cell:
     """Start (or restart with its data) a local cell and record it and its brokers."""
-    info = local_cell(name).up(nodes=nodes, port_base=port_base, heap_mb=heap_mb)
+    info = local_cell(name).up(
+        nodes=nodes, port_base=port_base, heap_mb=heap_mb or settings.SKIFF_BROKER_HEAP_MB
+    )
     return cell_record_local(info)
 
 

@@ -14,6 +14,7 @@ from fleet.kafka.errors import KafkaGatewayError
 from fleet.runtime.launcher import CellError
 from fleet.services.cells import fleet_down, fleet_up
 from fleet.services.sampler import SamplerThread
+from fleet.services.supervisor import SupervisorThread
 
 FIRST_ADMIN_EMAIL = "admin@skiff.local"
 
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         if not no_fleet:
             self.stdout.write(f"Starting local cell '{cell_name}' ({nodes} KRaft nodes)…")
             try:
-                cell = fleet_up(name=cell_name, nodes=nodes)
+                cell = fleet_up(name=cell_name, nodes=nodes, heap_mb=settings.SKIFF_BROKER_HEAP_MB)
             except (CellError, KafkaGatewayError) as exc:
                 raise CommandError(f"The local Kafka cell did not start: {exc}") from exc
             self.stdout.write(f"Cell '{cell.name}' ready: bootstrap {cell.bootstrap_servers}")
@@ -43,6 +44,11 @@ class Command(BaseCommand):
             scheduler.start()
         # Live throughput: without a channel layer shared between processes (no Redis), the
         # sampler must run where the WebSocket consumers are, i.e. in this process.
+        # Issue 13: a broker of the local cell that dies is started again within seconds.
+        supervisor = None
+        if not no_fleet:
+            supervisor = SupervisorThread()
+            supervisor.start()
         sampler = None
         if not settings.REDIS_URL or settings.SKIFF_EMBEDDED_SAMPLER:
             sampler = SamplerThread()
@@ -50,6 +56,8 @@ class Command(BaseCommand):
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
+            if supervisor is not None:
+                supervisor.stop()
             if sampler is not None:
                 sampler.stop()
             if scheduler is not None:

@@ -12,17 +12,26 @@ from fleet.services.cells import (
     fleet_status,
     fleet_up,
 )
+from fleet.services.supervisor import SupervisorThread
 
 
 class Command(BaseCommand):
-    help = "Start, stop or inspect a local cell of KRaft Kafka brokers (up | down | status)."
+    help = (
+        "Start, stop or inspect a local cell of KRaft Kafka brokers (up | down | status), "
+        "or supervise the local cells: start again a broker that died (supervise)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["up", "down", "status", "register"])
+        parser.add_argument("action", choices=["up", "down", "status", "register", "supervise"])
         parser.add_argument("--name", default=settings.SKIFF_LOCAL_CELL_NAME, help="cell name")
         parser.add_argument("--nodes", type=int, default=3, help="nodes (1 = light mode)")
         parser.add_argument("--port-base", type=int, default=None, help="first port of the cell")
-        parser.add_argument("--heap-mb", type=int, default=256, help="JVM heap per broker")
+        parser.add_argument(
+            "--heap-mb",
+            type=int,
+            default=settings.SKIFF_BROKER_HEAP_MB,
+            help="JVM heap per broker (SKIFF_BROKER_HEAP_MB)",
+        )
         parser.add_argument("--manifest", help="register: the cell manifest (JSON) to record")
         parser.add_argument(
             "--kind", default=Cell.Kind.COMPOSE, choices=[Cell.Kind.COMPOSE, Cell.Kind.EXTERNAL]
@@ -35,6 +44,15 @@ class Command(BaseCommand):
                     raise CommandError("register needs --manifest PATH.")
                 cell = cell_register_manifest(manifest_path=Path(manifest), name=name, kind=kind)
                 self.stdout.write(f"Registered cell '{cell.name}': {cell.bootstrap_servers}")
+                return
+            if action == "supervise":
+                self.stdout.write("Supervising the local cells; Ctrl-C stops.")
+                supervisor = SupervisorThread(heap_mb=heap_mb)
+                supervisor.start()
+                try:
+                    supervisor.join()
+                except KeyboardInterrupt:
+                    supervisor.stop()
                 return
             if action == "up":
                 if nodes < 1:
