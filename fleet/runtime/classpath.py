@@ -1,7 +1,9 @@
 """Resolve the broker runtime (Kafka jars + JMX exporter agent) from fleet/pom.xml.
 
-Maven is run once; afterwards a marker file holding a hash of the pom makes every later call a
-few stat() calls. Changing the pom (e.g. a Kafka upgrade) invalidates the marker and re-resolves.
+Maven is run once; afterwards a marker file holding a hash of the poms and of the topic
+policies' Java sources (fleet/policy/) makes every later call a few stat() calls. Changing either
+(e.g. a Kafka upgrade, a policy fix) invalidates the marker, re-resolves and rebuilds the policy
+jar into fleet/lib/.
 
     python -m fleet.runtime.classpath        # what `make` calls
 """
@@ -22,6 +24,9 @@ DEFAULT_FLEET_DIR = REPO_ROOT / "fleet"
 INSTALL_HINT = "Install Java 17+ and Maven: apt-get install openjdk-17-jdk-headless maven"
 AGENT_JAR_NAME = "jmx_prometheus_javaagent.jar"
 MARKER_NAME = ".skiff-resolved"
+# Skiff's broker-side topic policies (issue 13): a Maven module of its own, built into lib/.
+POLICY_DIR_NAME = "policy"
+POLICY_JAR_NAME = "skiff-policy.jar"
 MIN_JAVA_MAJOR = 17
 
 
@@ -73,7 +78,15 @@ def java_major_version(java: Path) -> int:
 
 
 def _pom_digest(fleet_dir: Path) -> str:
-    return hashlib.sha256((fleet_dir / "pom.xml").read_bytes()).hexdigest()
+    """A hash of what the runtime is built from: the poms and the policy's Java sources."""
+    digest = hashlib.sha256((fleet_dir / "pom.xml").read_bytes())
+    policy_dir = fleet_dir / POLICY_DIR_NAME
+    if policy_dir.is_dir():
+        sources = [policy_dir / "pom.xml", *sorted((policy_dir / "src").rglob("*.java"))]
+        for source in sources:
+            digest.update(str(source.relative_to(fleet_dir)).encode() + b"\0")
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def _runtime(fleet_dir: Path, java: Path) -> Runtime:
@@ -139,7 +152,22 @@ def _resolve(fleet_dir: Path, runtime: Runtime, mvn: Path, digest: str, *, quiet
         raise RuntimeUnavailable(
             f"Maven succeeded but {runtime.lib_dir} or the agent jar is missing"
         )
+    _build_policy(fleet_dir, runtime, mvn, quiet=quiet)
     (runtime.lib_dir / MARKER_NAME).write_text(digest + "\n")
+
+
+def _build_policy(fleet_dir: Path, runtime: Runtime, mvn: Path, *, quiet: bool) -> None:
+    """Compile fleet/policy/ and put its jar on the broker classpath (fleet/lib)."""
+    policy_pom = fleet_dir / POLICY_DIR_NAME / "pom.xml"
+    if not policy_pom.is_file():
+        return
+    cmd = [str(mvn), "-B", *(["-q"] if quiet else []), "-f", str(policy_pom), "package"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise RuntimeUnavailable(f"Building the topic policies failed ({' '.join(cmd)}):\n{tail}")
+    built = policy_pom.parent / "target" / POLICY_JAR_NAME
+    shutil.copyfile(built, runtime.lib_dir / POLICY_JAR_NAME)
 
 
 def main() -> int:

@@ -50,7 +50,7 @@ from typing import Any
 
 from cryptography import x509
 
-from fleet.runtime import certs
+from fleet.runtime import certs, topic_policy
 from fleet.runtime.classpath import DEFAULT_FLEET_DIR
 from fleet.runtime.launcher import (
     ADMIN_USERNAME,
@@ -229,6 +229,12 @@ def write_compose_cell(
             # Guard rails (issue 13): connection limits; the console's admin on INTERNAL.
             connection_limits=connection_limits,
             internal_platform_login=True,
+            # Topic policies (issue 13): rules rendered from fleet/topic_rules.py, beside it.
+            policy_rules_path=str(node_dir / topic_policy.RULES_FILE_NAME),
+        )
+        certs.write_private_file(
+            node_dir / topic_policy.RULES_FILE_NAME,
+            topic_policy.render_policy_rules(replication_factor=replication_factor),
         )
         certs.write_private_file(node_dir / "server.properties", properties)
         certs.write_private_file(node_dir / "jmx-exporter.yaml", metrics_config)

@@ -46,7 +46,7 @@ from pathlib import Path
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.topics import describe_cluster
-from fleet.runtime import certs
+from fleet.runtime import certs, topic_policy
 from fleet.runtime.classpath import DEFAULT_FLEET_DIR, REPO_ROOT, Runtime, ensure_classpath
 
 STATE_VERSION = 1
@@ -239,6 +239,7 @@ def render_node_properties(
     extra: Mapping[str, str] | None = None,
     connection_limits: ConnectionLimits | None = None,
     internal_platform_login: bool = False,
+    policy_rules_path: str | None = None,
 ) -> str:
     """The server.properties of one node of a secured Skiff cell.
 
@@ -334,6 +335,10 @@ def render_node_properties(
     # Connection guard rails (issue 13): per-IP and per-listener limits, the creation rate of
     # the tenant listener, the delay on failed authentication, re-authentication.
     props.update((connection_limits or ConnectionLimits()).properties())
+    # Topic policies (issue 13): Skiff's CreateTopicPolicy/AlterConfigPolicy (fleet/policy/),
+    # run by the controllers, with the rules file rendered from fleet/topic_rules.py.
+    if policy_rules_path is not None:
+        props.update(topic_policy.policy_properties(policy_rules_path))
     if extra:
         props.update(extra)
     lines = ["# Rendered by fleet.runtime.launcher.render_node_properties: do not edit."]
@@ -604,8 +609,12 @@ class LocalCell:
         name: str = "local",
         fleet_dir: Path = DEFAULT_FLEET_DIR,
         connection_limits: ConnectionLimits | None = None,
+        topic_policy: bool = True,
     ):
         self.state_dir = Path(state_dir).resolve()
+        # Topic policies (issue 13) on every node; off only to simulate a cell registered
+        # without them (drift-repair tests).
+        self.topic_policy = topic_policy
         # Connection guard rails (issue 13): rendered into every node's properties on start.
         self.connection_limits = connection_limits or ConnectionLimits()
         self.name = name
@@ -864,6 +873,12 @@ class LocalCell:
         me = next(a for a in addresses if a.node_id == node.node_id)
         tls = self.node_dir(node.node_id) / "tls"
         rf, _ = replication_defaults(len(state.nodes))
+        # Topic policies (issue 13): the rules file each node's controller reads.
+        rules_path = self.node_dir(node.node_id) / topic_policy.RULES_FILE_NAME
+        certs.write_private_file(
+            rules_path, topic_policy.render_policy_rules(replication_factor=rf)
+        )
+        policy_rules_path = str(rules_path) if self.topic_policy else None
         text = render_node_properties(
             me,
             voters=addresses,
@@ -875,6 +890,7 @@ class LocalCell:
             replication_factor=rf,
             extra=LOCAL_PROFILE,
             connection_limits=self.connection_limits,
+            policy_rules_path=policy_rules_path,
         )
         certs.write_private_file(self._properties_path(node.node_id), text)
 

@@ -479,3 +479,20 @@ def commit_offsets_at_broker(
                     raise _map_error(_kafka_python_error_name(p.error_code), "", context)
 
     _kafka_python_call(conn, context, call)
+
+
+def create_topic_with_assignment(
+    conn: KafkaConnection, name: str, assignment: Sequence[Sequence[int]]
+) -> None:
+    """CreateTopics with explicit replica assignments (a list of broker ids per partition)."""
+    context = f"Creating topic '{name}'"
+    # confluent-kafka wants num_partitions = the assignment's length (and no replication factor).
+    new = NewTopic(
+        name,
+        num_partitions=len(assignment),
+        replica_assignment=[list(replicas) for replicas in assignment],
+    )
+    with _admin(conn) as (admin, trap, deadline):
+        futures = admin.create_topics([new], request_timeout=_request_timeout(deadline))
+        _await(admin, trap, deadline, futures.values(), context)
+        _result(futures[name], context)
