@@ -131,4 +131,5 @@ def cell_partition_budget(cell: Cell) -> int:
     The budget per broker is what a broker's heap carries with room to spare (issue 13,
     README "Sizing a cell"); placement and topic creation admit work within it.
     """
-    return cell.brokers.count() * settings.SKIFF_PARTITIONS_PER_BROKER
+    # A cell whose brokers are not recorded (yet) counts as one: it has at least that.
+    return max(1, cell.brokers.count()) * settings.SKIFF_PARTITIONS_PER_BROKER
