@@ -40,6 +40,24 @@ def active(cell, member, django_capture_on_commit_callbacks):
     return created
 
 
+@pytest.fixture
+def unguarded_active(unguarded_kafka_cell, member, django_capture_on_commit_callbacks):
+    """A cluster on a cell registered without the broker policies (the only cell recorded)."""
+    from fleet.services.cells import cell_record_local
+
+    cell_record_local(unguarded_kafka_cell)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = cluster_create(
+            team=member.team,
+            user=member.user,
+            spec=ClusterSpec(name="guarded", policy_template="admin"),
+        )
+    created.cluster.refresh_from_db()
+    assert created.cluster.state == "ACTIVE", created.cluster.state_reason
+    topics.invalidate_topic_cache()
+    return created
+
+
 def dynamic_configs(admin_connection, wire):
     return {
         name: entry.value
@@ -48,8 +66,12 @@ def dynamic_configs(admin_connection, wire):
     }
 
 
-def test_drift_outside_the_settable_table_is_repaired_and_audited(active, admin_connection):
-    cluster = active.cluster
+def test_drift_outside_the_settable_table_is_repaired_and_audited(
+    unguarded_active, unguarded_kafka_cell
+):
+    # The brokers' topic policies would refuse the drift below: this cell runs without them.
+    cluster = unguarded_active.cluster
+    admin_connection = unguarded_kafka_cell.admin_connection(timeout=20.0)
     topics.topic_create(
         cluster=cluster,
         name="payments",

@@ -68,6 +68,26 @@ def cell(kafka_cell: CellInfo, db):
     return cell_record_local(kafka_cell)
 
 
+@pytest.fixture(scope="session")
+def unguarded_kafka_cell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CellInfo]:
+    """A 1-node cell without Skiff's topic policies (issue 13), started only when asked for: a
+    cell registered without them, where the platform can put a topic outside the rules."""
+    cell = LocalCell(
+        tmp_path_factory.mktemp("unguarded-cell"), name="unguarded", topic_policy=False
+    )
+    atexit.register(cell.down)
+    try:
+        info = cell.up(nodes=1, heap_mb=HEAP_MB, timeout=START_TIMEOUT)
+    except (CellError, RuntimeUnavailable) as exc:
+        cell.down()
+        pytest.fail(f"the policy-free Kafka cell could not start: {exc}", pytrace=False)
+    try:
+        yield info
+    finally:
+        cell.down()
+        atexit.unregister(cell.down)
+
+
 def _record_timing(label: str, seconds: float) -> None:
     # Shown in the harness summary of tests/plugins/services.py, when that plugin is loaded.
     try:
