@@ -234,7 +234,14 @@ def write_compose_cell(
         )
         certs.write_private_file(
             node_dir / topic_policy.RULES_FILE_NAME,
-            topic_policy.render_policy_rules(replication_factor=replication_factor),
+            topic_policy.render_policy_rules(
+                replication_factor=replication_factor,
+                max_partitions=topic_policy.max_partitions_per_request(
+                    nodes=nodes,
+                    replication_factor=replication_factor,
+                    partitions_per_broker=topic_policy.budget_from_env(os.environ),
+                ),
+            ),
         )
         certs.write_private_file(node_dir / "server.properties", properties)
         certs.write_private_file(node_dir / "jmx-exporter.yaml", metrics_config)

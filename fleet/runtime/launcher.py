@@ -875,8 +875,14 @@ class LocalCell:
         rf, _ = replication_defaults(len(state.nodes))
         # Topic policies (issue 13): the rules file each node's controller reads.
         rules_path = self.node_dir(node.node_id) / topic_policy.RULES_FILE_NAME
+        max_partitions = topic_policy.max_partitions_per_request(
+            nodes=len(state.nodes),
+            replication_factor=rf,
+            partitions_per_broker=topic_policy.budget_from_env(os.environ),
+        )
         certs.write_private_file(
-            rules_path, topic_policy.render_policy_rules(replication_factor=rf)
+            rules_path,
+            topic_policy.render_policy_rules(replication_factor=rf, max_partitions=max_partitions),
         )
         policy_rules_path = str(rules_path) if self.topic_policy else None
         text = render_node_properties(

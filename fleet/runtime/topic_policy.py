@@ -8,6 +8,8 @@ from the path in the broker property ``skiff.policy.rules.file``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fleet import limits
 from fleet.topic_rules import TOPIC_CONFIGS, to_wire_configs
 
@@ -18,6 +20,8 @@ RULES_FILE_PROPERTY = "skiff.policy.rules.file"
 # file's max.partitions.per.request (the service limit) applies when it is absent.
 MAX_PARTITIONS_PROPERTY = "skiff.policy.max.partitions.per.request"
 RULES_FILE_NAME = "topic-policy.properties"
+# The cell's partition budget (replicas per broker), read by the console's settings too.
+PARTITIONS_PER_BROKER_ENV = "SKIFF_PARTITIONS_PER_BROKER"
 
 
 def policy_properties(rules_path: str) -> dict[str, str]:
@@ -29,11 +33,29 @@ def policy_properties(rules_path: str) -> dict[str, str]:
     }
 
 
-def policy_rules(*, replication_factor: int) -> dict[str, str]:
+def max_partitions_per_request(
+    *, nodes: int, replication_factor: int, partitions_per_broker: int | None = None
+) -> int:
+    """The service limit, or less when the cell's partition budget (replicas per broker, the
+    console's SKIFF_PARTITIONS_PER_BROKER) cannot hold that many partitions."""
+    if partitions_per_broker is None:
+        return limits.MAX_PARTITIONS
+    budget = max(nodes, 1) * partitions_per_broker // max(replication_factor, 1)
+    return max(1, min(limits.MAX_PARTITIONS, budget))
+
+
+def budget_from_env(environ: Mapping[str, str]) -> int | None:
+    raw = environ.get(PARTITIONS_PER_BROKER_ENV, "").strip()
+    return int(raw) if raw else None
+
+
+def policy_rules(*, replication_factor: int, max_partitions: int | None = None) -> dict[str, str]:
     """The rules as flat key/value pairs (the content of the rules file)."""
     rules = {
         "replication.factor": str(replication_factor),
-        "max.partitions.per.request": str(limits.MAX_PARTITIONS),
+        "max.partitions.per.request": str(
+            limits.MAX_PARTITIONS if max_partitions is None else max_partitions
+        ),
     }
     for spec in TOPIC_CONFIGS.values():
         # message.timestamp.difference.max.ms is two configs on the wire (Kafka 4).
@@ -51,8 +73,9 @@ def policy_rules(*, replication_factor: int) -> dict[str, str]:
     return rules
 
 
-def render_policy_rules(*, replication_factor: int) -> str:
+def render_policy_rules(*, replication_factor: int, max_partitions: int | None = None) -> str:
     lines = ["# Rendered by fleet.runtime.topic_policy from fleet/topic_rules.py: do not edit."]
     # No value contains a backslash, '=', ':' or a newline, so no Properties escaping is needed.
-    lines += [f"{k}={v}" for k, v in policy_rules(replication_factor=replication_factor).items()]
+    rules = policy_rules(replication_factor=replication_factor, max_partitions=max_partitions)
+    lines += [f"{k}={v}" for k, v in rules.items()]
     return "\n".join(lines) + "\n"

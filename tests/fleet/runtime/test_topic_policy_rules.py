@@ -172,3 +172,15 @@ def test_java_policy_enforces_the_rendered_bounds(tmp_path: Path):
     too_big = f"alter {topic} max.message.bytes {limits.MAX_MESSAGE_BYTES + 1}"
     refusal = answers[[line for line, _ in cases].index(too_big)]
     assert "max.message.bytes" in refusal and f"{limits.MAX_MESSAGE_BYTES}" in refusal
+
+
+def test_partitions_per_request_is_capped_by_the_cell_budget():
+    cap = topic_policy.max_partitions_per_request
+    assert cap(nodes=3, replication_factor=3) == limits.MAX_PARTITIONS
+    assert cap(nodes=3, replication_factor=3, partitions_per_broker=4000) == limits.MAX_PARTITIONS
+    assert cap(nodes=3, replication_factor=3, partitions_per_broker=300) == 300
+    assert cap(nodes=1, replication_factor=1, partitions_per_broker=500) == 500
+    assert topic_policy.budget_from_env({"SKIFF_PARTITIONS_PER_BROKER": " 300 "}) == 300
+    assert topic_policy.budget_from_env({}) is None
+    rules = _parse(topic_policy.render_policy_rules(replication_factor=3, max_partitions=300))
+    assert rules["max.partitions.per.request"] == "300"
