@@ -528,7 +528,13 @@ def basic_auth_header(auth: tuple[str, str]) -> str:
     return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
 
 
-def _http_ok(url: str, timeout: float = 2.0, auth: tuple[str, str] | None = None) -> bool:
+def _health_url(metrics_url: str) -> str:
+    # The exporter's own liveness page: answers without collecting every MBean, which on a busy
+    # host can take longer than a readiness probe should wait.
+    return metrics_url.rsplit("/", 1)[0] + "/-/healthy"
+
+
+def _http_ok(url: str, timeout: float = 5.0, auth: tuple[str, str] | None = None) -> bool:
     request = urllib.request.Request(url)  # noqa: S310 (our own URL)
     if auth is not None:
         request.add_header("Authorization", basic_auth_header(auth))
@@ -1128,7 +1134,9 @@ class LocalCell:
             except KafkaGatewayError as exc:
                 last_problem = exc.message
             metrics_down = [
-                n.node_id for n in info.nodes if not _http_ok(n.metrics_url, auth=info.metrics_auth)
+                n.node_id
+                for n in info.nodes
+                if not _http_ok(_health_url(n.metrics_url), auth=info.metrics_auth)
             ]
             if registered >= expected and not metrics_down:
                 return self._info(state)
