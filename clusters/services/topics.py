@@ -29,7 +29,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from clusters.models import Cluster, Topic, TopicPartitionEvent
-from clusters.services.capacity import check_cell_capacity
+from clusters.services.capacity import cell_replication_factor, check_cell_capacity
 from clusters.services.cells import cluster_cell
 from clusters.services.consumer_groups import TopicGroupLag, topic_consumer_groups
 from console.audit import audit_record
@@ -38,7 +38,6 @@ from fleet import limits
 from fleet.kafka.errors import InvalidKafkaRequest, KafkaGatewayError, TopicAlreadyExists
 from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import ConfigEntryDescription, TopicDescription
-from fleet.models import Cell
 from fleet.topic_rules import (
     TIMESTAMP_DIFFERENCE,
     TIMESTAMP_WIRE_NAMES,
@@ -293,7 +292,7 @@ def topic_create(
             cluster=locked,
             name=clean_name,
             partitions=clean_partitions,
-            replication_factor=_replication_factor(cluster_cell(locked)),
+            replication_factor=cell_replication_factor(cluster_cell(locked)),
             cleanup_policy=cleanup,
             origin=Topic.Origin.CONSOLE,
             created_at=now,
@@ -317,10 +316,6 @@ def topic_create(
         )
     invalidate_topic_cache(cluster)
     return topic
-
-
-def _replication_factor(cell: Cell) -> int:
-    return 3 if cell.brokers.count() >= 3 else 1
 
 
 def _topic_for_change(locked: Cluster, name: str, gw: ClusterGateway) -> Topic:
