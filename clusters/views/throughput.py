@@ -1,6 +1,5 @@
 """Throughput pages: live charts over the cluster's socket, per-topic table, history windows."""
 
-from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
@@ -8,6 +7,7 @@ from django.views import View
 from clusters.selectors import cluster_get, throughput_recent_minutes, topic_is_known
 from clusters.throughput import current_throughput, only_topic
 from console.access import TeamViewMixin
+from console.errors import NotFound
 from console.permissions import Action
 
 
@@ -36,7 +36,7 @@ class TopicThroughputView(TeamViewMixin, View):
         document = current_throughput(cluster)
         # A topic made a moment ago has no sample yet, but its page links here already.
         if not (topic in document.get("topics", {}) or topic_is_known(cluster=cluster, name=topic)):
-            raise Http404("No traffic or storage was ever sampled for this topic.")
+            raise NotFound("No traffic or storage was ever sampled for this topic.")
         context = {
             "nav": "clusters",
             "cluster": cluster,
