@@ -426,10 +426,11 @@ def _block_ports(base: int, nodes: int) -> list[int]:
 _CLAIMS_FILE = Path(tempfile.gettempdir()) / f"skiff-port-claims-{os.getuid()}.json"
 # A claim protects a block from the moment it is chosen until the cell's JVMs hold the ports.
 # After that, only a running cell keeps its block: a stopped cell (or the leftover state dir of
-# an old test session) must not exhaust the few blocks there are. The grace covers choosing the
-# block, formatting storage and spawning the JVMs (seconds, a minute on a loaded host); longer,
-# and the cells one test run starts and stops one after another (nine blocks in all) ran out.
-CLAIM_GRACE_SECONDS = 120.0
+# an old test session) must not exhaust the few blocks there are. The grace also keeps a block
+# just given up from being taken again at once: with 120 s, a dedicated test cell reused the
+# block of one stopped a minute before and its metrics exporter never answered (the port's
+# last connections were still closing).
+CLAIM_GRACE_SECONDS = 600.0
 
 
 @contextmanager
