@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -430,7 +431,11 @@ _CLAIMS_FILE = Path(tempfile.gettempdir()) / f"skiff-port-claims-{os.getuid()}.j
 # just given up from being taken again at once: with 120 s, a dedicated test cell reused the
 # block of one stopped a minute before and its metrics exporter never answered (the port's
 # last connections were still closing).
+log = logging.getLogger(__name__)
+
 CLAIM_GRACE_SECONDS = 600.0
+# How long a started cell waits for its metrics exporters once Kafka itself serves.
+METRICS_READY_SECONDS = 45.0
 
 
 @contextmanager
@@ -1122,6 +1127,7 @@ class LocalCell:
         conn = replace(info.admin_connection(), timeout=5.0)
         expected = {n.node_id for n in state.nodes}
         deadline = time.monotonic() + timeout
+        metrics_deadline = time.monotonic() + min(METRICS_READY_SECONDS, timeout / 2)
         last_problem = "no attempt yet"
         while True:
             for node_id in started:
@@ -1142,6 +1148,15 @@ class LocalCell:
                 if not _http_ok(_health_url(n.metrics_url), auth=info.metrics_auth)
             ]
             if registered >= expected and not metrics_down:
+                return self._info(state)
+            if registered >= expected and time.monotonic() >= metrics_deadline:
+                # Kafka serves; only the exporter is missing (seen rarely, cause still open: see
+                # the issue note). Serving without metrics beats failing the whole cell.
+                log.warning(
+                    "cell %s: metrics endpoint of node(s) %s not answering; serving without it",
+                    state.name,
+                    metrics_down,
+                )
                 return self._info(state)
             if registered and not registered >= expected:
                 last_problem = f"brokers registered: {sorted(registered)} of {sorted(expected)}"
