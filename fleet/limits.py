@@ -41,6 +41,11 @@ def access_key_quotas(broker_count: int) -> dict[str, float]:
     }
 
 
+def cell_replication_factor(brokers: int) -> int:
+    """The replication factor of every tenant topic on a cell of `brokers` brokers."""
+    return 3 if brokers >= 3 else 1
+
+
 def max_partitions_per_request(*, brokers: int, partitions_per_broker: int) -> int:
     """The most partitions one CreateTopics/CreatePartitions request may ask for on a cell.
 
@@ -48,5 +53,4 @@ def max_partitions_per_request(*, brokers: int, partitions_per_broker: int) -> i
     (brokers x replicas per broker, at the cell's replication factor). Rendered for the
     brokers' topic policy as `skiff.policy.max.partitions.per.request`.
     """
-    replication_factor = 3 if brokers >= 3 else 1
-    return min(MAX_PARTITIONS, brokers * partitions_per_broker // replication_factor)
+    return min(MAX_PARTITIONS, brokers * partitions_per_broker // cell_replication_factor(brokers))

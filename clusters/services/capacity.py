@@ -13,6 +13,7 @@ from django.db.models import F, Sum
 
 from clusters.models import Cluster, Topic
 from console.errors import ServiceUnavailable, ValidationFailed
+from fleet import limits
 from fleet.models import Cell
 from fleet.selectors import cell_partition_budget
 
@@ -21,7 +22,7 @@ NEW_CLUSTER_PARTITIONS = 6
 
 
 def cell_replication_factor(cell: Cell) -> int:
-    return 3 if cell.brokers.count() >= 3 else 1
+    return limits.cell_replication_factor(cell.brokers.count())
 
 
 def cell_replicas_used(cell: Cell) -> int:

@@ -44,6 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from fleet import limits
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.topics import describe_cluster
@@ -222,7 +223,8 @@ class ConnectionLimits:
 
 def replication_defaults(cluster_size: int) -> tuple[int, int]:
     """(replication factor, min.insync.replicas) for a cell of ``cluster_size`` brokers."""
-    return (3, 2) if cluster_size >= 3 else (1, 1)
+    replication_factor = limits.cell_replication_factor(cluster_size)
+    return replication_factor, min(2, replication_factor)
 
 
 def render_node_properties(
