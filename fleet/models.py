@@ -25,6 +25,11 @@ class Cell(models.Model):
         DEGRADED = "degraded", "Degraded"
         DOWN = "down", "Down"
 
+    class Admission(models.TextChoices):
+        OPEN = "open", "Open to new clusters"
+        DRAINING = "draining", "Draining"
+        CLOSED = "closed", "Closed to new clusters"
+
     name = models.SlugField(max_length=50, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.LOCAL)
     kafka_cluster_id = models.CharField(max_length=64, blank=True)
@@ -37,6 +42,9 @@ class Cell(models.Model):
     credentials_path = models.CharField(max_length=500)
     ca_path = models.CharField(max_length=500)
     state = models.CharField(max_length=16, choices=State.choices, default=State.HEALTHY)
+    # Whether placement may put new serverless clusters here (issue 14). Health is `state`;
+    # admission is the platform team's decision, independent of it.
+    admission = models.CharField(max_length=16, choices=Admission.choices, default=Admission.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,6 +60,8 @@ class Broker(models.Model):
     class State(models.TextChoices):
         UP = "up", "Up"
         DOWN = "down", "Down"
+        FENCED = "fenced", "Fenced"
+        UNREGISTERED = "unregistered", "Unregistered"
 
     cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="brokers")
     node_id = models.PositiveIntegerField()
@@ -59,8 +69,15 @@ class Broker(models.Model):
     port = models.PositiveIntegerField()
     metrics_url = models.URLField(max_length=300)
     pid = models.PositiveIntegerField(null=True, blank=True)
-    state = models.CharField(max_length=8, choices=State.choices, default=State.UP)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UP)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # KRaft roles of the node: "broker,controller" for the combined nodes a cell starts with,
+    # "broker" for nodes added later by a fleet operation.
+    roles = models.CharField(max_length=32, default="broker,controller")
+    rack = models.CharField(max_length=64, blank=True)
+    # The sampler's last scrape of this broker's metrics endpoint, successful or not.
+    last_scrape_at = models.DateTimeField(null=True, blank=True)
+    last_scrape_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         db_table = "clusters_broker"
@@ -145,3 +162,94 @@ class ThroughputSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"throughput of {self.cell_id} at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class FleetOperation(models.Model):
+    """One platform operation on a cell (issue 14): add or remove a broker, rebalance, restart.
+
+    The state lives here so that an operation survives a crash of the worker running it: a
+    resumed run reads `plan` and `progress` and goes on from the batch it had reached. Whatever
+    the outcome (success, failure, cancel), the replication throttle it set is cleared.
+    """
+
+    class Kind(models.TextChoices):
+        ADD_BROKER = "add_broker", "Add broker"
+        REMOVE_BROKER = "remove_broker", "Remove broker"
+        REBALANCE = "rebalance", "Rebalance"
+        ROLLING_RESTART = "rolling_restart", "Rolling restart"
+
+    class Mode(models.TextChoices):
+        FULL = "full", "full"
+        ADD_BROKERS = "add-brokers", "add-brokers"
+        REMOVE_BROKERS = "remove-brokers", "remove-brokers"
+
+    class State(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        RUNNING = "running", "Running"
+        CANCELLING = "cancelling", "Cancelling"
+        CANCELLED = "cancelled", "Cancelled"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATES = (State.PLANNED, State.RUNNING, State.CANCELLING)
+
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    mode = models.CharField(max_length=16, choices=Mode.choices, blank=True)
+    # The brokers the operation is about (added, removed, or the targets of a rebalance mode).
+    broker_ids = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNED)
+    # The planner's output: moves (topic, partition, from replicas, to replicas) and batches.
+    plan = models.JSONField(default=dict, blank=True)
+    # What has been done: batches applied and completed, the current step, counters.
+    progress = models.JSONField(default=dict, blank=True)
+    throttle_bytes_per_second = models.BigIntegerField(null=True, blank=True)
+    requested_by = models.CharField(
+        max_length=255, blank=True, help_text="Who asked: a staff e-mail, or 'autoscaler'."
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Set by the worker while it runs; a RUNNING operation whose heartbeat is old is resumed.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["cell", "state"], name="fleet_op_cell_state")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.cell.name} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+
+class AutoscaleDecision(models.Model):
+    """One evaluation of a cell by the autoscaler, including "no action", with its numbers."""
+
+    class Action(models.TextChoices):
+        NONE = "none", "No action"
+        SCALE_UP = "scale_up", "Add a broker"
+        SCALE_DOWN = "scale_down", "Remove a broker"
+        COOLDOWN = "cooldown", "Held by cooldown"
+        BUSY = "busy", "Held by a running operation"
+
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="autoscale_decisions")
+    decided_at = models.DateTimeField()
+    action = models.CharField(max_length=16, choices=Action.choices)
+    reason = models.CharField(max_length=500)
+    # The window's figures per broker and the thresholds they were compared with.
+    metrics = models.JSONField(default=dict)
+    dry_run = models.BooleanField(default=False)
+    operation = models.ForeignKey(
+        FleetOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        indexes = [models.Index(fields=["cell", "-decided_at"], name="fleet_autoscale_cell_time")]
+
+    def __str__(self) -> str:
+        return f"{self.cell.name} {self.decided_at:%Y-%m-%d %H:%M} {self.action}"
