@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from fleet.kafka import acls, groups, quotas, scram, topics
+from fleet.kafka import acls, groups, logdirs, quotas, scram, topics
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import CellUnreachable
 from fleet.kafka.types import AclBinding, ClusterDescription, ResourceTypeName, TopicDescription
@@ -60,6 +60,10 @@ class PlatformSuperuser:
     # Cell
     def describe_cluster(self) -> ClusterDescription:
         return topics.describe_cluster(self.connection)
+
+    def broker_log_usage(self) -> dict[int, logdirs.BrokerLogUsage]:
+        """Every broker's replica count, log bytes and log volume (the autoscaler's figures)."""
+        return logdirs.broker_log_usage(self.connection)
 
     # Topics and groups, across tenants (provisioning's compensation and deletion)
     def list_topics(self) -> dict[str, TopicDescription]:
