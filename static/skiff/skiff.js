@@ -205,50 +205,171 @@
     return String(Math.round(v * 100) / 100);
   }
 
+  /* Canvas colours. The theme's CSS variables hold values such as light-dark(oklch(…)),
+   * which a canvas rejects (it then keeps its default, black): resolve each to a concrete
+   * colour through a probe element (getComputedStyle resolves light-dark() and var()), then
+   * to rgb()/rgba() by painting it on a 1×1 canvas and reading the pixel back. */
+  var probeCanvas = null;
+
+  function toRgb(color, fallback) {
+    try {
+      if (!probeCanvas) probeCanvas = document.createElement("canvas");
+      probeCanvas.width = probeCanvas.height = 1;
+      var ctx = probeCanvas.getContext("2d", { willReadFrequently: true });
+      ctx.clearRect(0, 0, 1, 1);
+      ctx.fillStyle = "#010203";
+      ctx.fillStyle = color; // ignored (stays #010203) when the canvas cannot parse it
+      if (ctx.fillStyle === "#010203" && color.replace(/\s/g, "") !== "#010203") return fallback;
+      ctx.fillRect(0, 0, 1, 1);
+      var px = ctx.getImageData(0, 0, 1, 1).data;
+      if (px[3] === 255) return "rgb(" + px[0] + ", " + px[1] + ", " + px[2] + ")";
+      if (px[3] === 0) return fallback;
+      var a = px[3] / 255; // premultiplied read-back: undo it
+      return "rgba(" + Math.round(px[0]) + ", " + Math.round(px[1]) + ", " + Math.round(px[2]) +
+        ", " + a.toFixed(2) + ")";
+    } catch (e) {
+      return fallback;
+    }
+  }
+
+  function cssColor(variable, fallback) {
+    var probe = document.createElement("span");
+    probe.hidden = true;
+    probe.style.color = "var(" + variable + ", " + fallback + ")";
+    (document.body || root).appendChild(probe);
+    var value = getComputedStyle(probe).color;
+    probe.parentNode.removeChild(probe);
+    return toRgb(value || fallback, fallback);
+  }
+
   function axisColors() {
-    var style = getComputedStyle(root);
+    var dark = root.getAttribute("data-bs-theme") === "dark";
     return {
-      text: style.getPropertyValue("--tblr-body-color").trim() || "#1d273b",
-      grid: style.getPropertyValue("--tblr-border-color").trim() || "#e6e7e9",
+      text: cssColor("--tblr-body-color", dark ? "#dce1e7" : "#1d273b"),
+      muted: cssColor("--tblr-secondary", dark ? "#9ba9be" : "#667382"),
+      grid: cssColor("--tblr-border-color", dark ? "#2d3748" : "#e6e7e9"),
     };
+  }
+
+  /* Times: 24-hour UTC everywhere, as in the tables. */
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function utcDay(d) { return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()); }
+  function utcTime(d, seconds) {
+    return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + (seconds ? ":" + pad(d.getUTCSeconds()) : "");
+  }
+  function formatTime(t, span) {
+    var d = new Date(t * 1000);
+    if (span > 3 * 86400) return pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+    if (span > 86400) return pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + utcTime(d);
+    return utcTime(d, span <= 300);
+  }
+  function formatInstant(t, daily) {
+    if (t === null || t === undefined) return "–";
+    var d = new Date(t * 1000);
+    return daily ? utcDay(d) + " (UTC)" : utcDay(d) + " " + utcTime(d, true) + " UTC";
+  }
+
+  var AXIS_FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+  var measureCtx = null;
+
+  function textWidth(text) {
+    if (!measureCtx) measureCtx = document.createElement("canvas").getContext("2d");
+    measureCtx.font = AXIS_FONT;
+    return measureCtx.measureText(text).width;
+  }
+
+  var BINARY_INCRS = (function () {
+    var out = [];
+    for (var k = 0; k < 6; k++) {
+      [1, 2, 5, 10, 25, 50, 100, 250, 500].forEach(function (m) { out.push(m * Math.pow(1024, k)); });
+    }
+    return out.sort(function (a, b) { return a - b; });
+  })();
+
+  function daySplits(u, axisIdx, min, max) {
+    // One tick per UTC day, at noon where the day's bar stands (billing's seed puts it there).
+    var first = Math.floor(min / 86400) * 86400 + 43200;
+    if (first < min) first += 86400;
+    var days = [];
+    for (var t = first; t <= max; t += 86400) days.push(t);
+    var fit = Math.max(1, Math.floor((u.bbox.width / (window.devicePixelRatio || 1)) / 48));
+    var step = Math.max(1, Math.ceil(days.length / fit));
+    return days.filter(function (_, i) { return i % step === 0; });
   }
 
   function buildPlot(entry) {
     var el = entry.el;
     var unit = el.getAttribute("data-unit") || "";
+    var daily = el.getAttribute("data-kind") === "daily-bars";
     var labels = (el.getAttribute("data-labels") || el.getAttribute("data-series") || "").split(",");
     var colors = axisColors();
-    var series = [{}];
+    var series = [{
+      label: "Time (UTC)",
+      value: function (u, v) { return formatInstant(v, daily); },
+    }];
     for (var i = 0; i < entry.keys.length; i++) {
-      series.push({
+      var s = {
         label: (labels[i] || entry.keys[i]).trim(),
         stroke: PALETTE[i % PALETTE.length],
         width: 2,
         value: function (u, v) { return formatValue(unit, v); },
-      });
+      };
+      if (daily) {
+        s.fill = PALETTE[i % PALETTE.length];
+        s.width = 0;
+        s.paths = window.uPlot.paths.bars({ size: [0.7, 48], align: 0 });
+        s.points = { show: false };
+      }
+      series.push(s);
     }
     var axis = {
       stroke: colors.text,
+      font: AXIS_FONT,
       grid: { stroke: colors.grid, width: 1 },
       ticks: { stroke: colors.grid, width: 1 },
     };
+    var xAxis = Object.assign({}, axis, {
+      size: 36,
+      space: 70,
+      values: function (u, vals) {
+        var span = u.scales.x.max - u.scales.x.min;
+        return vals.map(function (v) { return daily ? formatTime(v, 7 * 86400) : formatTime(v, span); });
+      },
+    });
+    if (daily) xAxis.splits = daySplits;
     var yAxis = Object.assign({}, axis, {
-      size: 70,
+      // Wide enough for the longest label, so none is clipped ("?7.7 KiB/s").
+      size: function (u, values) {
+        var widest = 0;
+        (values || []).forEach(function (v) { widest = Math.max(widest, textWidth(String(v))); });
+        return Math.max(40, Math.ceil(widest) + 18);
+      },
       values: function (u, vals) { return vals.map(function (v) { return formatValue(unit, v); }); },
     });
+    if (unit === "bytes" || unit === "size") yAxis.incrs = BINARY_INCRS; // 256 KiB/s, not 97.7 KiB/s
+    var xScale = { time: true };
+    if (daily) {
+      xScale.range = function (u, min, max) {
+        if (min === null || max === null) return [min, max];
+        return [min - 43200, max + 43200]; // half a day each side: the first and last bar show whole
+      };
+    }
     if (entry.plot) entry.plot.destroy();
     entry.plot = new window.uPlot(
       {
         width: Math.max(el.clientWidth, 200),
         height: parseInt(el.getAttribute("data-height") || "220", 10),
+        tzDate: function (ts) { return window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
         series: series,
-        axes: [axis, yAxis],
-        scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max, 1)]; } } },
+        axes: [xAxis, yAxis],
+        // From zero, with a little headroom so the highest point is not cut at the top edge.
+        scales: { x: xScale, y: { range: function (u, min, max) { return [0, Math.max((max || 0) * 1.12, 1)]; } } },
         cursor: { drag: { x: false, y: false } },
       },
       entry.data,
       el
     );
+    entry.colors = colors;
   }
 
   function seriesData(keys, seed) {
