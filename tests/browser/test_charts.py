@@ -101,7 +101,7 @@ def test_chart_axes_colours_and_times_in_light_and_dark(page, live_app):
     assert x_values and y_values, light
     assert all(HHMM.match(v) for v in x_values), f"x axis not 24-hour UTC: {x_values}"
     assert all(re.search(r"(B|KiB|MiB|GiB)/s$", v) for v in y_values), y_values
-    assert not any(re.search(r"[AP]M", v) for v in x_values + [light["legendX"]])
+    assert not any(re.search(r"[AP]M", v) for v in [*x_values, light["legendX"]])
     assert light["legendX"].endswith(" UTC"), light["legendX"]
     _check_colours(light, "throughput, light")
     if SHOTS:
