@@ -225,10 +225,13 @@ def group_reset_offsets(
     topic: str | None = None,
     timestamp: datetime | int | None = None,
     offset: object = None,
+    dry_run: bool = False,
 ) -> dict[tuple[str, int], int]:
     """Reset an EMPTY group's committed offsets, for one topic or all it has offsets for.
 
-    Returns {(short topic, partition): new offset}.
+    Returns {(short topic, partition): new offset}. With `dry_run` every check runs and the
+    offsets are computed, but nothing is committed or audited (what `kafka-consumer-groups
+    --reset-offsets` without `--execute` shows).
     """
     if to not in RESET_TARGETS:
         raise ValidationFailed({"to": f"Reset to one of: {', '.join(RESET_TARGETS)}."})
@@ -292,6 +295,8 @@ def group_reset_offsets(
         target = {tp: explicit for tp in parts}
     before = {f"{x.topic}-{x.partition}": x.committed for x in detail.partitions}
     result = dict(target)
+    if dry_run:
+        return result
     with transaction.atomic():
         gw.alter_consumer_group_offsets(detail.group, target)
         audit_record(

@@ -1,0 +1,3 @@
+from skiff_cli.app import main
+
+main()
