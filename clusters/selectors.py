@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from django.db.models import Min, QuerySet
+from django.db.models import Count, F, Min, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from clusters.models import (
 from console.access import get_team_object_or_404, scope_to_team
 from console.models import Team, User
 from fleet.models import TopicMinuteUsage
+from fleet.tenancy import CellTenancy
 
 # The live throughput charts start with this much history (closed minutes).
 LIVE_WINDOW = dt.timedelta(minutes=15)
@@ -166,6 +167,33 @@ class ClusterDirectory:
 
     def existing_tenants(self, *, tenant_ids: set[int]) -> set[int]:
         return set(Cluster.objects.filter(pk__in=tenant_ids).values_list("pk", flat=True))
+
+    def cell_tenancy(self, *, cell_ids: set[int]) -> dict[int, CellTenancy]:
+        # The same count as admission by capacity (clusters/services/capacity.py): Topic rows
+        # of every cluster not deleted, partitions x replication factor.
+        clusters = dict(
+            Cluster.objects.live()
+            .filter(cell_id__in=cell_ids)
+            .values("cell_id")
+            .annotate(n=Count("pk"))
+            .values_list("cell_id", "n")
+        )
+        topics: dict[int, tuple[int, int]] = {
+            cell_id: (partitions or 0, replicas or 0)
+            for cell_id, partitions, replicas in Topic.objects.filter(cluster__cell_id__in=cell_ids)
+            .exclude(cluster__state=Cluster.State.DELETED)
+            .values("cluster__cell_id")
+            .annotate(p=Sum("partitions"), r=Sum(F("partitions") * F("replication_factor")))
+            .values_list("cluster__cell_id", "p", "r")
+        }
+        return {
+            cell_id: CellTenancy(
+                clusters=clusters.get(cell_id, 0),
+                partitions=topics.get(cell_id, (0, 0))[0],
+                replicas=topics.get(cell_id, (0, 0))[1],
+            )
+            for cell_id in cell_ids
+        }
 
 
 # --- billing's sources: ownership, lifecycle, partition history -----------------------------

@@ -1,4 +1,5 @@
-"""Fleet reads for the apps above it: the sampler's per-minute usage rows.
+"""Fleet reads for the apps above it: the sampler's per-minute usage rows, and the fleet's
+own reads for its pages, its API and placement (cell overviews, placement ranking).
 
 This module is the usage-row contract between the fleet and billing: billing meters data in,
 data out and storage from these functions only, never from `TopicMinuteUsage` itself.
@@ -21,13 +22,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay
+from django.utils import timezone
 
-from fleet.models import Cell, TopicMinuteUsage
+from fleet import limits
+from fleet.models import AutoscaleDecision, Broker, Cell, FleetOperation, TopicMinuteUsage
+from fleet.tenancy import CellTenancy, tenant_directory
 
 _ROW_FIELDS = ("cluster_id", "topic", "minute", "bytes_in", "bytes_out", "storage_bytes")
 _CHUNK = 10_000
@@ -132,4 +137,173 @@ def cell_partition_budget(cell: Cell) -> int:
     README "Sizing a cell"); placement and topic creation admit work within it.
     """
     # A cell whose brokers are not recorded (yet) counts as one: it has at least that.
-    return max(1, cell.brokers.count()) * settings.SKIFF_PARTITIONS_PER_BROKER
+    # A broker retired by a fleet operation (unregistered) carries nothing any more.
+    return max(1, _serving_brokers(cell)) * settings.SKIFF_PARTITIONS_PER_BROKER
+
+
+def _serving_brokers(cell: Cell) -> int:
+    return cell.brokers.exclude(state=Broker.State.UNREGISTERED).count()
+
+
+# --- the fleet pages, the fleet API and placement (issue 14) ----------------------------------
+
+# Placement and the pages read the sampler's rows of this window for a cell's ingress and the
+# bytes its tenants store.
+LOAD_WINDOW = dt.timedelta(minutes=15)
+# Room a cell must have left to take a new cluster: one topic of the default size
+# (clusters/services/capacity.py NEW_CLUSTER_PARTITIONS says the same to the wizard).
+NEW_CLUSTER_PARTITIONS = 6
+
+
+@dataclass(frozen=True)
+class CellLoad:
+    """What a cell's tenants hold and send, from the database alone (no Kafka call)."""
+
+    tenancy: CellTenancy
+    brokers: int  # brokers that serve (not unregistered)
+    replication_factor: int
+    budget_replicas: int  # cell_partition_budget
+    stored_bytes: int  # one replica of every tenant topic, the sampler's latest gauges
+    ingress_bytes_per_second: float  # mean over LOAD_WINDOW, leaders only
+
+    @property
+    def capacity_partitions(self) -> int:
+        """Partitions (at the cell's replication factor) the budget holds."""
+        return self.budget_replicas // self.replication_factor
+
+    @property
+    def free_partitions(self) -> int:
+        return max(self.budget_replicas - self.tenancy.replicas, 0) // self.replication_factor
+
+    @property
+    def used_fraction(self) -> float:
+        return self.tenancy.replicas / self.budget_replicas if self.budget_replicas else 1.0
+
+
+@dataclass(frozen=True)
+class PlacementCandidate:
+    """One cell as placement sees it: whether it may take a new cluster, and why (not)."""
+
+    cell: Cell
+    load: CellLoad
+    eligible: bool
+    reason: str
+    rank: int = 0  # 1 = where the next cluster goes; 0 for a cell that takes none
+
+
+def cell_loads(cells: list[Cell], *, now: dt.datetime | None = None) -> dict[int, CellLoad]:
+    """Per cell: tenant clusters, partitions and replicas, the budget, stored bytes, ingress."""
+    ids = {cell.pk for cell in cells}
+    if not ids:
+        return {}
+    now = now or timezone.now()
+    tenancy = tenant_directory().cell_tenancy(cell_ids=ids)
+    since = now - LOAD_WINDOW
+    rows = TopicMinuteUsage.objects.filter(
+        cluster__cell_id__in=ids, minute__gte=since, minute__lt=now
+    ).values_list("cluster__cell_id", "cluster_id", "topic", "minute", "bytes_in", "storage_bytes")
+    ingress: dict[int, int] = {}
+    latest: dict[tuple[int, int, str], tuple[dt.datetime, int]] = {}
+    for cell_id, cluster_id, topic, minute, bytes_in, storage in rows.iterator():
+        ingress[cell_id] = ingress.get(cell_id, 0) + bytes_in
+        key = (cell_id, cluster_id, topic)
+        if key not in latest or latest[key][0] < minute:
+            latest[key] = (minute, storage)
+    stored: dict[int, int] = {}
+    for (cell_id, _cluster, _topic), (_minute, storage) in latest.items():
+        stored[cell_id] = stored.get(cell_id, 0) + storage
+    out = {}
+    for cell in cells:
+        brokers = _serving_brokers(cell)
+        out[cell.pk] = CellLoad(
+            tenancy=tenancy.get(cell.pk, CellTenancy(0, 0, 0)),
+            brokers=brokers,
+            replication_factor=limits.cell_replication_factor(brokers),
+            budget_replicas=cell_partition_budget(cell),
+            stored_bytes=stored.get(cell.pk, 0),
+            ingress_bytes_per_second=ingress.get(cell.pk, 0) / LOAD_WINDOW.total_seconds(),
+        )
+    return out
+
+
+def placement_candidates(*, now: dt.datetime | None = None) -> list[PlacementCandidate]:
+    """Every cell, the one a new serverless cluster goes to first (rank 1).
+
+    A cell takes new clusters when it is healthy, open (admission) and has room for one
+    default topic under its partition budget. Among those, the most headroom wins:
+    free partitions first, then the fewest bytes stored, then the least ingress, then the
+    oldest cell. A cluster placed stays on its cell; this ranking only places new ones.
+    """
+    cells = list(Cell.objects.order_by("pk"))
+    loads = cell_loads(cells, now=now)
+    candidates = []
+    for cell in cells:
+        load = loads[cell.pk]
+        if cell.state != Cell.State.HEALTHY:
+            reason = f"not healthy ({cell.get_state_display().lower()})"
+        elif cell.admission != Cell.Admission.OPEN:
+            reason = f"admission is {cell.admission}"
+        elif load.free_partitions < NEW_CLUSTER_PARTITIONS:
+            reason = (
+                f"at its partition capacity ({load.free_partitions:,} of "
+                f"{load.capacity_partitions:,} partitions free)"
+            )
+        else:
+            reason = ""
+        candidates.append(
+            PlacementCandidate(cell=cell, load=load, eligible=not reason, reason=reason)
+        )
+
+    def headroom(c: PlacementCandidate) -> tuple:
+        return (
+            -c.load.free_partitions,
+            c.load.stored_bytes,
+            c.load.ingress_bytes_per_second,
+            c.cell.pk,
+        )
+
+    eligible = sorted((c for c in candidates if c.eligible), key=headroom)
+    ranked = [
+        PlacementCandidate(
+            cell=c.cell,
+            load=c.load,
+            eligible=True,
+            rank=i,
+            reason=(
+                f"{c.load.free_partitions:,} of {c.load.capacity_partitions:,} partitions free, "
+                f"{c.load.stored_bytes:,} bytes stored, "
+                f"{c.load.ingress_bytes_per_second:,.0f} B/s in"
+            ),
+        )
+        for i, c in enumerate(eligible, start=1)
+    ]
+    return ranked + [c for c in candidates if not c.eligible]
+
+
+def placement_cell() -> Cell | None:
+    """The cell a new serverless cluster goes to now, or None when no cell takes one."""
+    for candidate in placement_candidates():
+        if candidate.eligible:
+            return candidate.cell
+    return None
+
+
+def cell_list() -> QuerySet[Cell]:
+    return Cell.objects.order_by("name")
+
+
+def cell_operations(cell: Cell, *, limit: int = 20) -> list[FleetOperation]:
+    return list(cell.operations.order_by("-created_at", "-id")[:limit])
+
+
+def cell_active_operation(cell: Cell) -> FleetOperation | None:
+    return cell.operations.filter(state__in=FleetOperation.ACTIVE_STATES).first()
+
+
+def cell_autoscale_decisions(cell: Cell, *, limit: int = 20) -> list[AutoscaleDecision]:
+    return list(cell.autoscale_decisions.order_by("-decided_at", "-id")[:limit])
+
+
+def operation_list(*, cell: Cell | None = None) -> QuerySet[FleetOperation]:
+    operations = FleetOperation.objects.select_related("cell").order_by("-created_at", "-id")
+    return operations.filter(cell=cell) if cell is not None else operations

@@ -7,7 +7,15 @@ map wire topics to clusters. The clusters app registers a `TenantDirectory` when
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+
+class CellTenancy(NamedTuple):
+    """What the tenants of one cell hold: live clusters, partitions and partition replicas."""
+
+    clusters: int
+    partitions: int
+    replicas: int
 
 
 class TenantDirectory(Protocol):
@@ -17,6 +25,11 @@ class TenantDirectory(Protocol):
 
     def existing_tenants(self, *, tenant_ids: set[int]) -> set[int]:
         """The ids among these that still exist (a deleted cluster's usage is dropped)."""
+        ...
+
+    def cell_tenancy(self, *, cell_ids: set[int]) -> dict[int, CellTenancy]:
+        """Per cell: its live clusters and their topics' partitions and replicas (the fleet
+        pages and placement compare these with the cell's partition budget)."""
         ...
 
 

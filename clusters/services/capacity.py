@@ -15,10 +15,10 @@ from clusters.models import Cluster, Topic
 from console.errors import ServiceUnavailable, ValidationFailed
 from fleet import limits
 from fleet.models import Cell
-from fleet.selectors import cell_partition_budget
+from fleet.selectors import NEW_CLUSTER_PARTITIONS, cell_partition_budget, placement_candidates
 
-# Room a cell must have left to accept a new cluster: one topic of the default size.
-NEW_CLUSTER_PARTITIONS = 6
+# Room a cell must have left to accept a new cluster (one topic of the default size) is
+# fleet.selectors.NEW_CLUSTER_PARTITIONS: placement and this module read the same number.
 
 
 def cell_replication_factor(cell: Cell) -> int:
@@ -61,9 +61,18 @@ def cell_has_room_for_cluster(cell: Cell) -> bool:
 
 
 def check_fleet_room_for_cluster() -> None:
-    """Refuse a new cluster when healthy cells exist but none has room for it."""
-    healthy = list(Cell.objects.filter(state=Cell.State.HEALTHY))
-    if healthy and not any(cell_has_room_for_cluster(cell) for cell in healthy):
+    """Refuse a new cluster when open, healthy cells exist but none has room for it.
+
+    Which cell a new cluster goes to is fleet.selectors.placement_candidates' ranking; a cell
+    that is draining or closed (admission) counts as none.
+    """
+    candidates = placement_candidates()
+    takes_clusters = [
+        c
+        for c in candidates
+        if c.cell.state == Cell.State.HEALTHY and c.cell.admission == Cell.Admission.OPEN
+    ]
+    if takes_clusters and not any(c.eligible for c in takes_clusters):
         raise ServiceUnavailable(
             "Every Kafka cell is at its partition capacity, so no new cluster can be placed "
             "now. The platform team has been told; try again later.",

@@ -9,13 +9,11 @@ core of deletion. Each step is safe to re-run (upserts and idempotent creates).
 import logging
 
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from clusters.models import AccessKey, Cluster, ClusterEvent
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
-from clusters.services.capacity import cell_has_room_for_cluster
 from clusters.services.cells import cluster_cell
 from clusters.services.sealing import unseal
 from console.errors import ApplicationError
@@ -23,6 +21,7 @@ from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.platform import PlatformSuperuser, platform_superuser
 from fleet.kafka.quotas import QUOTA_KEYS
 from fleet.models import Cell
+from fleet.selectors import placement_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -38,24 +37,26 @@ class ProvisioningError(ApplicationError):
 
 
 def least_loaded_healthy_cell() -> Cell:
-    live = ~Q(clusters__state=Cluster.State.DELETED) & Q(clusters__isnull=False)
-    cells = list(
-        Cell.objects.filter(state=Cell.State.HEALTHY)
-        .annotate(load=Count("clusters", filter=live))
-        .order_by("load", "id")
-    )
-    if not cells:
-        raise ProvisioningError(
-            "No healthy Kafka cell is available. The platform team has been told; retry later."
-        )
-    # Admission by capacity (issue 13): only a cell with room left under its partition budget.
-    cell = next((c for c in cells if cell_has_room_for_cluster(c)), None)
-    if cell is None:
+    """The open, healthy cell with the most headroom (fleet.selectors.placement_candidates:
+    free partitions, then bytes stored, then ingress). Draining and closed cells take none."""
+    candidates = placement_candidates()
+    chosen = next((c for c in candidates if c.eligible), None)
+    if chosen is not None:
+        return chosen.cell
+    takes_clusters = [
+        c
+        for c in candidates
+        if c.cell.state == Cell.State.HEALTHY and c.cell.admission == Cell.Admission.OPEN
+    ]
+    if takes_clusters:
+        # Admission by capacity (issue 13): open, healthy cells exist but none has room.
         raise ProvisioningError(
             "Every healthy Kafka cell is at its partition capacity. The platform team has been "
             "told; retry later."
         )
-    return cell
+    raise ProvisioningError(
+        "No healthy Kafka cell is available. The platform team has been told; retry later."
+    )
 
 
 # --- steps ----------------------------------------------------------------------------------
