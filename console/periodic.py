@@ -13,6 +13,7 @@ current app is per thread, so it is looked up in the constructor, not in the thr
 """
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +41,14 @@ PERIODIC_TASKS.append(PeriodicTask("billing.tasks.rollup_usage_task", 600.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.reconcile_usage_task", 86400.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.recompute_drafts_task", 86400.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.close_month_task", 900.0))
+# Fleet (issue 14): the autoscaler evaluates every local and compose cell. The interval is
+# settings.SKIFF_AUTOSCALE_INTERVAL, read here from the same variable (this module is imported
+# before Django's settings are configured).
+PERIODIC_TASKS.append(
+    PeriodicTask(
+        "fleet.tasks.autoscale_task", float(os.environ.get("SKIFF_AUTOSCALE_INTERVAL", "60"))
+    )
+)
 
 
 def beat_schedule() -> dict[str, dict]:

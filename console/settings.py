@@ -320,3 +320,38 @@ SKIFF_BROKER_HEAP_MB = int(os.environ.get("SKIFF_BROKER_HEAP_MB", "1024"))
 # The supervisor of local cells (`manage.py fleet supervise`, and a thread of run_console):
 # seconds between checks; a broker that died is started again within about this delay.
 SKIFF_SUPERVISOR_INTERVAL = float(os.environ.get("SKIFF_SUPERVISOR_INTERVAL", "5"))
+
+# Autoscaler (issue 14; fleet/services/autoscaler.py explains each figure). Local and compose
+# cells get a broker added when a figure stays above HIGH x its capacity for WINDOW seconds, and
+# lose their highest broker-only node when all stay below LOW x capacity for SCALE_DOWN_WINDOW
+# seconds (never below MIN_BROKERS); COOLDOWN seconds pass between scaling actions.
+SKIFF_AUTOSCALE_ENABLED = env_bool("SKIFF_AUTOSCALE_ENABLED", default=True)
+SKIFF_AUTOSCALE_DRY_RUN = env_bool("SKIFF_AUTOSCALE_DRY_RUN", default=False)
+# Per-broker capacities: client bytes in and out per second (leader-counted, replication not
+# included), partition replicas, and the fraction of a broker's log volume its data may fill.
+SKIFF_AUTOSCALE_BROKER_INGRESS_BYTES_PER_SEC = float(
+    os.environ.get("SKIFF_AUTOSCALE_BROKER_INGRESS_BYTES_PER_SEC", "50000000")
+)
+SKIFF_AUTOSCALE_BROKER_EGRESS_BYTES_PER_SEC = float(
+    os.environ.get("SKIFF_AUTOSCALE_BROKER_EGRESS_BYTES_PER_SEC", "100000000")
+)
+SKIFF_AUTOSCALE_PARTITIONS_PER_BROKER = int(
+    os.environ.get("SKIFF_AUTOSCALE_PARTITIONS_PER_BROKER", str(SKIFF_PARTITIONS_PER_BROKER))
+)
+SKIFF_AUTOSCALE_DISK_FRACTION = float(os.environ.get("SKIFF_AUTOSCALE_DISK_FRACTION", "0.8"))
+# Disk a broker's data may use, in bytes; 0 = the log volume's size as Kafka reports it (set it
+# where the brokers of a cell share one disk, as local cells do).
+SKIFF_AUTOSCALE_BROKER_DISK_BYTES = int(os.environ.get("SKIFF_AUTOSCALE_BROKER_DISK_BYTES", "0"))
+SKIFF_AUTOSCALE_HIGH_WATERMARK = float(os.environ.get("SKIFF_AUTOSCALE_HIGH_WATERMARK", "0.8"))
+SKIFF_AUTOSCALE_LOW_WATERMARK = float(os.environ.get("SKIFF_AUTOSCALE_LOW_WATERMARK", "0.3"))
+SKIFF_AUTOSCALE_WINDOW_SECONDS = float(os.environ.get("SKIFF_AUTOSCALE_WINDOW_SECONDS", "600"))
+SKIFF_AUTOSCALE_SCALE_DOWN_WINDOW_SECONDS = float(
+    os.environ.get("SKIFF_AUTOSCALE_SCALE_DOWN_WINDOW_SECONDS", "3600")
+)
+SKIFF_AUTOSCALE_COOLDOWN_SECONDS = float(os.environ.get("SKIFF_AUTOSCALE_COOLDOWN_SECONDS", "900"))
+SKIFF_AUTOSCALE_MIN_BROKERS = max(3, int(os.environ.get("SKIFF_AUTOSCALE_MIN_BROKERS", "3")))
+SKIFF_AUTOSCALE_MAX_BROKERS = int(os.environ.get("SKIFF_AUTOSCALE_MAX_BROKERS", "9"))
+# Seconds between evaluations (console/periodic.py reads the same variable).
+SKIFF_AUTOSCALE_INTERVAL = float(os.environ.get("SKIFF_AUTOSCALE_INTERVAL", "60"))
+# Routine decisions ("no action", cooldown, busy) kept per cell; scaling decisions are all kept.
+SKIFF_AUTOSCALE_HISTORY = int(os.environ.get("SKIFF_AUTOSCALE_HISTORY", "720"))

@@ -9,7 +9,7 @@ def test_the_embedded_scheduler_finds_every_scheduled_task():
     scheduler = EmbeddedScheduler(app=app)
     found = scheduler.tasks_by_name()
     assert set(found) == {task.name for task in PERIODIC_TASKS}
-    assert {name.split(".")[0] for name in found} == {"clusters", "billing"}
+    assert {name.split(".")[0] for name in found} == {"clusters", "billing", "fleet"}
 
 
 def test_beat_runs_the_same_schedule_with_an_expiry():
