@@ -40,6 +40,7 @@ from billing.services.price_book import (
 from billing.services.usage import month_usage, topic_usage
 from clusters.selectors import cluster_get_including_deleted
 from console.access import PlatformStaffViewMixin, TeamViewMixin, get_team_object_or_404
+from console.errors import ValidationFailed
 from console.permissions import Action
 
 INVOICES_PER_PAGE = 24
@@ -233,8 +234,14 @@ class InvoiceListView(BillingPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         status = self.request.GET.get("status") or ""
-        if status not in Invoice.Status.values:
-            status = ""
+        if status and status not in Invoice.Status.values:
+            # As the API does: a filter that cannot match is an error, never silently ignored.
+            raise ValidationFailed(
+                {
+                    "status": f"No invoice status '{status}': choose one of "
+                    f"{', '.join(Invoice.Status.values)}."
+                }
+            )
         page = Paginator(invoice_list(team=self.team, status=status or None), INVOICES_PER_PAGE)
         return super().get_context_data(
             page=page.get_page(self.request.GET.get("page")),

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 
+from console.audit import audit_record
 from console.models import ApiToken, Membership, Team, User
 
 
@@ -27,6 +29,20 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        """A team made or renamed here leaves an audit event, like one made by the service."""
+        with transaction.atomic():
+            before = None
+            if change:
+                old = Team.objects.filter(pk=obj.pk).values("name", "slug").first()
+                before = old
+            super().save_model(request, obj, form, change)
+            after = {"name": obj.name, "slug": obj.slug, "via": "platform admin"}
+            if not change:
+                audit_record(team=obj, action="team.create", target=obj, after=after)
+            elif before and (before["name"], before["slug"]) != (obj.name, obj.slug):
+                audit_record(team=obj, action="team.update", target=obj, before=before, after=after)
 
 
 @admin.register(ApiToken)

@@ -324,13 +324,17 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     )
     story += [fact_table, Spacer(1, 6 * mm)]
 
+    # Header cells wrap inside their column (plain strings overflowed into the next one:
+    # "Unit priceAmount (USD)"); numeric columns are right-aligned like their figures.
+    head_left = ParagraphStyle("head", parent=cell, fontName=bold)
+    head_right = ParagraphStyle("head_right", parent=head_left, alignment=2)
     head = [
-        "Cluster",
-        "Description",
-        "Quantity",
-        "Unit",
-        "Unit price",
-        f"Amount ({invoice.currency})",
+        Paragraph("Cluster", head_left),
+        Paragraph("Description", head_left),
+        Paragraph("Quantity", head_right),
+        Paragraph("Unit", head_left),
+        Paragraph("Unit price", head_right),
+        Paragraph(f"Amount ({invoice.currency})", head_right),
     ]
     rows: list[list] = [head]
     lines = list(invoice.lines.order_by("position"))

@@ -261,7 +261,7 @@ def group_reset_offsets(
         if not topic:
             raise ValidationFailed({"topic": "An explicit offset is reset per topic: pick one."})
     detail = group_get(cluster=cluster, group=group)
-    _require_no_members(detail, "resetting its offsets")
+    _require_no_members(detail, "reset its offsets")
     gw = _gateway(cluster)
     if topic:
         described = gw.list_topics().get(topic)
@@ -317,7 +317,7 @@ def group_reset_offsets(
 
 def group_delete(*, cluster: Cluster, group: str) -> None:
     detail = group_get(cluster=cluster, group=group)
-    _require_no_members(detail, "deleting it")
+    _require_no_members(detail, "delete it")
     with transaction.atomic():
         _gateway(cluster).delete_consumer_groups([detail.group])
         audit_record(
