@@ -81,3 +81,16 @@ def test_key_separator_splits_once_and_refuses_a_line_without_it():
     with pytest.raises(CliError) as caught:
         split_line("no separator", ":")
     assert caught.value.exit_code == 2
+
+
+def test_help_lists_the_command_groups_and_completion_scripts_exist(tmp_path):
+    from tests.skiff_cli.cli import Skiff
+
+    skiff = Skiff(tmp_path / "config")
+    help_text = skiff("--help").stdout
+    for group in ("clusters", "topics", "groups", "keys", "produce", "consume", "usage"):
+        assert group in help_text, f"skiff --help does not list {group}"
+    for shell in ("bash", "zsh"):
+        script = skiff("--show-completion", shell).stdout
+        assert "_skiff" in script.lower().replace("-", "_"), f"no {shell} completion: {script}"
+    assert skiff("no-such-command", ok=False).returncode == 2
