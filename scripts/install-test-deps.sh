@@ -62,6 +62,23 @@ fi
 if command -v dpkg-query >/dev/null 2>&1 && ! pkg_installed fonts-dejavu-core; then
     missing+=(fonts-dejavu-core)
 fi
+# The browser tests run axe-core (accessibility) inside the pages: from the npm registry,
+# into var/test-deps/ (never into static/: it is a test tool, not part of the console).
+AXE_VERSION=4.11.0
+AXE_DIR="${SKIFF_AXE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/var/test-deps/axe-core-${AXE_VERSION}}"
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+install_axe() {
+    if [[ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]]; then
+        return 0
+    fi
+    command -v npm >/dev/null 2>&1 || die "npm is needed to install axe-core for the browser tests"
+    log "installing axe-core ${AXE_VERSION} into $AXE_DIR"
+    mkdir -p "$AXE_DIR"
+    npm install --silent --no-audit --no-fund --no-save --prefix "$AXE_DIR" "axe-core@${AXE_VERSION}" \
+        || die "could not install axe-core ${AXE_VERSION} from the npm registry"
+    [[ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]] || die "axe-core installed without axe.min.js"
+}
+
 pg_bindir=$(find_pg_bindir || true)
 if [[ -z "$pg_bindir" && -n "${SKIFF_PG_BIN:-}" ]]; then
     die "SKIFF_PG_BIN=$SKIFF_PG_BIN has no PostgreSQL >= ${PG_MIN_MAJOR} initdb and postgres"
@@ -69,6 +86,7 @@ fi
 [[ -n "$pg_bindir" ]] || missing+=(postgresql)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
+    install_axe
     log "all present (redis-server, chromium, PostgreSQL in $pg_bindir)"
     exit 0
 fi
@@ -125,4 +143,5 @@ command -v redis-server >/dev/null 2>&1 || die "redis-server still missing after
 [[ -x "${SKIFF_CHROMIUM:-/usr/bin/chromium}" ]] || die "chromium still missing after apt-get install"
 pg_bindir=$(find_pg_bindir || true)
 [[ -n "$pg_bindir" ]] || die "no PostgreSQL >= ${PG_MIN_MAJOR} server found after installing 'postgresql' (set SKIFF_PG_BIN to its bin dir)"
+install_axe
 log "done (PostgreSQL in $pg_bindir)"
