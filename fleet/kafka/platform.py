@@ -16,10 +16,16 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from fleet.kafka import acls, groups, logdirs, quotas, scram, topics
+from fleet.kafka import acls, brokers, groups, logdirs, quotas, scram, topics
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import CellUnreachable
-from fleet.kafka.types import AclBinding, ClusterDescription, ResourceTypeName, TopicDescription
+from fleet.kafka.types import (
+    AclBinding,
+    BrokerDescription,
+    ClusterDescription,
+    ResourceTypeName,
+    TopicDescription,
+)
 
 if TYPE_CHECKING:
     from fleet.models import Cell
@@ -64,6 +70,21 @@ class PlatformSuperuser:
     def broker_log_usage(self) -> dict[int, logdirs.BrokerLogUsage]:
         """Every broker's replica count, log bytes and log volume (the autoscaler's figures)."""
         return logdirs.broker_log_usage(self.connection)
+
+    # Brokers and the controller quorum (issue 14)
+    def describe_brokers(self) -> list[BrokerDescription]:
+        """Every registered broker, fenced ones included, with fenced/is_controller set."""
+        return brokers.describe_brokers(self.connection)
+
+    def describe_quorum(self) -> brokers.QuorumDescription:
+        return brokers.describe_quorum(self.connection)
+
+    def fenced_broker_ids(self) -> set[int]:
+        return brokers.fenced_broker_ids(self.connection)
+
+    def unregister_broker(self, node_id: int) -> None:
+        """Forget a stopped broker in the cluster metadata (idempotent)."""
+        brokers.unregister_broker(self.connection, node_id=node_id)
 
     # Topics and groups, across tenants (provisioning's compensation and deletion)
     def list_topics(self) -> dict[str, TopicDescription]:

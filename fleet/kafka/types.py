@@ -12,6 +12,9 @@ class BrokerDescription:
     host: str
     port: int
     rack: str | None
+    # Set by fleet.kafka.brokers.describe_brokers (issue 14); describe_cluster leaves the defaults.
+    fenced: bool = False
+    is_controller: bool = False  # a voter of the KRaft controller quorum
 
 
 @dataclass(frozen=True)

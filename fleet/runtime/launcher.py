@@ -1,5 +1,12 @@
 """Run a local cell: N combined broker+controller KRaft nodes as JVMs on this host.
 
+Broker-only nodes can join later (``add_broker``, issue 14): ``process.roles=broker``, the same
+listeners, TLS, SCRAM, policies and metrics exporter, and the existing controllers as
+``controller.quorum.voters`` (the quorum itself never changes: a 3-node cell keeps its 3 voters).
+An added node takes the next node id and the first free node slot of the cell's port block
+(a block of 100 ports holds ``MAX_NODES_PER_BLOCK`` = 10 slots of 10 ports, so a 3-node cell has
+room for 7 more brokers without touching any other block); ``retire_node`` stops and forgets it.
+
 State layout (everything secret is 0600, directories 0700)::
 
     <state_dir>/cell.json                 ports, cluster id, credentials
@@ -30,6 +37,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +77,8 @@ PORT_SEARCH_STEP = 100
 # node i (0-based) of a block uses base + i*10 + offset
 CLIENT_OFFSET, INTERNAL_OFFSET, CONTROLLER_OFFSET, METRICS_OFFSET = 0, 1, 2, 3
 MAX_NODES_PER_BLOCK = PORT_SEARCH_STEP // 10
+COMBINED_ROLES = "broker,controller"
+BROKER_ROLES = "broker"
 
 
 class CellError(RuntimeError):
@@ -90,6 +100,14 @@ class NodeInfo:
     metrics_port: int
     pid: int | None
     alive: bool
+    # KRaft roles (issue 14): "broker,controller" for the nodes a cell starts with, "broker"
+    # for nodes added later by add_broker.
+    roles: str = "broker,controller"
+    rack: str = ""
+
+    @property
+    def is_controller(self) -> bool:
+        return "controller" in self.roles
 
     @property
     def client_address(self) -> str:
@@ -568,6 +586,13 @@ class _NodeState:
     internal_port: int
     controller_port: int
     metrics_port: int
+    # Absent in cell.json files written before issue 14: those nodes are all combined nodes.
+    roles: str = COMBINED_ROLES
+    rack: str = ""
+
+    @property
+    def is_controller(self) -> bool:
+        return "controller" in self.roles
 
 
 @dataclass(frozen=True)
@@ -698,7 +723,9 @@ class LocalCell:
             if state is None:
                 state = self._create(nodes or 3, port_base)
             else:
-                if nodes is not None and nodes != len(state.nodes):
+                # Brokers added later (add_broker) do not count: `nodes` is the size `up` made.
+                controllers = sum(1 for n in state.nodes if n.is_controller)
+                if nodes is not None and nodes not in (len(state.nodes), controllers):
                     raise CellError(
                         f"cell {state.name!r} in {self.state_dir} has {len(state.nodes)} nodes, "
                         f"not {nodes}"
@@ -750,9 +777,13 @@ class LocalCell:
             self._node_state(state, node_id)
             self._stop_nodes(state, [node_id], timeout=timeout)
 
-    def start_node(self, node_id: int, timeout: float = 60) -> CellInfo:
+    def start_node(
+        self, node_id: int, timeout: float = 60, *, heap_mb: int | None = None
+    ) -> CellInfo:
         """Start one stopped node and wait until the whole cell serves again."""
         runtime = ensure_classpath(self.fleet_dir)
+        if heap_mb is not None:
+            self._heap_mb = heap_mb
         with self._lock():
             state = self._require_state()
             node = self._node_state(state, node_id)
@@ -807,6 +838,91 @@ class LocalCell:
                 self._spawn(state, node_id, runtime)
             self._wait_ready(state, crashed, timeout)
             return crashed
+
+    def add_broker(
+        self, *, heap_mb: int | None = None, rack: str = "", timeout: float = 90
+    ) -> CellInfo:
+        """Start a broker-only node that joins the running cell's controller quorum (issue 14).
+
+        The node gets the next node id, the first free node slot of the cell's port block and
+        its own certificate; it is kept in cell.json, so up/down/status/start_node/stop_node
+        treat it like the others. Returns once every node of the cell is registered again.
+        If the node does not come up, it is stopped and forgotten, and CellError says why.
+        """
+        runtime = ensure_classpath(self.fleet_dir)
+        if heap_mb is not None:
+            self._heap_mb = heap_mb
+        if rack and not all(c.isalnum() or c in "-_." for c in rack):
+            raise CellError("a rack name may use letters, digits, '-', '_' and '.'")
+        with self._lock():
+            state = self._require_state()
+            info = self._info(state)
+            if not any(n.alive and n.is_controller for n in info.nodes):
+                raise CellError(f"cell {state.name!r} is not running; start it before adding")
+            node = self._next_broker_slot(state, rack=rack)
+            self._check_ports(replace(state, nodes=(node,)), [node.node_id])
+            ca = certs.ensure_ca(self.state_dir / "tls", common_name=f"Skiff cell {self.name} CA")
+            certs.issue_node_certificate(
+                ca, self.node_dir(node.node_id) / "tls", f"skiff-{state.name}-node-{node.node_id}"
+            )
+            state = replace(state, nodes=(*state.nodes, node))
+            certs.write_private_file(self._state_file, state.to_json())
+            _claim(state.port_base, self.state_dir)
+            try:
+                self._write_properties(state, node)
+                self._write_metrics_config(state, runtime)
+                self._format_missing(state, runtime)
+                self._spawn(state, node.node_id, runtime)
+                return self._wait_ready(state, [node.node_id], timeout)
+            except BaseException:
+                self._stop_nodes(state, [node.node_id], timeout=15)
+                self._forget(state, node.node_id)
+                raise
+
+    def retire_node(self, node_id: int, *, timeout: float = 30) -> None:
+        """Stop an added broker and forget it: its cell.json entry and its directory go.
+
+        Only broker-only nodes can retire: the combined nodes are the controller quorum's
+        voters. Unregistering the broker from the quorum (UnregisterBroker) is the caller's
+        step (fleet.services.cells.retire_local_broker), since it needs a Kafka client.
+        """
+        with self._lock():
+            state = self._require_state()
+            node = self._node_state(state, node_id)
+            if node.is_controller:
+                raise CellError(
+                    f"node {node_id} of cell {state.name!r} is a controller (a voter of the "
+                    "quorum); only brokers added later can be retired"
+                )
+            self._stop_nodes(state, [node_id], timeout=timeout)
+            self._forget(state, node_id)
+
+    def _forget(self, state: _CellState, node_id: int) -> None:
+        remaining = tuple(n for n in state.nodes if n.node_id != node_id)
+        certs.write_private_file(self._state_file, replace(state, nodes=remaining).to_json())
+        self._procs.pop(node_id, None)
+        shutil.rmtree(self.node_dir(node_id), ignore_errors=True)
+
+    @staticmethod
+    def _next_broker_slot(state: _CellState, *, rack: str) -> _NodeState:
+        """A broker-only node in the first node slot of the port block no node uses."""
+        used = {(n.client_port - state.port_base) // 10 for n in state.nodes}
+        free = [i for i in range(MAX_NODES_PER_BLOCK) if i not in used]
+        if not free:
+            raise CellError(
+                f"cell {state.name!r} has {len(state.nodes)} nodes: its port block holds at "
+                f"most {MAX_NODES_PER_BLOCK}"
+            )
+        base = state.port_base + free[0] * 10
+        return _NodeState(
+            node_id=max(n.node_id for n in state.nodes) + 1,
+            client_port=base + CLIENT_OFFSET,
+            internal_port=base + INTERNAL_OFFSET,
+            controller_port=base + CONTROLLER_OFFSET,
+            metrics_port=base + METRICS_OFFSET,
+            roles=BROKER_ROLES,
+            rack=rack,
+        )
 
     # ---- state -----------------------------------------------------------------------------
 
@@ -887,6 +1003,8 @@ class LocalCell:
     def _write_properties(self, state: _CellState, node: _NodeState) -> None:
         addresses = self._addresses(state)
         me = next(a for a in addresses if a.node_id == node.node_id)
+        controller_ids = {n.node_id for n in state.nodes if n.is_controller}
+        voters = [a for a in addresses if a.node_id in controller_ids]
         tls = self.node_dir(node.node_id) / "tls"
         rf, _ = replication_defaults(len(state.nodes))
         # Topic policies (issue 13): the rules file each node's controller reads.
@@ -901,16 +1019,20 @@ class LocalCell:
             topic_policy.render_policy_rules(replication_factor=rf, max_partitions=max_partitions),
         )
         policy_rules_path = str(rules_path) if self.topic_policy else None
+        extra = dict(LOCAL_PROFILE)
+        if node.rack:
+            extra["broker.rack"] = node.rack
         text = render_node_properties(
             me,
-            voters=addresses,
+            voters=voters,
+            process_roles=node.roles,
             log_dir=str(self.node_dir(node.node_id) / "data"),
             keystore_path=str(tls / "keystore.pem"),
             truststore_path=str(tls / "truststore.pem"),
             admin_password=state.admin_password,
             controller_password=state.controller_password,
             replication_factor=rf,
-            extra=LOCAL_PROFILE,
+            extra=extra,
             connection_limits=self.connection_limits,
             policy_rules_path=policy_rules_path,
         )
@@ -939,6 +1061,8 @@ class LocalCell:
                     metrics_port=n.metrics_port,
                     pid=pid,
                     alive=pid is not None,
+                    roles=n.roles,
+                    rack=n.rack,
                 )
             )
         return CellInfo(

@@ -7,10 +7,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from console.errors import ServiceUnavailable, ValidationFailed
 from fleet.kafka.connection import KafkaConnection
-from fleet.kafka.platform import cell_connection
+from fleet.kafka.platform import cell_connection, platform_superuser
 from fleet.models import Broker, Cell
-from fleet.runtime.launcher import CellInfo, ConnectionLimits, LocalCell
+from fleet.runtime.launcher import CellError, CellInfo, ConnectionLimits, LocalCell, NodeInfo
 
 
 def local_cell_dir(name: str) -> Path:
@@ -76,22 +77,128 @@ def cell_record_local(info: CellInfo) -> Cell:
             else Cell.State.DEGRADED,
         },
     )
-    now = timezone.now()
     for node in info.nodes:
-        Broker.objects.update_or_create(
-            cell=cell,
-            node_id=node.node_id,
-            defaults={
-                "host": node.host,
-                "port": node.client_port,
-                "metrics_url": f"http://{node.host}:{node.metrics_port}/metrics",
-                "pid": node.pid,
-                "state": Broker.State.UP if node.alive else Broker.State.DOWN,
-                "last_seen_at": now if node.alive else None,
-            },
-        )
-    cell.brokers.exclude(node_id__in=[node.node_id for node in info.nodes]).delete()
+        _record_node(cell, node)
+    # A retired broker (issue 14) keeps its row as UNREGISTERED, for the cell page's history.
+    cell.brokers.exclude(node_id__in=[node.node_id for node in info.nodes]).exclude(
+        state=Broker.State.UNREGISTERED
+    ).delete()
     return cell
+
+
+def _record_node(cell: Cell, node: NodeInfo) -> Broker:
+    broker, _ = Broker.objects.update_or_create(
+        cell=cell,
+        node_id=node.node_id,
+        defaults={
+            "host": node.host,
+            "port": node.client_port,
+            "metrics_url": node.metrics_url,
+            "pid": node.pid,
+            "state": Broker.State.UP if node.alive else Broker.State.DOWN,
+            "last_seen_at": timezone.now() if node.alive else None,
+            "roles": node.roles,
+            "rack": node.rack,
+        },
+    )
+    return broker
+
+
+# --------------------------------------------------------------------------------------------
+# Brokers of a local cell (issue 14): add, retire, restart
+# --------------------------------------------------------------------------------------------
+
+
+def cell_launcher(cell: Cell) -> LocalCell:
+    """The launcher of a local cell, found from its recorded state file (any state dir)."""
+    if cell.kind != Cell.Kind.LOCAL:
+        raise ValidationFailed(
+            f"Cell '{cell.name}' is a {cell.get_kind_display()} cell: the platform starts and "
+            "stops brokers only on local cells.",
+            code="cell_not_local",
+        )
+    return LocalCell(
+        Path(cell.credentials_path).parent,
+        name=cell.name,
+        fleet_dir=Path(settings.SKIFF_FLEET_DIR),
+        connection_limits=connection_limits_from_settings(),
+    )
+
+
+def _unavailable(cell: Cell, action: str, exc: CellError) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"{action} on cell '{cell.name}' failed: {str(exc).splitlines()[0]}",
+        code="cell_runtime_failed",
+    )
+
+
+def _refresh_cell(cell: Cell, info: CellInfo) -> None:
+    cell.bootstrap_servers = info.bootstrap
+    cell.save(update_fields=["bootstrap_servers", "updated_at"])
+
+
+def add_local_broker(*, cell: Cell, rack: str = "") -> Broker:
+    """Start a broker-only node that joins the cell's controller quorum; record its row.
+
+    The new broker holds no replicas until a rebalance moves some there (fleet operations).
+    """
+    launcher = cell_launcher(cell)
+    try:
+        info = launcher.add_broker(heap_mb=settings.SKIFF_BROKER_HEAP_MB, rack=rack)
+    except CellError as exc:
+        raise _unavailable(cell, "Adding a broker", exc) from exc
+    node = max(info.nodes, key=lambda n: n.node_id)
+    with transaction.atomic():
+        _refresh_cell(cell, info)
+        return _record_node(cell, node)
+
+
+def retire_local_broker(*, cell: Cell, node_id: int) -> None:
+    """Stop an added broker, unregister it from the cluster metadata, forget its node.
+
+    The caller has moved its replicas away first (a remove-brokers plan); a broker that still
+    holds replicas leaves them under-replicated. Safe to call again after a partial failure.
+    """
+    launcher = cell_launcher(cell)
+    status = launcher.status()
+    known = status is not None and any(n.node_id == node_id for n in status.nodes)
+    if known:
+        node = next(n for n in status.nodes if n.node_id == node_id)  # type: ignore[union-attr]
+        if node.is_controller:
+            raise ValidationFailed(
+                f"Broker {node_id} of cell '{cell.name}' is a controller (a voter of the "
+                "quorum): only brokers added later can be removed.",
+                code="broker_is_controller",
+            )
+        try:
+            launcher.stop_node(node_id)
+        except CellError as exc:
+            raise _unavailable(cell, f"Stopping broker {node_id}", exc) from exc
+    platform_superuser(cell).unregister_broker(node_id)
+    if known:
+        try:
+            launcher.retire_node(node_id)
+        except CellError as exc:
+            raise _unavailable(cell, f"Retiring broker {node_id}", exc) from exc
+    info = launcher.status()
+    with transaction.atomic():
+        if info is not None:
+            _refresh_cell(cell, info)
+        Broker.objects.filter(cell=cell, node_id=node_id).update(
+            state=Broker.State.UNREGISTERED, pid=None
+        )
+
+
+def restart_local_broker(*, cell: Cell, node_id: int, timeout: float = 90) -> Broker:
+    """Stop one node (controlled shutdown) and start it again; returns once the cell serves."""
+    launcher = cell_launcher(cell)
+    try:
+        launcher.stop_node(node_id)
+        info = launcher.start_node(node_id, timeout=timeout, heap_mb=settings.SKIFF_BROKER_HEAP_MB)
+    except CellError as exc:
+        raise _unavailable(cell, f"Restarting broker {node_id}", exc) from exc
+    node = next(n for n in info.nodes if n.node_id == node_id)
+    return _record_node(cell, node)
 
 
 @transaction.atomic

@@ -1,0 +1,120 @@
+"""Broker-only nodes (issue 14) without a running broker: slots, rendered properties, state."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fleet.runtime import launcher
+from fleet.runtime.launcher import CellError, LocalCell, _CellState
+
+
+def _parse(text: str) -> dict[str, str]:
+    return dict(
+        line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
+@pytest.fixture
+def private_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    claims = tmp_path / "claims.json"
+    monkeypatch.setattr(launcher, "_CLAIMS_FILE", claims)
+    return claims
+
+
+@pytest.fixture
+def cell_with_broker(tmp_path: Path, private_claims: Path) -> tuple[LocalCell, _CellState]:
+    cell = LocalCell(tmp_path / "cell", name="unit")
+    state = cell._create(3, None)
+    node = cell._next_broker_slot(state, rack="rack-b")
+    state = replace(state, nodes=(*state.nodes, node))
+    (cell.node_dir(node.node_id) / "tls").mkdir(parents=True)
+    for n in state.nodes:
+        cell._write_properties(state, n)
+    return cell, state
+
+
+def test_added_broker_takes_the_next_id_and_the_first_free_slot_of_the_block(
+    cell_with_broker: tuple[LocalCell, _CellState],
+) -> None:
+    _, state = cell_with_broker
+    added = state.nodes[-1]
+    assert added.node_id == 4 and added.roles == "broker" and added.rack == "rack-b"
+    base = state.port_base + 30
+    assert (added.client_port, added.internal_port, added.controller_port, added.metrics_port) == (
+        base,
+        base + 1,
+        base + 2,
+        base + 3,
+    )
+    # A retired node's slot is reused; the node id keeps growing past the highest.
+    without_2 = replace(state, nodes=tuple(n for n in state.nodes if n.node_id != 2))
+    again = LocalCell._next_broker_slot(without_2, rack="")
+    assert again.node_id == 5 and again.client_port == state.port_base + 10
+
+
+def test_a_full_block_refuses_another_broker(tmp_path: Path, private_claims: Path) -> None:
+    cell = LocalCell(tmp_path / "full")
+    state = cell._create(3, None)
+    for _ in range(launcher.MAX_NODES_PER_BLOCK - 3):
+        state = replace(state, nodes=(*state.nodes, cell._next_broker_slot(state, rack="")))
+    with pytest.raises(CellError, match="port block holds at most 10"):
+        cell._next_broker_slot(state, rack="")
+
+
+def test_broker_only_node_joins_the_existing_voters(
+    cell_with_broker: tuple[LocalCell, _CellState],
+) -> None:
+    cell, state = cell_with_broker
+    combined = _parse(cell._properties_path(1).read_text())
+    broker = _parse(cell._properties_path(4).read_text())
+    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in state.nodes[:3])
+    assert broker["process.roles"] == "broker"
+    assert broker["controller.quorum.voters"] == voters == combined["controller.quorum.voters"]
+    assert combined["process.roles"] == "broker,controller"
+    # No CONTROLLER listener on a broker, but it still speaks to the controllers over it.
+    assert "CONTROLLER://" not in broker["listeners"]
+    assert broker["controller.listener.names"] == "CONTROLLER"
+    assert "CONTROLLER:SASL_PLAINTEXT" in broker["listener.security.protocol.map"]
+    assert broker["broker.rack"] == "rack-b" and "broker.rack" not in combined
+    # Same security, limits, policies and defaults as the combined nodes.
+    for key in (
+        "listener.security.protocol.map",
+        "sasl.enabled.mechanisms",
+        "authorizer.class.name",
+        "allow.everyone.if.no.acl.found",
+        "super.users",
+        "default.replication.factor",
+        "min.insync.replicas",
+        "max.connections.per.ip",
+        "create.topic.policy.class.name",
+        "alter.config.policy.class.name",
+        "ssl.truststore.type",
+    ):
+        assert broker[key] == combined[key], key
+    assert broker["log.dirs"] == str(cell.node_dir(4) / "data")
+
+
+def test_state_files_written_before_roles_existed_still_load(
+    cell_with_broker: tuple[LocalCell, _CellState],
+) -> None:
+    cell, state = cell_with_broker
+    data = json.loads(state.to_json())
+    assert data["nodes"][3]["roles"] == "broker"
+    for node in data["nodes"]:  # an issue-13 cell.json: no roles, no rack
+        node.pop("roles")
+        node.pop("rack")
+    old = _CellState.from_json(json.dumps(data))
+    assert all(n.roles == "broker,controller" and n.is_controller for n in old.nodes)
+    info = cell._info(state)
+    assert [n.roles for n in info.nodes] == ["broker,controller"] * 3 + ["broker"]
+    assert [n.is_controller for n in info.nodes] == [True, True, True, False]
+
+
+def test_controllers_cannot_retire(cell_with_broker: tuple[LocalCell, _CellState]) -> None:
+    cell, _ = cell_with_broker
+    with pytest.raises(CellError, match="is a controller"):
+        cell.retire_node(2)
