@@ -1,9 +1,13 @@
+import time
+
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, logout
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from console.access import team_context_from_session
@@ -108,3 +112,60 @@ def _back(request: HttpRequest, url: str | None) -> str:
     ):
         return url
     return reverse("home")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every page and API answer (static files are served above
+    it, by WhiteNoise, and keep their caching). Many carry a secret shown once (a new key's
+    password, an API token, a cluster's connection credentials), and every one carries a team's
+    data: neither the browser's cache nor a proxy may keep them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+SESSION_STARTED_KEY = "skiff_signed_in_at"
+SESSION_SEEN_KEY = "skiff_seen_at"
+# The last-seen time is written at most this often (seconds): not a session write per request.
+SEEN_RESOLUTION = 60
+
+
+def session_mark_signed_in(sender, request, user, **kwargs) -> None:
+    """`user_logged_in` receiver (console/apps.py): the absolute lifetime starts now."""
+    now = int(time.time())
+    request.session[SESSION_STARTED_KEY] = now
+    request.session[SESSION_SEEN_KEY] = now
+
+
+class SessionLifetimeMiddleware:
+    """Sign a session out after ``SKIFF_SESSION_IDLE_MINUTES`` without a request, or
+    ``SKIFF_SESSION_MAX_HOURS`` after sign-in, whichever comes first. The request then goes on
+    as anonymous: a page redirects to the sign-in page, the API answers 401/403.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        if session is not None and SESSION_KEY in session and request.user.is_authenticated:
+            now = int(time.time())
+            started = session.get(SESSION_STARTED_KEY)
+            seen = session.get(SESSION_SEEN_KEY, started)
+            if started is None or seen is None:
+                session[SESSION_STARTED_KEY] = session[SESSION_SEEN_KEY] = now
+            elif (
+                now - started > settings.SKIFF_SESSION_MAX_HOURS * 3600
+                or now - seen > settings.SKIFF_SESSION_IDLE_MINUTES * 60
+            ):
+                logout(request)
+                messages.info(request, "Your session has ended. Sign in again to go on.")
+            elif now - seen >= SEEN_RESOLUTION:
+                session[SESSION_SEEN_KEY] = now
+        return self.get_response(request)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from console.owner_only import installation_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -36,10 +38,13 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if PRODUCTION:
         raise RuntimeError("DJANGO_SECRET_KEY must be set when SKIFF_ENV=production")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+    # `make run`: a key of this installation's own, generated once into SKIFF_HOME/secret-key
+    # (owner-only), never a key published with the source.
+    SECRET_KEY = installation_secret_key(SKIFF_HOME)
 
-DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# Off unless asked for: the debug pages list URL patterns, settings, SQL and source.
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "console.error_views.csrf_failure"  # the styled 403 page
 
@@ -69,14 +74,20 @@ MIDDLEWARE = [
     "console.middleware.ContentSecurityPolicyMiddleware",
     # Daphne serves no static files: WhiteNoise does, same-origin (the CSP stays strict).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise, so static files keep their caching: no page or API answer is stored.
+    "console.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Signs a session out after SKIFF_SESSION_IDLE_MINUTES idle or SKIFF_SESSION_MAX_HOURS.
+    "console.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.CurrentTeamMiddleware",
+    # One SKIFF_KAFKA_TIMEOUT for all the Kafka calls of a request (then a 504 naming the cell).
+    "clusters.middleware.KafkaCallBudgetMiddleware",
     # Renders an ApplicationError a page let through: a page message, or the error page.
     "console.middleware.ApplicationErrorMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout response.
@@ -108,11 +119,21 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
+    # The embedded default: many threads (requests, sampler, scheduler) and command-line
+    # processes write at once. WAL lets readers go on beside the writer; writers wait up to the
+    # busy timeout for the lock; BEGIN IMMEDIATE takes the write lock when a transaction opens,
+    # so no transaction fails on upgrading a read lock ("database is locked"). The file and its
+    # folder are owner-only (console/sqlite/base.py).
+    SQLITE_BUSY_TIMEOUT = float(os.environ.get("SKIFF_SQLITE_BUSY_TIMEOUT", "30"))
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "console.sqlite",
             "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "var" / "skiff.sqlite3")),
-            "OPTIONS": {"timeout": 20},
+            "OPTIONS": {
+                "timeout": SQLITE_BUSY_TIMEOUT,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 
@@ -142,6 +163,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "staticfiles"))
+# `make run` has no collectstatic step: with DEBUG off WhiteNoise serves from the finders.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -239,7 +262,10 @@ SKIFF_BILLING_RECHECK_HOURS = int(os.environ.get("SKIFF_BILLING_RECHECK_HOURS", 
 SKIFF_INVOICE_NUMBER_PREFIX = os.environ.get("SKIFF_INVOICE_NUMBER_PREFIX", "SKF")
 
 # --- Email -------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Default: each message written to an owner-only file under SKIFF_HOME/mail (run_console prints
+# the folder), never to the console's output, where invitation and reset links would be read.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "console.mail.OwnerOnlyFileBackend")
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", SKIFF_HOME / "mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "skiff@localhost")
 # For the SMTP backend (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
@@ -284,6 +310,11 @@ SKIFF_CSP = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
+# A signed-in session ends after this long without a request, and this long after sign-in
+# whatever happens (console.middleware.SessionLifetimeMiddleware).
+SKIFF_SESSION_IDLE_MINUTES = int(os.environ.get("SKIFF_SESSION_IDLE_MINUTES", "120"))
+SKIFF_SESSION_MAX_HOURS = int(os.environ.get("SKIFF_SESSION_MAX_HOURS", "12"))
+SESSION_COOKIE_AGE = SKIFF_SESSION_MAX_HOURS * 3600
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -301,7 +332,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Secrets in URLs (invitation and password-reset links) are masked in every line logged,
+    # the access log included (console.log_redaction.RedactSecretsFilter).
+    "filters": {"redact_secrets": {"()": "console.log_redaction.RedactSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from console.models import User
+from console.owner_only import ensure_private_dir, write_private_file
 from console.periodic import EmbeddedScheduler
 from console.services.teams import team_create, user_create
 from fleet.kafka.errors import KafkaGatewayError
@@ -37,6 +38,7 @@ class Command(BaseCommand):
                 raise CommandError(f"The local Kafka cell did not start: {exc}") from exc
             self.stdout.write(f"Cell '{cell.name}' ready: bootstrap {cell.bootstrap_servers}")
         self._print_login(addrport)
+        self._print_mail()
         scheduler = None
         if settings.CELERY_TASK_ALWAYS_EAGER:
             # No worker or beat in the embedded default: periodic tasks run in this process.
@@ -78,13 +80,33 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.save(update_fields=["is_staff", "is_superuser"])
         team_create(name="Default team", slug="default", owner=user)
-        password_file = Path(settings.SKIFF_HOME) / "console-admin-password"
-        password_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        password_file.write_text(password + "\n")
-        password_file.chmod(0o600)
+        password_file = write_private_file(
+            Path(settings.SKIFF_HOME) / "console-admin-password", password + "\n"
+        )
+        # The password goes to a terminal only: output sent to a file or a log collector is
+        # read by others, so there it is the owner-only file's path.
+        shown = (
+            f"with password {password}\n  (saved in {password_file}"
+            if self._stdout_is_terminal()
+            else f"with the password in {password_file}\n  (readable by this user only"
+        )
         self.stdout.write(
             f"Console: {host}/\n"
-            f"  Sign in as {FIRST_ADMIN_EMAIL} with password {password}\n"
-            f"  (saved in {password_file}; more users: "
+            f"  Sign in as {FIRST_ADMIN_EMAIL} {shown}; more users: "
             "python manage.py create_team_admin --email … --password … --team …)"
         )
+
+    def _stdout_is_terminal(self) -> bool:
+        stream = getattr(self.stdout, "_out", self.stdout)
+        try:
+            return bool(stream.isatty())
+        except (AttributeError, ValueError):
+            return False
+
+    def _print_mail(self) -> None:
+        backend = settings.EMAIL_BACKEND
+        if backend == "console.mail.OwnerOnlyFileBackend":
+            folder = ensure_private_dir(Path(settings.EMAIL_FILE_PATH))
+            self.stdout.write(f"Mail (invitations, password resets): files in {folder}/")
+        else:
+            self.stdout.write(f"Mail is sent with {backend}")
