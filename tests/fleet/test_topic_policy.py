@@ -21,6 +21,8 @@ from tests.fleet.kafka import gateway
 ALLOWED = {
     wire: spec for spec in TOPIC_CONFIGS.values() for wire in to_wire_configs({spec.name: ""})
 }
+# Set by the platform during a rebalance (issue 14), admitted only as partition:broker lists.
+OPERATIONAL = ("leader.replication.throttled.replicas", "follower.replication.throttled.replicas")
 
 
 @pytest.fixture
@@ -59,6 +61,8 @@ def test_every_topic_config_as_a_tenant_key(tenant, admin_connection):
     failures = []
     for name, entry in sorted(every.items()):
         spec = ALLOWED.get(name)
+        if name in OPERATIONAL:
+            continue
         if spec is None:
             # Not settable: even today's value is refused (a value Kafka itself accepts, so the
             # refusal is the policy's). cleanup.policy (create-only in the console) is held to
@@ -100,6 +104,15 @@ def test_every_topic_config_as_a_tenant_key(tenant, admin_connection):
     assert "max.message.bytes" in str(exc) and str(limits.MAX_MESSAGE_BYTES) in str(exc)
     # Removing a config (back to the platform default) stays possible.
     gateway.alter_topic_configs(key, wire, {"retention.ms": None})
+    # The rebalance's throttled-replica lists: the policy cannot tell the platform from a
+    # tenant, so it admits the platform's form (explicit partition:broker pairs) and nothing
+    # else; they only matter while a rebalance sets a broker throttle rate.
+    for name in OPERATIONAL:
+        for bad in ("*", "0:x", "all"):
+            exc = _refusal(lambda n=name, v=bad: gateway.alter_topic_configs(key, wire, {n: v}))
+            assert isinstance(exc, gateway.PolicyViolation) and name in str(exc), (name, bad, exc)
+        gateway.alter_topic_configs(key, wire, {name: "0:1,0:2"})
+        gateway.alter_topic_configs(key, wire, {name: None})
 
 
 def test_topic_creation_outside_the_rules_is_refused(tenant, kafka_cell):

@@ -9,6 +9,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 import org.apache.kafka.common.errors.PolicyViolationException;
@@ -33,6 +35,17 @@ import org.apache.kafka.common.errors.PolicyViolationException;
 final class TopicRules {
     static final String RULES_FILE = "skiff.policy.rules.file";
     static final String MAX_PARTITIONS_OVERRIDE = "skiff.policy.max.partitions.per.request";
+    /**
+     * Operational configs the platform sets on any topic while it moves partitions (issue 14's
+     * rebalances: fleet/kafka/reassignments.py) and clears afterwards. They are not tenant
+     * settings (fleet/topic_rules.py does not list them and the console never offers them), but
+     * the policy cannot tell the platform's request from a tenant's (Kafka gives it no
+     * principal), so it admits them in the one form the platform uses: explicit
+     * partition:broker lists. The wildcard "*" (throttle every replica) stays refused.
+     */
+    static final Set<String> OPERATIONAL = Set.of(
+        "leader.replication.throttled.replicas", "follower.replication.throttled.replicas");
+    private static final Pattern REPLICA_LIST = Pattern.compile("\\d+:\\d+(,\\d+:\\d+)*");
 
     static final class Spec {
         final String name;
@@ -154,6 +167,14 @@ final class TopicRules {
     /** Refuse any config outside the settable set or its range. */
     void checkConfigs(Map<String, String> configs, boolean creating) {
         for (Map.Entry<String, String> entry : configs.entrySet()) {
+            if (OPERATIONAL.contains(entry.getKey())) {
+                String value = entry.getValue();
+                if (value != null && !value.isBlank() && !REPLICA_LIST.matcher(value.replace(" ", "")).matches()) {
+                    throw violation(entry.getKey() + " is set by the platform during a rebalance, "
+                        + "as a list of partition:broker pairs");
+                }
+                continue;
+            }
             Spec spec = this.configs.get(entry.getKey());
             if (spec == null) {
                 if (entry.getValue() == null) {
