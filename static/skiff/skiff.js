@@ -159,6 +159,57 @@
     }
   });
 
+  /* Policy editor: <form data-skiff-policy-editor> with radios name="policy_template", a
+   * textarea name="policy_document" and {{ template_documents|json_script:"policy-templates" }}.
+   * Picking a template loads its document into the textarea, asking first when that would
+   * replace edits made since the last load; typing in the document picks "custom". */
+  function policyTemplates() {
+    var el = document.getElementById("policy-templates");
+    if (!el) return {};
+    try { return JSON.parse(el.textContent) || {}; } catch (e) { return {}; }
+  }
+
+  function policyEditor(form) {
+    if (form.__skiffPolicy) return form.__skiffPolicy;
+    var area = form.querySelector('textarea[name="policy_document"]');
+    var checked = form.querySelector('input[name="policy_template"]:checked');
+    form.__skiffPolicy = { area: area, loaded: area ? area.value : "", current: checked ? checked.value : null };
+    return form.__skiffPolicy;
+  }
+
+  document.addEventListener("change", function (evt) {
+    var input = evt.target;
+    if (!(input instanceof HTMLInputElement) || input.name !== "policy_template") return;
+    var form = input.closest("[data-skiff-policy-editor]");
+    if (!form) return;
+    var state = policyEditor(form);
+    var doc = policyTemplates()[input.value];
+    if (!state.area || doc === undefined) { state.current = input.value; return; }
+    if (state.area.value !== state.loaded && state.area.value !== doc &&
+        !window.confirm("Replace your unsaved edits in the policy document with the " +
+                        input.parentNode.textContent.trim() + " template?")) {
+      var previous = state.current && form.querySelector('input[name="policy_template"][value="' + state.current + '"]');
+      if (previous) previous.checked = true;
+      return;
+    }
+    state.area.value = doc;
+    state.loaded = doc;
+    state.current = input.value;
+  });
+
+  document.addEventListener("input", function (evt) {
+    var area = evt.target;
+    if (!(area instanceof HTMLTextAreaElement) || area.name !== "policy_document") return;
+    var form = area.closest("[data-skiff-policy-editor]");
+    if (!form) return;
+    var state = policyEditor(form);
+    var custom = form.querySelector('input[name="policy_template"][value="custom"]');
+    if (custom && !custom.checked && area.value !== state.loaded) {
+      custom.checked = true;
+      state.current = "custom";
+    }
+  });
+
   /* ---------------------------------------------------------------------------------------
    * Charts (needs uplot-1.6.32/uPlot.iife.min.js loaded before this runs its init, i.e. on
    * DOMContentLoaded / after htmx swaps).
@@ -486,12 +537,42 @@
   document.addEventListener("skiff:theme", function () {
     charts.forEach(buildPlot); // axis colours follow the theme
   });
+  /* A region that scrolls sideways (a wide table on a phone) must be reachable with the
+   * keyboard: give it a tab stop while it overflows, and none when it does not. */
+  var SCROLLERS = ".table-responsive, .page-body table.table, pre.skiff-snippet";
+
+  function markScrollable() {
+    var els = document.querySelectorAll(SCROLLERS);
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      var scrolls = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+      if (scrolls && getComputedStyle(el).overflowX !== "visible") {
+        if (!el.hasAttribute("tabindex")) {
+          el.setAttribute("tabindex", "0");
+          el.setAttribute("data-skiff-scroll-stop", "");
+        }
+      } else if (el.hasAttribute("data-skiff-scroll-stop")) {
+        el.removeAttribute("tabindex");
+        el.removeAttribute("data-skiff-scroll-stop");
+      }
+    }
+  }
+
+  var scrollTimer = null;
+  window.addEventListener("resize", function () {
+    if (scrollTimer) window.clearTimeout(scrollTimer);
+    scrollTimer = window.setTimeout(markScrollable, 100);
+  });
+  document.addEventListener("toggle", markScrollable, true); // a <details> opened or closed
+
   document.addEventListener("DOMContentLoaded", function () {
     applyTheme(); // sets aria-pressed on toggles that now exist
     initCharts(document);
+    markScrollable();
   });
   document.addEventListener("htmx:afterSettle", function (evt) {
     initCharts(evt.target);
+    markScrollable();
   });
 
   window.Skiff = {
