@@ -46,9 +46,12 @@ class MeterSpec(NamedTuple):
 
 
 # Storage is metered in GiB-hours and billed per GiB-month; the others bill what they meter.
-# Default prices: Amazon MSK Serverless list prices, us-east-1.
+# Default prices: Amazon MSK Serverless list prices, us-east-1, except cluster-hours: the
+# service promises no hourly charge for idle brokers, so they are free by default (the meter
+# stays and is shown; a platform may set a floor in the price book). Migration 0003 moved
+# installations still on the seeded 0.75 to 0.
 METERS: dict[str, MeterSpec] = {
-    Meter.CLUSTER_HOURS: MeterSpec("hour", "hour", Decimal("0.75")),
+    Meter.CLUSTER_HOURS: MeterSpec("hour", "hour", Decimal("0")),
     Meter.PARTITION_HOURS: MeterSpec("partition-hour", "partition-hour", Decimal("0.0015")),
     Meter.STORAGE: MeterSpec("GiB-hour", "GiB-month", Decimal("0.10")),
     Meter.DATA_IN: MeterSpec("GiB", "GiB", Decimal("0.10")),
@@ -70,6 +73,9 @@ NOTE_MAX_LENGTH = 200
 DEFAULT_PRICES: dict[str, Decimal] = {meter: spec.default_price for meter, spec in METERS.items()}
 DEFAULT_PRICES_EFFECTIVE_FROM = dt.date(2022, 1, 1)
 DEFAULT_PRICES_NOTE = "MSK Serverless, us-east-1"
+DEFAULT_PRICE_NOTES = {
+    Meter.CLUSTER_HOURS: "No hourly charge for clusters (a platform may set a floor)",
+}
 
 EMPTY_PRICE_BOOK_MESSAGE = (
     "The price book has no prices, so usage cannot be priced. Platform staff: restore the "
@@ -93,7 +99,7 @@ def price_book_seed_defaults() -> int:
             meter=meter,
             unit_price=unit_price,
             effective_from=DEFAULT_PRICES_EFFECTIVE_FROM,
-            note=DEFAULT_PRICES_NOTE,
+            note=DEFAULT_PRICE_NOTES.get(meter, DEFAULT_PRICES_NOTE),
         )
         for meter, unit_price in DEFAULT_PRICES.items()
         if meter not in present

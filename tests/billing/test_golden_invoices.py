@@ -21,7 +21,8 @@ def lines_of(invoice):
     ]
 
 
-def test_a_whole_30_day_month_at_the_default_prices():
+@pytest.mark.usefixtures("cluster_hour_floor")
+def test_a_whole_30_day_month_at_msk_serverless_prices():
     """720 h, 50 partitions, 100 GiB in, 200 GiB out, 50 GiB stored throughout = $619.00."""
     cluster = billed_cluster("2026-11-01 00:00", name="orders")
     partitions(cluster, "events", "2026-11-01 00:00", 50)
@@ -69,6 +70,7 @@ def test_a_whole_30_day_month_at_the_default_prices():
     assert sum(r.quantity for r in november) == 36000
 
 
+@pytest.mark.usefixtures("cluster_hour_floor")
 def test_mid_month_create_and_delete_with_a_price_change():
     """October (744 h): cluster 10th 06:30 → 20th 18:15; cluster-hour price 0.80 from the 15th.
 
@@ -135,7 +137,8 @@ def test_an_emptied_price_book_is_an_error_until_the_default_prices_are_restored
     assert price_book_seed_defaults() == 5
     close_month(parse_month("2026-11"), now=at("2026-12-01 01:00"))
     line = Invoice.objects.get(team=cluster.team).lines.get(meter="cluster_hours")
-    assert (line.quantity, line.unit_price, line.amount) == (1, Decimal("0.75"), Decimal("0.75"))
+    # Cluster-hours are free by default: the meter is still measured and shown.
+    assert (line.quantity, line.unit_price, line.amount) == (1, Decimal("0"), Decimal("0.00"))
     assert PriceVersion.objects.count() == 5
 
 

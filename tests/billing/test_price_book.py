@@ -27,6 +27,7 @@ from billing.services.price_book import (
     price_version_create,
     price_version_delete,
     price_version_update,
+    utc_today,
 )
 from console.models import AuditEvent
 from tests.billing.helpers import api_for, browser, member
@@ -174,7 +175,7 @@ def test_the_book_says_which_version_is_in_effect_superseded_or_scheduled():
     assert [(p.version.unit_price, p.state) for p in cluster_hours.versions] == [
         (Decimal("0.85"), "scheduled"),
         (Decimal("0.80"), "current"),
-        (Decimal("0.75"), "superseded"),
+        (Decimal("0"), "superseded"),  # the default: no hourly charge
     ]
     assert meters["storage"].current.unit_price == Decimal("0.10")
     assert meters["storage"].unit == "GiB-month"
@@ -311,11 +312,43 @@ def test_every_meter_has_its_units_and_a_default_price_in_the_price_book():
     assert all(USAGE_UNITS[m] == BILLING_UNITS[m] for m in METER_ORDER if m != Meter.STORAGE)
 
 
-def test_the_migration_seeds_a_frozen_copy_of_the_default_prices():
-    migration = importlib.import_module("billing.migrations.0002_seed_price_book")
-    assert migration.PRICES == DEFAULT_PRICES
-    assert migration.EFFECTIVE_FROM == DEFAULT_PRICES_EFFECTIVE_FROM
+def test_the_migrations_seed_a_frozen_copy_of_the_default_prices():
+    seed = importlib.import_module("billing.migrations.0002_seed_price_book")
+    free = importlib.import_module("billing.migrations.0003_cluster_hours_free_by_default")
+    # 0002 seeded MSK's prices; 0003 made cluster-hours free where that seed was untouched.
+    assert {**seed.PRICES, Meter.CLUSTER_HOURS: free.NEW} == DEFAULT_PRICES
+    assert seed.EFFECTIVE_FROM == free.EFFECTIVE_FROM == DEFAULT_PRICES_EFFECTIVE_FROM
+    assert free.SEEDED == seed.PRICES[Meter.CLUSTER_HOURS]
     assert default_versions() == DEFAULT_PRICES
+    assert DEFAULT_PRICES[Meter.CLUSTER_HOURS] == Decimal("0")
+
+
+def test_cluster_hours_become_free_only_where_the_seeded_price_is_untouched():
+    from django.apps import apps
+
+    free = importlib.import_module("billing.migrations.0003_cluster_hours_free_by_default")
+    hours = PriceVersion.objects.filter(meter=Meter.CLUSTER_HOURS)
+
+    # An installation still on the seed (0.75, 2022-01-01, added by no one): now 0.
+    hours.update(unit_price=free.SEEDED, note=free.SEED_NOTE)
+    free.free_cluster_hours(apps, None)
+    assert list(hours.values_list("unit_price", flat=True)) == [Decimal("0")]
+    free.back_to_the_seed(apps, None)  # and the reverse migration restores it
+    assert list(hours.values_list("unit_price", flat=True)) == [free.SEEDED]
+
+    # A platform that changed the seeded price keeps its price.
+    hours.update(unit_price=Decimal("0.5"))
+    free.free_cluster_hours(apps, None)
+    assert list(hours.values_list("unit_price", flat=True)) == [Decimal("0.5")]
+
+    # So does one that added a cluster-hour version of its own (a floor, say).
+    hours.update(unit_price=free.SEEDED)
+    floor = price_version_create(
+        meter=Meter.CLUSTER_HOURS, unit_price="0.1", effective_from=utc_today() + dt.timedelta(days=2)
+    )
+    free.free_cluster_hours(apps, None)
+    assert sorted(hours.values_list("unit_price", flat=True)) == [Decimal("0.1"), free.SEEDED]
+    assert PriceVersion.objects.get(pk=floor.pk).unit_price == Decimal("0.1")
 
 
 def test_a_lookup_on_an_empty_price_book_is_a_clear_error_and_writes_nothing():

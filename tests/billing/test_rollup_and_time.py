@@ -108,6 +108,7 @@ def test_hours_of_months_including_a_leap_february():
             parse_month(bad)
 
 
+@pytest.mark.usefixtures("cluster_hour_floor")
 def test_a_cluster_across_the_leap_day_month_end_is_split_between_invoices():
     """Feb 28 2028 22:00 → Mar 1 02:00: 26 h in February (29 days), 2 h in March."""
     cluster = billed_cluster("2028-02-28 22:00", "2028-03-01 02:00")
@@ -132,6 +133,7 @@ def test_a_cluster_across_the_leap_day_month_end_is_split_between_invoices():
     assert march.status == Invoice.Status.DRAFT and march.number is None
 
 
+@pytest.mark.usefixtures("cluster_hour_floor")
 def test_a_31_day_month_and_the_close_waits_for_the_grace_period():
     cluster = billed_cluster("2026-12-01 00:00")
     with pytest.raises(BillingError, match="2027-01-01 01:00"):
