@@ -53,6 +53,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
     path("billing/", include("billing.urls")),
     path("clusters/", include("clusters.urls")),
+    path("fleet/", include("fleet.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from a URL: no inline script under the CSP.

@@ -125,3 +125,14 @@ def describe_many_topic_configs(
             if wanted is None or key in wanted
         }
     return out
+
+
+def describe_broker_configs(
+    conn: KafkaConnection, broker_id: int
+) -> dict[str, ConfigEntryDescription]:
+    """One broker's configuration as it reports it (what a registration's check reads)."""
+    return _describe_configs(
+        conn,
+        ConfigResource(ResourceType.BROKER, str(broker_id)),
+        f"Reading the configuration of broker {broker_id}",
+    )

@@ -129,6 +129,31 @@ def sampled_topic(w: World, p: str) -> dict:
     return {"pk": w.cluster.pk, "topic": "payments"}
 
 
+def cell_pk(w: World, p: str) -> dict:
+    return {"pk": w.cluster.cell_id}
+
+
+def broker_kwargs(w: World, p: str) -> dict:
+    from fleet.models import Broker
+
+    Broker.objects.get_or_create(
+        cell_id=w.cluster.cell_id,
+        node_id=1,
+        defaults={"host": "127.0.0.1", "port": 9, "metrics_url": "http://127.0.0.1:9/metrics"},
+    )
+    return {"pk": w.cluster.cell_id, "node_id": 1}
+
+
+def operation_pk(w: World, p: str) -> dict:
+    """A finished rebalance of the world's cell (cancelling it changes nothing)."""
+    from fleet.models import FleetOperation
+
+    operation = FleetOperation.objects.create(
+        cell_id=w.cluster.cell_id, kind="rebalance", mode="full", state="succeeded"
+    )
+    return {"pk": operation.pk}
+
+
 def topic_kwargs(w: World, p: str) -> dict:
     return {"pk": w.cluster.pk, "name": "payments"}
 
@@ -236,6 +261,9 @@ def team_of(w: World, p: str, response) -> tuple[str, str]:
     team = w.other_team if p == "outsider" else w.team
     return "team", str(team.pk)
 
+
+# Fleet pages and API (issue 14): platform staff only; everyone else, anonymous too, 404.
+FLEET_STAFF_ONLY = {p: 404 for p in PRINCIPALS} | {"staff": 200}
 
 # Column order: owner, admin, developer, billing, viewer, anonymous, outsider, staff.
 # Pages: 302 for anonymous (to login) and for staff (no team: to /team/none/).
@@ -347,6 +375,26 @@ ROUTES: dict[str, list[Check]] = {
     "billing:price_version_withdraw": [
         Check("POST", S(403, 403, 403, 403, 403, 302, 403, 302), data=scheduled_price),
     ],
+    # Fleet pages (issue 14): platform staff only; everyone else, anonymous included, 404.
+    "fleet:cell_list": [Check("GET", FLEET_STAFF_ONLY)],
+    "fleet:cell_register": [
+        Check("GET", FLEET_STAFF_ONLY),
+        Check("POST", S(*[404] * 7, 400), data={"name": "x"}),  # invalid: the form again
+    ],
+    "fleet:cell_detail": [Check("GET", FLEET_STAFF_ONLY, kwargs=cell_pk)],
+    "fleet:cell_live": [Check("GET", FLEET_STAFF_ONLY, kwargs=cell_pk)],
+    "fleet:cell_admission": [
+        Check("POST", S(*[404] * 7, 302), kwargs=cell_pk, data={"admission": "draining"})
+    ],
+    "fleet:broker_detail": [Check("GET", FLEET_STAFF_ONLY, kwargs=broker_kwargs)],
+    "fleet:operation_preview": [
+        Check("POST", FLEET_STAFF_ONLY, kwargs=cell_pk, data={"kind": "rebalance", "mode": "full"})
+    ],
+    "fleet:operation_start": [
+        Check("POST", S(*[404] * 7, 302), kwargs=cell_pk, data={"kind": "rebalance"})
+    ],
+    "fleet:operation_detail": [Check("GET", FLEET_STAFF_ONLY, kwargs=operation_pk)],
+    "fleet:operation_cancel": [Check("POST", S(*[404] * 7, 302), kwargs=operation_pk)],
     # --- clusters ------------------------------------------------------------------------
     "home": [Check("GET", S(200, 200, 200, 200, 200, 302, 200, 302))],
     "clusters:list": [Check("GET", S(200, 200, 200, 200, 200, 302, 200, 302))],
