@@ -357,6 +357,16 @@ LOGGING = {
 SKIFF_PARTITIONS_PER_BROKER = int(os.environ.get("SKIFF_PARTITIONS_PER_BROKER", "4000"))
 # JVM heap per broker of the cells `manage.py fleet up` and `make run` start.
 SKIFF_BROKER_HEAP_MB = int(os.environ.get("SKIFF_BROKER_HEAP_MB", "1024"))
+# Fleet operations (issue 14, fleet/services/operations.py): partitions per reassignment batch,
+# the replication throttle (bytes/s per broker) while a batch copies, the most one batch may
+# take, how often a running batch is polled, and when a silent worker's operation is resumed.
+SKIFF_REBALANCE_BATCH_SIZE = int(os.environ.get("SKIFF_REBALANCE_BATCH_SIZE", "10"))
+SKIFF_REBALANCE_THROTTLE_BYTES = int(
+    os.environ.get("SKIFF_REBALANCE_THROTTLE_BYTES", str(50 * 1024 * 1024))
+)
+SKIFF_REBALANCE_BATCH_TIMEOUT = float(os.environ.get("SKIFF_REBALANCE_BATCH_TIMEOUT", "1800"))
+SKIFF_REBALANCE_POLL_SECONDS = float(os.environ.get("SKIFF_REBALANCE_POLL_SECONDS", "1"))
+SKIFF_OPERATION_STALE_SECONDS = float(os.environ.get("SKIFF_OPERATION_STALE_SECONDS", "120"))
 # The supervisor of local cells (`manage.py fleet supervise`, and a thread of run_console):
 # seconds between checks; a broker that died is started again within about this delay.
 SKIFF_SUPERVISOR_INTERVAL = float(os.environ.get("SKIFF_SUPERVISOR_INTERVAL", "5"))

@@ -1,12 +1,17 @@
-"""Celery tasks of the fleet: ids in, services do the work, safe to run twice."""
+"""Celery tasks of the fleet: ids in, the services do the work, safe to run twice."""
 
 from celery import shared_task
 
-from fleet.services.autoscaler import autoscale_all
+from fleet.services.operations import resume_stale_operations, run_operation
 
 
 @shared_task(acks_late=True)
-def autoscale_task() -> None:
-    """Periodic: evaluate every local and compose cell, scale when a level is sustained."""
+def run_fleet_operation(operation_id: int) -> None:
+    """Run (or resume) one fleet operation; a second delivery finds it claimed and returns."""
+    run_operation(operation_id=operation_id)
 
-    autoscale_all()
+
+@shared_task(acks_late=True)
+def resume_stale_operations_task() -> None:
+    """Periodic: pick up operations whose worker stopped heartbeating (crash, restart)."""
+    resume_stale_operations()

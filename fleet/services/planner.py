@@ -83,8 +83,8 @@ class Move:
         return {
             "topic": self.topic,
             "partition": self.partition,
-            "from": list(self.from_replicas),
-            "to": list(self.to_replicas),
+            "from_replicas": list(self.from_replicas),
+            "to_replicas": list(self.to_replicas),
             "bytes": self.bytes,
         }
 
@@ -93,8 +93,8 @@ class Move:
         return cls(
             topic=str(data["topic"]),
             partition=int(data["partition"]),
-            from_replicas=tuple(int(b) for b in data["from"]),
-            to_replicas=tuple(int(b) for b in data["to"]),
+            from_replicas=tuple(int(b) for b in data["from_replicas"]),
+            to_replicas=tuple(int(b) for b in data["to_replicas"]),
             bytes=int(data.get("bytes", 0)),
         )
 
@@ -144,11 +144,17 @@ class RebalancePlan:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON for FleetOperation.plan (see `from_dict`)."""
+        """JSON for FleetOperation.plan (see `from_dict`): the summary, then every move and
+        the batches (indexes into the moves)."""
+        summary = self.summary()
         return {
-            **self.summary(),
-            "move_list": [move.to_dict() for move in self.moves],
-            "batch_list": [list(batch) for batch in self.batches],
+            "mode": self.mode,
+            "target_broker_ids": list(self.target_broker_ids),
+            "summary": {k: v for k, v in summary.items() if k not in ("before", "after")},
+            "before": summary["before"],
+            "after": summary["after"],
+            "moves": [move.to_dict() for move in self.moves],
+            "batches": [list(batch) for batch in self.batches],
         }
 
     @classmethod
@@ -159,8 +165,8 @@ class RebalancePlan:
         return cls(
             mode=str(data["mode"]),
             target_broker_ids=tuple(int(b) for b in data.get("target_broker_ids", ())),
-            moves=tuple(Move.from_dict(m) for m in data.get("move_list", ())),
-            batches=tuple(tuple(int(i) for i in b) for b in data.get("batch_list", ())),
+            moves=tuple(Move.from_dict(m) for m in data.get("moves", ())),
+            batches=tuple(tuple(int(i) for i in b) for b in data.get("batches", ())),
             before=loads(data.get("before", {})),
             after=loads(data.get("after", {})),
         )
