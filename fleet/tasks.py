@@ -1,8 +1,16 @@
-"""Celery tasks of the fleet: ids in, the services do the work, safe to run twice."""
+"""Celery tasks of the fleet: ids in, services do the work, safe to run twice."""
 
 from celery import shared_task
 
+from fleet.services.autoscaler import autoscale_all
 from fleet.services.operations import resume_stale_operations, run_operation
+
+
+@shared_task(acks_late=True)
+def autoscale_task() -> None:
+    """Periodic: evaluate every local and compose cell, scale when a level is sustained."""
+
+    autoscale_all()
 
 
 @shared_task(acks_late=True)
