@@ -19,6 +19,7 @@ from django.conf import settings
 from fleet.kafka import acls, brokers, groups, logdirs, quotas, scram, topics
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import CellUnreachable
+from fleet.kafka.plain import PlainCredentials, plain_credentials_path
 from fleet.kafka.types import (
     AclBinding,
     BrokerDescription,
@@ -60,8 +61,12 @@ def cell_connection(cell: Cell) -> KafkaConnection:
 class PlatformSuperuser:
     """Super-user on one cell. Every call may touch any tenant: say so in the caller's name."""
 
-    def __init__(self, connection: KafkaConnection) -> None:
+    def __init__(
+        self, connection: KafkaConnection, *, plain_credentials: PlainCredentials | None = None
+    ) -> None:
         self.connection = connection
+        # The cell's SASL/PLAIN credentials file (issue 17), on cells whose brokers read one.
+        self.plain_credentials = plain_credentials
 
     # Cell
     def describe_cluster(self) -> ClusterDescription:
@@ -101,9 +106,16 @@ class PlatformSuperuser:
 
     # SCRAM users
     def create_scram_user(self, username: str, password: str) -> None:
+        """Set the user's secret: its SCRAM credential and, where the cell offers PLAIN, the
+        salted hash the brokers' PLAIN handler checks (so rotation reaches both)."""
         scram.create_scram_user(self.connection, username, password)
+        if self.plain_credentials is not None:
+            self.plain_credentials.set(username, password)
 
     def revoke_scram_user(self, username: str, *, missing_ok: bool = True) -> bool:
+        # PLAIN first: a failure half-way leaves the key unable to log in, never the reverse.
+        if self.plain_credentials is not None:
+            self.plain_credentials.remove(username)
         return scram.revoke_scram_user(self.connection, username, missing_ok=missing_ok)
 
     def list_scram_users(self) -> set[str]:
@@ -138,4 +150,12 @@ class PlatformSuperuser:
 
 def platform_superuser(cell: Cell) -> PlatformSuperuser:
     """The platform's super-user client for one cell (platform code only; see the module)."""
-    return PlatformSuperuser(cell_connection(cell))
+    return PlatformSuperuser(cell_connection(cell), plain_credentials=cell_plain_credentials(cell))
+
+
+def cell_plain_credentials(cell: Cell) -> PlainCredentials | None:
+    """The PLAIN credentials file of a cell the platform launches (its brokers read the file
+    beside the cell's admin credentials); None for cells that do not offer PLAIN."""
+    if cell.kind != "local":
+        return None
+    return PlainCredentials(plain_credentials_path(Path(cell.credentials_path).parent))

@@ -55,6 +55,7 @@ from pathlib import Path
 from fleet import limits
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import KafkaGatewayError
+from fleet.kafka.plain import plain_credentials_path
 from fleet.kafka.topics import describe_cluster
 from fleet.runtime import certs, topic_policy
 from fleet.runtime.classpath import DEFAULT_FLEET_DIR, REPO_ROOT, Runtime, ensure_classpath
@@ -239,6 +240,10 @@ class ConnectionLimits:
         }
 
 
+# The broker-side check of SASL/PLAIN logins (fleet/policy/, built into fleet/lib).
+PLAIN_CALLBACK_HANDLER = "io.skiff.auth.SkiffPlainServerCallbackHandler"
+
+
 def replication_defaults(cluster_size: int) -> tuple[int, int]:
     """(replication factor, min.insync.replicas) for a cell of ``cluster_size`` brokers."""
     replication_factor = limits.cell_replication_factor(cluster_size)
@@ -261,6 +266,7 @@ def render_node_properties(
     connection_limits: ConnectionLimits | None = None,
     internal_platform_login: bool = False,
     policy_rules_path: str | None = None,
+    plain_credentials_path: str | None = None,
 ) -> str:
     """The server.properties of one node of a secured Skiff cell.
 
@@ -360,6 +366,20 @@ def render_node_properties(
     # run by the controllers, with the rules file rendered from fleet/topic_rules.py.
     if policy_rules_path is not None:
         props.update(topic_policy.policy_properties(policy_rules_path))
+    if plain_credentials_path is not None:
+        # SASL/PLAIN beside SCRAM on the tenant listener (issue 17), for clients that Kafka 4's
+        # SCRAM nonce check locks out (librdkafka < 2.6.1). Skiff's handler checks the key's
+        # secret against the salted hash the platform writes (fleet/kafka/plain.py); the
+        # principal is User:<key username> either way, so ACLs and quotas are the same.
+        if any(c in plain_credentials_path for c in '"\\\n;'):
+            raise ValueError("the PLAIN credentials path must not contain quotes or ';'")
+        props["listener.name.client.sasl.enabled.mechanisms"] = "SCRAM-SHA-512,PLAIN"
+        props["listener.name.client.plain.sasl.jaas.config"] = (
+            f'{plain} required credentials_file="{plain_credentials_path}";'
+        )
+        props["listener.name.client.plain.sasl.server.callback.handler.class"] = (
+            PLAIN_CALLBACK_HANDLER
+        )
     if extra:
         props.update(extra)
     lines = ["# Rendered by fleet.runtime.launcher.render_node_properties: do not edit."]
@@ -1035,6 +1055,7 @@ class LocalCell:
             extra=extra,
             connection_limits=self.connection_limits,
             policy_rules_path=policy_rules_path,
+            plain_credentials_path=str(plain_credentials_path(self.state_dir)),
         )
         certs.write_private_file(self._properties_path(node.node_id), text)
 
