@@ -27,11 +27,13 @@ def active_cluster(member, capture, **spec):
     return cluster, created.initial_key, created.secret
 
 
-def as_key(cell, username, secret, timeout=10.0):
+def as_key(cell, username, secret, timeout=10.0, mechanism="SCRAM-SHA-512"):
+    """A client connection with a key: SCRAM-SHA-512, or PLAIN (issue 17) when asked."""
     return gateway.KafkaConnection(
         bootstrap=cell.bootstrap_servers,
         username=username,
         password=secret,
         ca_path=cell.ca_path,
         timeout=timeout,
+        mechanism=mechanism,
     )

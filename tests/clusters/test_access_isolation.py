@@ -3,6 +3,8 @@
 Clusters A and B (different teams) and C (A's team, another cluster) share the session's cell,
 each with an admin-policy key — the most a policy can grant. A's key then tries everything it
 could use to reach B, C or anything outside its prefix. The broker must refuse every attempt.
+The whole attack list runs twice: with A's key authenticated by SCRAM-SHA-512, and by PLAIN
+(issue 17), since ACLs must bind the same principal whichever mechanism let it in.
 """
 
 import uuid
@@ -18,14 +20,14 @@ from tests.fleet.kafka.util import eventually
 MIN_KINDS = 25
 
 
-@pytest.fixture
-def tenants(cell, admin_connection, django_capture_on_commit_callbacks, db):
+@pytest.fixture(params=["SCRAM-SHA-512", "PLAIN"])
+def tenants(request, cell, admin_connection, django_capture_on_commit_callbacks, db):
     capture = django_capture_on_commit_callbacks
     team_a, team_b = new_member("isa"), new_member("isb")
     a, a_key, a_secret = active_cluster(team_a, capture, name="orders")
     b, b_key, b_secret = active_cluster(team_b, capture, name="orders")
     c, _c_key, _c_secret = active_cluster(team_a, capture, name="billing")
-    a_conn = as_key(cell, a_key.username, a_secret)
+    a_conn = as_key(cell, a_key.username, a_secret, mechanism=request.param)
     b_conn = as_key(cell, b_key.username, b_secret)
     # B's things, made by B's own key: a topic with data, a group with offsets, a txn id.
     b_topic, b_group, b_txn = (f"{b.wire_prefix}{x}" for x in ("data", "readers", "tx"))
