@@ -89,7 +89,6 @@ The decision itself (`decide`) is pure: figures, history, thresholds and the tim
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -101,6 +100,7 @@ from django.utils import timezone
 from console.errors import ApplicationError, Conflict
 from fleet.kafka.platform import platform_superuser
 from fleet.models import AutoscaleDecision, Broker, Cell, FleetOperation, ThroughputSnapshot
+from fleet.services.operations import start_operation
 
 logger = logging.getLogger(__name__)
 
@@ -523,9 +523,6 @@ def decision_metrics(*, load: CellLoad, verdict: Verdict, thresholds: Thresholds
 
 
 def _start(cell: Cell, verdict: Verdict) -> FleetOperation:
-    # The engine (fleet.services.operations) lands beside this module in the same issue; looked
-    # up at call time until it does, so the autoscaler imports (and records) without it.
-    start_operation = importlib.import_module("fleet.services.operations").start_operation
     if verdict.action == Action.SCALE_UP:
         return start_operation(
             cell=cell, kind=FleetOperation.Kind.ADD_BROKER, requested_by=REQUESTED_BY
