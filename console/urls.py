@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("console.api.urls")),
     path("", include("clusters.api.urls")),
     path("", include("billing.api.urls")),
+    path("fleet/", include("fleet.api.urls")),
 ]
 
 urlpatterns = [

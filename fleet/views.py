@@ -7,7 +7,6 @@ fleet.services.cell_status, writes from the services (registration, operations).
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.views import View
 from console.errors import ApplicationError, NotFound
 from fleet.forms import AdmissionForm, OperationForm, RegisterCellForm
 from fleet.models import Broker, Cell, FleetOperation
+from fleet.previews import preview_lines
 from fleet.selectors import (
     cell_active_operation,
     cell_autoscale_decisions,
@@ -26,6 +26,7 @@ from fleet.selectors import (
     cell_operations,
     placement_candidates,
 )
+from fleet.services import operations
 from fleet.services.cell_status import cell_status
 from fleet.services.registration import CellRefused, register_external_cell, set_cell_admission
 
@@ -34,11 +35,8 @@ LIVE_POLL_SECONDS = 10
 
 
 def operations_service() -> ModuleType | None:
-    """fleet.services.operations (preview, start, cancel), or None where it is missing."""
-    try:
-        return importlib.import_module("fleet.services.operations")
-    except ImportError:
-        return None
+    """fleet.services.operations (preview, start, cancel)."""
+    return operations
 
 
 class FleetStaffView(View):
@@ -189,29 +187,6 @@ class OperationPreviewView(FleetStaffView):
             preview_lines=preview_lines(preview),
             error=error,
         )
-
-
-def preview_lines(preview: Any) -> list[tuple[str, str]]:
-    """A preview as label/value lines, whatever shape the operations service gives it."""
-    if preview is None:
-        return []
-    summary = getattr(preview, "summary", None)
-    if callable(summary):
-        summary = summary()
-    if isinstance(summary, dict):
-        return [(str(k).replace("_", " "), _text(v)) for k, v in summary.items()]
-    if summary:
-        return [("summary", str(summary))]
-    fields = getattr(preview, "__dataclass_fields__", None)
-    if fields:
-        return [(name.replace("_", " "), _text(getattr(preview, name))) for name in fields]
-    return [("summary", str(preview))]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list | tuple) and len(value) > 12:
-        return f"{len(value)} items"
-    return str(value)
 
 
 class OperationStartView(FleetStaffView):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import importlib
 import threading
 import time
 import urllib.error
@@ -42,6 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from console.errors import ApplicationError
 from fleet import limits
+from fleet.kafka import brokers as kafka_brokers
 from fleet.kafka.logdirs import BrokerLogUsage
 from fleet.kafka.platform import platform_superuser
 from fleet.kafka.topics import list_topics
@@ -168,11 +168,8 @@ def _section(run: Callable[[], T]) -> tuple[T | None, str]:
 
 
 def _brokers_module() -> Any:
-    """fleet.kafka.brokers (describe_brokers, describe_quorum), or None where it is missing."""
-    try:
-        return importlib.import_module("fleet.kafka.brokers")
-    except ImportError:
-        return None
+    """fleet.kafka.brokers: describe_brokers (fenced ones too) and describe_quorum."""
+    return kafka_brokers
 
 
 def cell_status(cell: Cell) -> CellStatus:

@@ -758,6 +758,38 @@ ROUTES: dict[str, list[Check]] = {
             data={"to": "earliest"},
         )
     ],
+    # --- API: the fleet (issue 14), platform staff only (by session here); 404 for others ---
+    "fleet-cell-list": [
+        Check("GET", FLEET_STAFF_ONLY),
+        Check("POST", S(*[404] * 7, 400), data={"name": "x"}),
+    ],
+    "fleet-cell-detail": [
+        Check("GET", FLEET_STAFF_ONLY, kwargs=cell_pk),
+        Check(
+            "PATCH",
+            FLEET_STAFF_ONLY,
+            kwargs=cell_pk,
+            data={"admission": "draining"},
+            audit="cell.admission",
+        ),
+    ],
+    "fleet-broker-list": [Check("GET", FLEET_STAFF_ONLY, kwargs=cell_pk)],
+    "fleet-broker-detail": [Check("GET", FLEET_STAFF_ONLY, kwargs=broker_kwargs)],
+    "fleet-operation-list": [
+        Check("GET", FLEET_STAFF_ONLY),
+        Check("POST", S(*[404] * 7, 400), data=lambda w, p: {"cell": w.cluster.cell_id}),
+    ],
+    "fleet-operation-preview": [
+        # No broker here: the preview cannot read the cell (503), or the service is missing.
+        Check(
+            "POST",
+            S(*[404] * 7, (200, 503)),
+            data=lambda w, p: {"cell": w.cluster.cell_id, "kind": "rebalance", "mode": "full"},
+        )
+    ],
+    "fleet-operation-detail": [Check("GET", FLEET_STAFF_ONLY, kwargs=operation_pk)],
+    "fleet-operation-cancel": [Check("POST", S(*[404] * 7, 409), kwargs=operation_pk)],
+    "fleet-placement": [Check("GET", FLEET_STAFF_ONLY)],
     # --- API schema and docs: public, like the docs of any API -----------------------------
     "api-schema": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
     "api-docs": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
@@ -954,7 +986,10 @@ def audit_problem(world, check, principal, token, kwargs, response, before) -> s
     wrong = []
     if event.action != check.audit:
         wrong.append(f"action {event.action!r} != {check.audit!r}")
-    if event.actor_token_id != token.pk or event.actor_user_id != token.user_id:
+    if token is None:  # staff call the platform API with their session (they have no token)
+        if event.actor_token_id is not None or event.actor_user_id != world.users[principal].pk:
+            wrong.append(f"actor {event.actor_repr!r} is not the caller")
+    elif event.actor_token_id != token.pk or event.actor_user_id != token.user_id:
         wrong.append(f"actor {event.actor_repr!r} is not the caller's token")
     if event.target_id != want_id or (want_type and event.target_type != want_type):
         wrong.append(f"object {event.target_type}#{event.target_id} != {want_type}#{want_id}")
