@@ -29,6 +29,7 @@ below the measured rate would cap the tenant by design, not by overhead.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -97,7 +98,22 @@ def client_configs(info, tenant_user: str, tenant_secret: str, ports: dict[int, 
     }
 
 
-def produce(conf: dict, topic: str, values: list[bytes], count: int) -> float:
+class ThrottleMeter:
+    """librdkafka's statistics callback: milliseconds the brokers throttled this client.
+
+    A client over a quota (byte rate or request time) gets a throttle time in its responses;
+    librdkafka reports it per broker in a rolling window reset every statistics interval.
+    """
+
+    def __init__(self) -> None:
+        self.ms = 0
+
+    def __call__(self, text: str) -> None:
+        for broker in json.loads(text).get("brokers", {}).values():
+            self.ms += int(broker.get("throttle", {}).get("sum", 0))
+
+
+def produce(conf: dict, topic: str, values: list[bytes], count: int) -> tuple[float, ThrottleMeter]:
     """Seconds to produce `count` records (cycling through `values`) and have them all acked.
 
     One more record is produced first, before the clock starts (see below).
@@ -105,6 +121,7 @@ def produce(conf: dict, topic: str, values: list[bytes], count: int) -> float:
     from confluent_kafka import KafkaException, Producer
 
     errors: list[str] = []
+    throttle = ThrottleMeter()
 
     def on_delivery(err, _msg) -> None:
         if err is not None:
@@ -119,6 +136,8 @@ def produce(conf: dict, topic: str, values: list[bytes], count: int) -> float:
             "batch.size": 1_000_000,
             "compression.type": "none",
             "queue.buffering.max.kbytes": 262_144,
+            "statistics.interval.ms": 500,
+            "stats_cb": throttle,
         }
     )
     # Connect, authenticate and get the idempotent producer id before the clock starts: one
@@ -140,16 +159,21 @@ def produce(conf: dict, topic: str, values: list[bytes], count: int) -> float:
     elapsed = time.perf_counter() - started
     if remaining or errors:
         raise KafkaException(f"{remaining} undelivered, errors: {errors[:3]}")
-    return elapsed
+    return elapsed, throttle
 
 
-def consume(conf: dict, topic: str, group: str, starts: dict[int, int], count: int) -> float:
+def consume(
+    conf: dict, topic: str, group: str, starts: dict[int, int], count: int
+) -> tuple[float, ThrottleMeter]:
     """Seconds to read `count` records from `starts` (partition → offset)."""
     from confluent_kafka import Consumer, TopicPartition
 
+    throttle = ThrottleMeter()
     consumer = Consumer(
         {
             **conf,
+            "statistics.interval.ms": 500,
+            "stats_cb": throttle,
             "group.id": group,
             "enable.auto.commit": False,
             "fetch.max.bytes": 52_428_800,
@@ -168,7 +192,7 @@ def consume(conf: dict, topic: str, group: str, starts: dict[int, int], count: i
             for message in consumer.consume(num_messages=10_000, timeout=1.0):
                 if message.error() is None:
                     got += 1
-        return time.perf_counter() - started
+        return time.perf_counter() - started, throttle
     finally:
         consumer.close()
 
@@ -278,13 +302,14 @@ def main() -> int:
             order = names[round_no % len(names) :] + names[: round_no % len(names)]
             for name in order:
                 starts = end_offsets(confs["admin"], wire, args.partitions)
-                p = produce(confs[name], wire, values, args.messages)
-                c = consume(confs[name], wire, group, starts, args.messages + 1)
+                p, p_throttle = produce(confs[name], wire, values, args.messages)
+                c, c_throttle = consume(confs[name], wire, group, starts, args.messages + 1)
                 rates[name]["produce"].append(megabytes / p)
                 rates[name]["consume"].append(megabytes / c)
                 print(
-                    f"  round {round_no + 1} {name:<9} produce {megabytes / p:7.1f} MB/s   "
-                    f"consume {megabytes / c:7.1f} MB/s"
+                    f"  round {round_no + 1} {name:<9} produce {megabytes / p:7.1f} MB/s "
+                    f"(throttled {p_throttle.ms} ms)   consume {megabytes / c:7.1f} MB/s "
+                    f"(throttled {c_throttle.ms} ms)"
                 )
 
         median = {n: {d: statistics.median(v) for d, v in r.items()} for n, r in rates.items()}
