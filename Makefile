@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install classpath run test lint format
+.PHONY: install classpath run test test-stress lint format
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -29,6 +29,13 @@ run: classpath
 test: classpath
 	bash scripts/install-test-deps.sh
 	$(BIN)/pytest
+
+# The tests that touch Kafka (marked `kafka` by tests/plugins/kafka.py) while busy processes
+# keep every core loaded (scripts/cpu_hog.py): races between brokers show up here first.
+# Narrow it with PYTEST_ARGS, e.g. make test-stress PYTEST_ARGS="tests/clusters -x".
+test-stress: classpath
+	bash scripts/install-test-deps.sh
+	$(BIN)/python scripts/cpu_hog.py -- $(BIN)/pytest -m kafka $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

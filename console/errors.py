@@ -155,6 +155,17 @@ class Conflict(ApplicationError):
     default_message = "The request conflicts with the current state."
 
 
+class PayloadTooLarge(ApplicationError):
+    """The request (or the message it carries) is larger than the limit it is held to (413).
+
+    The message names the limit and where it comes from (the request body limit, or the cell's
+    `max.message.bytes` for a produced message)."""
+
+    status = 413
+    code = "payload_too_large"
+    default_message = "The request is too large."
+
+
 class PermissionDenied(ApplicationError, DjangoPermissionDenied):
     """The caller may not do this. Also Django's `PermissionDenied`."""
 

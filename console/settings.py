@@ -204,10 +204,21 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Bounded `limit`/`offset` (a 400 out of range) and a JSON parser with a body size and a
+    # nesting depth (console/api/pagination.py, console/api/parsers.py).
+    "DEFAULT_PAGINATION_CLASS": "console.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_PARSER_CLASSES": [
+        "console.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",  # both held to DATA_UPLOAD_MAX_MEMORY_SIZE
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "console.api.exceptions.api_exception_handler",
 }
+# Request bodies: form posts (Django) and API JSON (BoundedJSONParser, a 413 past it). Room for
+# the largest message the API produces (8 MiB, base64 in JSON) and no more.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("SKIFF_MAX_REQUEST_BYTES", str(12 * 1024**2)))
+SKIFF_MAX_JSON_DEPTH = int(os.environ.get("SKIFF_MAX_JSON_DEPTH", "32"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Skiff API",
     "DESCRIPTION": "Serverless Apache Kafka: clusters, topics, access, usage and billing.",

@@ -90,7 +90,9 @@ class InvoiceOutput(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     period = MonthField()
     replaces = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The void invoice this one replaces."
+        read_only=True,
+        allow_null=True,
+        help_text="The void invoice this one replaces (null for most invoices).",
     )
     links = serializers.SerializerMethodField()
 

@@ -29,6 +29,8 @@ from console.permissions import Action
 
 # --- serializers ------------------------------------------------------------------------------
 
+MAX_ID = 2**63 - 1  # a database id; past it a lookup must be a 400, not an overflow
+
 
 class KeyOutput(serializers.Serializer):
     id = serializers.IntegerField()
@@ -117,7 +119,7 @@ class AclListOutput(serializers.Serializer):
 
 
 class AclCreateInput(serializers.Serializer):
-    key_id = serializers.IntegerField()
+    key_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     resource_type = serializers.ChoiceField(choices=ManualAclBinding.ResourceType.values)
     name = serializers.CharField(
         allow_blank=True, default="", help_text="Short name; end with '*' for a prefix."
@@ -142,7 +144,9 @@ class ManualAclOutput(serializers.Serializer):
 
 
 class AclDeleteInput(serializers.Serializer):
-    id = serializers.IntegerField(help_text="The manual binding's id (manual_id in the list).")
+    id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The manual binding's id (manual_id in the list)."
+    )
 
 
 def binding_dict(binding, prefix: str) -> dict:
@@ -167,10 +171,22 @@ class ClusterAccessAPIView(TeamScopedAPIMixin, GenericAPIView):
     required_action = Action.ACCESS_VIEW
 
     def get_cluster(self) -> Cluster:
-        return cluster_get(team=self.team, pk=self.kwargs["pk"])
+        cached = getattr(self, "_cluster", None)
+        if cached is None:
+            cached = self._cluster = cluster_get(team=self.team, pk=self.kwargs["pk"])
+        return cached
 
     def get_key(self, cluster: Cluster) -> AccessKey:
-        return access_key_get(cluster=cluster, key_id=self.kwargs["key_id"])
+        cached = getattr(self, "_key", None)
+        if cached is None or cached.cluster_id != cluster.pk:
+            cached = self._key = access_key_get(cluster=cluster, key_id=self.kwargs["key_id"])
+        return cached
+
+    def lookup_url_objects(self) -> None:
+        # Another team's cluster, or a key of another cluster: 404 before the body is read.
+        cluster = self.get_cluster()
+        if "key_id" in self.kwargs:
+            self.get_key(cluster)
 
 
 class KeyListAPIView(ClusterAccessAPIView):
@@ -185,7 +201,8 @@ class KeyListAPIView(ClusterAccessAPIView):
     def get(self, request, pk):
         include_revoked = request.query_params.get("include_revoked") in ("1", "true")
         keys = access_key_list(cluster=self.get_cluster(), active_only=not include_revoked)
-        return Response(KeyOutput(keys, many=True).data)
+        page = self.paginate_queryset(keys)  # the documented page object, like every list
+        return self.get_paginated_response(KeyOutput(page, many=True).data)
 
     @extend_schema(
         request=KeyCreateInput,

@@ -21,6 +21,9 @@ from fleet.topic_rules import TOPIC_CONFIGS
 
 # --- serializers ----------------------------------------------------------------------------
 
+MAX_PARTITION = 2**31 - 1  # Kafka's partition ids and counts are 32-bit
+MAX_OFFSET = 2**63 - 1  # Kafka's offsets are 64-bit
+
 
 class TopicRowOutput(serializers.Serializer):
     name = serializers.CharField()
@@ -142,7 +145,9 @@ class ProduceInput(serializers.Serializer):
     value = serializers.CharField(allow_blank=True, allow_null=True, trim_whitespace=False)
     key = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
-    partition = serializers.IntegerField(required=False, allow_null=True)
+    partition = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_PARTITION
+    )
     encoding = serializers.ChoiceField(choices=["utf-8", "base64"], default="utf-8")
 
 
@@ -197,7 +202,9 @@ class ResetOffsetsInput(serializers.Serializer):
     timestamp = serializers.CharField(
         required=False, allow_null=True, help_text="ISO 8601 or milliseconds (to=timestamp)."
     )
-    offset = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    offset = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_OFFSET
+    )
 
 
 class ResetOffsetsOutput(serializers.Serializer):
@@ -214,7 +221,29 @@ class ClusterScopedAPIView(TeamScopedAPIMixin, GenericAPIView):
     queryset = Cluster.objects.live().select_related("cell", "team")
 
     def get_cluster(self) -> Cluster:
-        return cluster_get(team=self.team, pk=self.kwargs["pk"])
+        cached = getattr(self, "_cluster", None)
+        if cached is None:
+            cached = self._cluster = cluster_get(team=self.team, pk=self.kwargs["pk"])
+        return cached
+
+    def lookup_url_objects(self) -> None:
+        self.get_cluster()  # another team's cluster: 404 before the body is read
+
+    def validated(self, serializer_class: type[serializers.Serializer], data=None) -> dict:
+        """The body through `serializer_class`; when it is not valid, a topic or group the URL
+        names that does not exist is a 404 first (looked up only then: it costs a Kafka call)."""
+        serializer = serializer_class(data=self.request.data if data is None else data)
+        if not serializer.is_valid():
+            self._require_named_objects()
+            raise serializers.ValidationError(serializer.errors)
+        return serializer.validated_data
+
+    def _require_named_objects(self) -> None:
+        cluster = self.get_cluster()
+        if "name" in self.kwargs and cluster.state == Cluster.State.ACTIVE:
+            topic_services.topic_require(cluster=cluster, name=self.kwargs["name"])
+        if "group" in self.kwargs and cluster.state == Cluster.State.ACTIVE:
+            group_services.group_get(cluster=cluster, group=self.kwargs["group"])
 
 
 class TopicListAPIView(ClusterScopedAPIView):
@@ -260,14 +289,13 @@ class TopicListAPIView(ClusterScopedAPIView):
 
     @extend_schema(request=TopicCreateInput, responses={201: TopicDetailOutput})
     def post(self, request, pk):
-        data = TopicCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        values = self.validated(TopicCreateInput)
         cluster = self.get_cluster()
         topic = topic_services.topic_create(
             cluster=cluster,
-            name=data.validated_data["name"],
-            partitions=data.validated_data["partitions"],
-            configs=data.validated_data.get("configs") or {},
+            name=values["name"],
+            partitions=values["partitions"],
+            configs=values.get("configs") or {},
         )
         detail = topic_services.topic_get(cluster=cluster, name=topic.name)
         return Response(TopicDetailOutput(detail).data, status=status.HTTP_201_CREATED)
@@ -285,12 +313,9 @@ class TopicDetailAPIView(ClusterScopedAPIView):
 
     @extend_schema(request=TopicConfigsInput, responses={200: TopicDetailOutput})
     def patch(self, request, pk, name):
-        data = TopicConfigsInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        values = self.validated(TopicConfigsInput)
         cluster = self.get_cluster()
-        topic_services.topic_alter_configs(
-            cluster=cluster, name=name, changes=data.validated_data["configs"]
-        )
+        topic_services.topic_alter_configs(cluster=cluster, name=name, changes=values["configs"])
         return Response(
             TopicDetailOutput(topic_services.topic_get(cluster=cluster, name=name)).data
         )
@@ -307,12 +332,9 @@ class TopicPartitionsAPIView(ClusterScopedAPIView):
 
     @extend_schema(request=AddPartitionsInput, responses={200: TopicDetailOutput})
     def post(self, request, pk, name):
-        data = AddPartitionsInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        values = self.validated(AddPartitionsInput)
         cluster = self.get_cluster()
-        topic_services.topic_add_partitions(
-            cluster=cluster, name=name, total=data.validated_data["count"]
-        )
+        topic_services.topic_add_partitions(cluster=cluster, name=name, total=values["count"])
         return Response(
             TopicDetailOutput(topic_services.topic_get(cluster=cluster, name=name)).data
         )
@@ -381,9 +403,7 @@ class TopicMessagesAPIView(ClusterScopedAPIView):
 
     @extend_schema(request=ProduceInput, responses={201: ProducedOutput})
     def post(self, request, pk, name):
-        data = ProduceInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = self.validated(ProduceInput)
         record = message_services.message_produce(
             cluster=self.get_cluster(),
             topic=name,
@@ -416,7 +436,8 @@ class ConsumerGroupListAPIView(ClusterScopedAPIView):
         rows = group_services.group_list(
             cluster=self.get_cluster(), search=request.query_params.get("search", "")
         )
-        return Response(GroupRowOutput(rows, many=True).data)
+        page = self.paginate_queryset(rows)  # the documented page object, like every list
+        return self.get_paginated_response(GroupRowOutput(page, many=True).data)
 
 
 class ConsumerGroupDetailAPIView(ClusterScopedAPIView):
@@ -441,9 +462,7 @@ class ConsumerGroupResetAPIView(ClusterScopedAPIView):
 
     @extend_schema(request=ResetOffsetsInput, responses={200: ResetOffsetsOutput})
     def post(self, request, pk, group):
-        data = ResetOffsetsInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = self.validated(ResetOffsetsInput)
         timestamp = v.get("timestamp")
         result = group_services.group_reset_offsets(
             cluster=self.get_cluster(),

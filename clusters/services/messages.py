@@ -17,9 +17,9 @@ from django.db import transaction
 from clusters.models import Cluster
 from clusters.services.topics import invalidate_topic_cache
 from console.audit import audit_record
-from console.errors import NotFound, ValidationFailed
+from console.errors import NotFound, PayloadTooLarge, ValidationFailed
 from fleet import limits
-from fleet.kafka.errors import InvalidKafkaRequest
+from fleet.kafka.errors import InvalidKafkaRequest, KafkaGatewayError, MessageTooLarge
 from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import OutgoingRecord, ProducedRecord
 
@@ -29,6 +29,12 @@ MAX_LIMIT = 500
 VALUE_DISPLAY_BYTES = 16 * 1024  # per key/value shown
 PAGE_BYTES = 4 * 1024 * 1024  # fetched per page
 MAX_HEADERS = 32
+# Kafka's offsets are 64-bit; timestamps are ms since the epoch up to the end of year 9999
+# (Python's datetime, and far past any record). Outside these a query is a 400, never an
+# overflow in the client.
+MAX_OFFSET = 2**63 - 1
+MAX_PARTITION = 2**31 - 1
+MAX_TIMESTAMP_MS = 253_402_300_799_999
 
 
 @dataclass(frozen=True)
@@ -114,13 +120,16 @@ def _gateway(cluster: Cluster) -> ClusterGateway:
     return ClusterGateway(cluster)
 
 
-def _int(value: object, name: str, message: str) -> int | None:
+def _int(value: object, name: str, message: str, *, maximum: int = MAX_OFFSET) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip()[:24])
     except ValueError:
         raise ValidationFailed({name: message}) from None
+    if abs(number) > maximum:
+        raise ValidationFailed({name: f"{message} At most {maximum}."})
+    return number
 
 
 def parse_timestamp(value: object) -> int | None:
@@ -132,16 +141,31 @@ def parse_timestamp(value: object) -> int | None:
     else:
         text = str(value).strip()
         if text.lstrip("-").isdigit():
-            return int(text)
+            return _timestamp_in_range(int(text) if len(text) <= 20 else -1)
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValidationFailed(
                 {"timestamp": "Timestamp must be ISO 8601 (e.g. 2026-01-31T12:00:00Z) or ms."}
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    try:
+        ms = int(moment.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        ms = -1
+    return _timestamp_in_range(ms)
+
+
+def _timestamp_in_range(ms: int) -> int:
+    if not 0 <= ms <= MAX_TIMESTAMP_MS:
+        raise ValidationFailed(
+            {
+                "timestamp": "Timestamp must be between 1970-01-01 and 9999-12-31 (0 to "
+                f"{MAX_TIMESTAMP_MS} ms)."
+            }
+        )
+    return ms
 
 
 def message_browse(
@@ -160,7 +184,7 @@ def message_browse(
     count = _int(limit, "limit", "Limit must be a whole number.") or DEFAULT_LIMIT
     if not 1 <= count <= MAX_LIMIT:
         raise ValidationFailed({"limit": f"Limit must be between 1 and {MAX_LIMIT}."})
-    part = _int(partition, "partition", "Partition must be a whole number.")
+    part = _int(partition, "partition", "Partition must be a whole number.", maximum=MAX_PARTITION)
     start_offset = _int(offset, "offset", "Offset must be a whole number ≥ 0.")
     if mode == "offset" and (start_offset is None or start_offset < 0):
         raise ValidationFailed({"offset": "Give the offset to start from (a whole number ≥ 0)."})
@@ -253,6 +277,32 @@ def _to_bytes(value: object, name: str, encoding: str) -> bytes | None:
     return str(value).encode("utf-8")
 
 
+def _too_large_for_topic(
+    gw: ClusterGateway, cluster: Cluster, topic: str, size: int
+) -> PayloadTooLarge:
+    """The cell refused the record as too large: a 413 naming the limit that applies (the
+    topic's max.message.bytes, which tenants may lower; the cell's when the topic's is not
+    readable)."""
+    try:
+        entry = gw.describe_topic_configs(topic).get("max.message.bytes")
+        limit = int(entry.value) if entry is not None and entry.value else None
+    except (KafkaGatewayError, ValueError):
+        limit = None
+    where = f"Topic '{topic}' of cluster '{cluster.name}'"
+    if limit is None:
+        message = f"The message is {size:,} bytes; {where} refused it as too large."
+    else:
+        message = (
+            f"The message is {size:,} bytes with its headers; {where} accepts at most "
+            f"{limit:,} bytes per record batch (max.message.bytes)."
+        )
+    return PayloadTooLarge(
+        message,
+        fields={"value": [message]},
+        detail=f"max.message.bytes={limit}",
+    )
+
+
 def message_produce(
     *,
     cluster: Cluster,
@@ -290,10 +340,12 @@ def message_produce(
     size = len(value_bytes or b"") + len(key_bytes or b"")
     size += sum(len(k) + len(v or b"") for k, v in header_list)
     if size > limits.MAX_MESSAGE_BYTES:
-        raise ValidationFailed(
-            {"value": f"The message is {size:,} bytes; the limit is {limits.MAX_MESSAGE_BYTES:,}."}
+        raise PayloadTooLarge(
+            f"The message is {size:,} bytes; the service's limit is "
+            f"{limits.MAX_MESSAGE_BYTES:,} bytes.",
+            fields={"value": [f"At most {limits.MAX_MESSAGE_BYTES:,} bytes."]},
         )
-    part = _int(partition, "partition", "Partition must be a whole number.")
+    part = _int(partition, "partition", "Partition must be a whole number.", maximum=MAX_PARTITION)
     gw = _gateway(cluster)
     ids = _topic_partitions(gw, cluster, topic)
     if part is not None and part not in ids:
@@ -305,6 +357,8 @@ def message_produce(
     with transaction.atomic():
         try:
             [record] = gw.produce(topic, [outgoing], partition=part)
+        except MessageTooLarge as exc:
+            raise _too_large_for_topic(gw, cluster, topic, size) from exc
         except InvalidKafkaRequest as exc:
             raise ValidationFailed({"value": exc.message}) from exc
         audit_record(

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -330,6 +331,12 @@ def _topic_for_change(locked: Cluster, name: str, gw: ClusterGateway) -> Topic:
     return _import_topic(locked, name, described, configs, timezone.now())
 
 
+def topic_require(*, cluster: Cluster, name: str) -> None:
+    """NotFound unless the cluster has a topic of that short name (one metadata call)."""
+    if not name or cluster_gateway(cluster).list_topics().get(name) is None:
+        raise NotFound(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
+
+
 def topic_alter_configs(
     *, cluster: Cluster, name: str, changes: dict[str, object | None]
 ) -> dict[str, str | None]:
@@ -590,8 +597,11 @@ def read_topic_snapshot(
     by_topic = {short: [p.id for p in t.partitions] for short, t in described.items()}
     sizes_unavailable = False
     with ThreadPoolExecutor(max_workers=2) as pool:
-        offsets_future = pool.submit(gw.list_partition_offsets, parts)
-        sizes_future = None if reuse else pool.submit(gw.describe_log_dirs, by_topic)
+        # Each in the caller's context: the request's Kafka time budget goes along.
+        offsets_future = pool.submit(copy_context().run, gw.list_partition_offsets, parts)
+        sizes_future = (
+            None if reuse else pool.submit(copy_context().run, gw.describe_log_dirs, by_topic)
+        )
         offsets = offsets_future.result()
         if sizes_future is None:
             assert previous is not None  # sizes are reused only from a previous snapshot

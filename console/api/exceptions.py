@@ -15,14 +15,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from console.errors import ApplicationError, log_application_error
+from console.api.parsers import too_large
+from console.errors import ApplicationError, ValidationFailed, log_application_error
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):  # Django's body limit, met while DRF reads the body
+        exc = too_large()
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = ValidationFailed(str(exc) or "Too many form fields.")
     if isinstance(exc, (ApplicationError, DjangoValidationError)):
         error = ApplicationError.wrap(exc)
         log_application_error(error, where=_where(context))
@@ -72,21 +78,36 @@ _ERROR_STATUSES: dict[str, str] = {
     "403": "Your role does not allow this, or Kafka refused it for this cluster.",
     "404": "No such object in your team (another team's objects are not found either).",
     "409": "The request conflicts with the current state (e.g. the topic exists already).",
+    "413": "The body (or the message it carries) is over the limit the message names.",
+    "415": "The body's Content-Type is not one the API reads (send application/json).",
     "502": "The Kafka cell refused the platform's request.",
     "503": "The Kafka cell is unavailable; try again in a moment.",
     "504": "The cell did not answer within the configured timeout; the message names it.",
 }
-_WRITES = {"post", "put", "patch", "delete"}
+_BODIES = {"post", "put", "patch"}
+_WRITES = {*_BODIES, "delete"}
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+# Paths whose operations may need a Kafka cell (and so may answer 502/503/504).
+_CELL_PATHS = ("/api/v1/clusters/", "/api/v1/fleet/")
 
 
-def _statuses(path: str, method: str) -> list[str]:
+def error_statuses(path: str, method: str) -> list[str]:
+    """Every error status an operation can answer, by what it is: any operation can be given
+    bad input (400), no credentials (401) or a role without the right (403); one whose path
+    names an object can miss it (404); writes can conflict (409); a body can be too large
+    (413) or of another type (415); one that may need a cell can meet it refusing (502),
+    unavailable (503) or too slow (504)."""
+    method = method.lower()
     statuses = ["400", "401", "403"]
     if "{" in path:
         statuses.append("404")
     if method in _WRITES:
         statuses.append("409")
-    return [*statuses, "502", "503", "504"]
+    if method in _BODIES or method == "delete":
+        statuses += ["413", "415"]
+    if path.startswith(_CELL_PATHS):
+        statuses += ["502", "503", "504"]
+    return statuses
 
 
 def document_error_body(result: dict[str, Any], generator: Any, request: Any, public: bool):
@@ -101,7 +122,7 @@ def document_error_body(result: dict[str, Any], generator: Any, request: Any, pu
             if method not in _METHODS:
                 continue
             responses = operation.setdefault("responses", {})
-            for status in _statuses(path, method):
+            for status in error_statuses(path, method):
                 given = responses.get(status, {})
                 description = given.get("description") or _ERROR_STATUSES[status]
                 responses[status] = {

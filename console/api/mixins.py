@@ -6,6 +6,10 @@ class TeamScopedAPIMixin:
 
     Subclasses set `queryset` and may add filters in `filter_queryset`; they never see another
     team's rows, so a foreign id is a 404.
+
+    The objects a URL names are looked up right after the permission check, before the view
+    reads its body (`lookup_url_objects`): another team's id is a 404 whatever the body holds,
+    never a 400 that tells the id exists.
     """
 
     permission_classes = [TeamActionPermission]
@@ -17,3 +21,14 @@ class TeamScopedAPIMixin:
 
     def get_queryset(self):
         return super().get_queryset().filter(**{self.team_field: self.team})
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.lookup_url_objects()
+
+    def lookup_url_objects(self) -> None:
+        """Look up what the URL names (a 404 if it is not the team's). Views whose URL names
+        something other than their queryset's object override this."""
+        lookup = getattr(self, "lookup_url_kwarg", None) or getattr(self, "lookup_field", "pk")
+        if lookup in self.kwargs and hasattr(self, "get_object"):
+            self.get_object()

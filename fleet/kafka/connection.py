@@ -19,9 +19,10 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from confluent_kafka import (
     Consumer,
@@ -151,10 +152,44 @@ def _is_transient(err: KafkaError) -> bool:
     return "disconnect" in text or "timed out" in text or "connection reset" in text
 
 
+# The time left for everything one request (a page, an API call) asks of the cells: set by
+# `call_budget` (clusters.middleware wraps every request in SKIFF_KAFKA_TIMEOUT), read by every
+# deadline below. A request that makes several calls to a slow cell answers within the budget,
+# not within one timeout per call. None: no budget (tasks, the sampler, tests' own calls).
+_budget_end: ContextVar[float | None] = ContextVar("skiff_kafka_budget_end", default=None)
+
+
+@contextmanager
+def call_budget(seconds: float) -> Iterator[None]:
+    """Every Kafka call made inside shares `seconds` (nested budgets only shorten it)."""
+    end = time.monotonic() + seconds
+    current = _budget_end.get()
+    token = _budget_end.set(end if current is None else min(current, end))
+    try:
+        yield
+    finally:
+        _budget_end.reset(token)
+
+
+def budget_remaining(timeout: float) -> float:
+    """`timeout`, or less when the request's budget ends sooner (never below zero)."""
+    end = _budget_end.get()
+    if end is None:
+        return timeout
+    return max(0.0, min(timeout, end - time.monotonic()))
+
+
+def _setup_timeout_ms(timeout: float) -> int:
+    # Setting up one broker connection (TCP, TLS, SASL) gets a share of the call's time: a
+    # stopped broker accepts the TCP connection (the kernel does) and then never answers, and
+    # the client must move on to the brokers that do while the call still has time.
+    return int(max(3000, min(timeout * 1000 / 3, 10_000)))
+
+
 class _Deadline:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._end = time.monotonic() + timeout
+        self._end = time.monotonic() + budget_remaining(timeout)
 
     def remaining(self) -> float:
         return max(0.0, self._end - time.monotonic())
@@ -171,7 +206,7 @@ def _base_config(conn: KafkaConnection, trap: _ErrorTrap, client_id: str) -> dic
         "security.protocol": conn.security_protocol,
         "error_cb": trap,
         "logger": _librdkafka_log,
-        "socket.connection.setup.timeout.ms": max(1000, int(conn.timeout * 1000)),
+        "socket.connection.setup.timeout.ms": _setup_timeout_ms(conn.timeout),
         # Reconnect quickly: during a broker restart the call should move on within a second.
         "reconnect.backoff.ms": 100,
         "reconnect.backoff.max.ms": 1000,
@@ -332,16 +367,29 @@ def _import_kafka_python() -> None:
         import kafka.protocol.admin  # noqa: F401
 
 
-def _kafka_python_admin(conn: KafkaConnection) -> Any:
+def _kafka_python_admin(conn: KafkaConnection, *, timeout: float | None = None) -> Any:
     _import_kafka_python()
     from kafka.admin import KafkaAdminClient
 
+    class _AdminClient(KafkaAdminClient):  # type: ignore[misc]
+        # kafka-python's connection manager reads these, but its admin client refuses any
+        # key it does not list itself: list them, so they reach the manager.
+        DEFAULT_CONFIG = {
+            **KafkaAdminClient.DEFAULT_CONFIG,
+            "socket_connection_setup_timeout_ms": 10_000,
+            "socket_connection_setup_timeout_max_ms": 30_000,
+        }
+
+    timeout_ms = max(1000, int((conn.timeout if timeout is None else timeout) * 1000))
     configs: dict[str, Any] = {
         "bootstrap_servers": conn.bootstrap.split(","),
         "client_id": "skiff-admin-kp",
         "security_protocol": conn.security_protocol,
-        "request_timeout_ms": max(1000, int(conn.timeout * 1000)),
-        "bootstrap_timeout_ms": max(1000, int(conn.timeout * 1000)),
+        "request_timeout_ms": timeout_ms,
+        "bootstrap_timeout_ms": timeout_ms,
+        # Bootstrap moves on from a broker that accepts and never answers (a stopped one).
+        "socket_connection_setup_timeout_ms": _setup_timeout_ms(conn.timeout),
+        "socket_connection_setup_timeout_max_ms": _setup_timeout_ms(conn.timeout),
         "reconnect_backoff_max_ms": 1000,
     }
     if "SASL" in conn.security_protocol:
@@ -354,22 +402,55 @@ def _kafka_python_admin(conn: KafkaConnection) -> Any:
         configs.update(
             ssl_check_hostname=True, ssl_cafile=str(conn.ca_path) if conn.ca_path else None
         )
-    return KafkaAdminClient(**configs)
+    return _AdminClient(**configs)
 
 
 def _kafka_python_call(conn: KafkaConnection, context: str, fn: Callable[[Any], T]) -> T:
+    """`fn(admin)` with a kafka-python admin client, bounded in wall-clock time.
+
+    kafka-python bounds its requests but not a TLS handshake with a broker that accepted the
+    TCP connection and then stopped answering (a SIGSTOPped or hung JVM): its bootstrap waited
+    on one for minutes. So the call runs in its own thread and the caller waits at most the
+    connection's timeout (or what is left of the request's budget): past it the caller gets a
+    CellTimeout naming the cell, and the abandoned thread ends when the broker answers or
+    closes.
+    """
     from kafka import errors as kp_errors
 
-    try:
-        admin = _kafka_python_admin(conn)
-    except kp_errors.KafkaError as exc:
-        raise _from_kafka_python(exc, context, cell=conn.cell_name, timeout=conn.timeout) from exc
-    try:
-        return fn(admin)
-    except kp_errors.KafkaError as exc:
-        raise _from_kafka_python(exc, context, cell=conn.cell_name, timeout=conn.timeout) from exc
-    finally:
-        admin.close()
+    limit = budget_remaining(conn.timeout)
+    if limit <= 0:
+        raise CellTimeout(context, cell=conn.cell_name, timeout=conn.timeout)
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            admin = _kafka_python_admin(conn, timeout=limit)
+            try:
+                outcome["value"] = fn(admin)
+            finally:
+                admin.close()
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="skiff-kafka-python", daemon=True).start()
+    if not done.wait(limit + 0.5):
+        raise CellTimeout(
+            context,
+            cell=conn.cell_name,
+            timeout=conn.timeout,
+            detail=f"kafka-python call abandoned after {limit + 0.5:.1f} s",
+        )
+    error = outcome.get("error")
+    if isinstance(error, kp_errors.KafkaError):
+        raise _from_kafka_python(
+            error, context, cell=conn.cell_name, timeout=conn.timeout
+        ) from error
+    if error is not None:
+        raise error
+    return cast(T, outcome["value"])
 
 
 def _send(admin: Any, request: Any) -> Any:

@@ -144,6 +144,14 @@ class InvalidKafkaRequest(KafkaGatewayError):
     code = "kafka_invalid_request"
 
 
+class MessageTooLarge(InvalidKafkaRequest):
+    """A record (or batch) is over what the topic or the broker accepts (`max.message.bytes`,
+    `message.max.bytes`); the caller names the limit that applies (413)."""
+
+    status = 413
+    code = "message_too_large"
+
+
 class PolicyViolation(InvalidKafkaRequest):
     """The cell's own policies (topic create / alter config) refused the request."""
 
@@ -193,6 +201,14 @@ _UNKNOWN_TOPIC = {
 }
 
 
+# librdkafka aborted the request because it dropped the broker's handle or connection.
+_BROKER_GONE = {"_DESTROY_BROKER", "_DESTROY", "_NODE_UPDATE"}
+
+
+# A record or request over the topic's or the broker's size limit.
+_TOO_LARGE = {"MESSAGE_TOO_LARGE", "_MSG_SIZE_TOO_LARGE", "RECORD_LIST_TOO_LARGE"}
+
+
 # Names that mean "ran out of time": a 504 naming the cell and the timeout (CellTimeout).
 _TIMEOUTS = {"_TIMED_OUT", "_TIMED_OUT_QUEUE", "_MSG_TIMED_OUT", "REQUEST_TIMED_OUT"}
 
@@ -236,10 +252,21 @@ def _map_error(
         )
     if name == "RESOURCE_NOT_FOUND":
         return UnknownUser(f"{context}: no such user.", kafka_error=name, detail=detail)
+    if name in _TOO_LARGE:
+        return MessageTooLarge(f"{context}: {_short(detail)}.", kafka_error=name, detail=detail)
     if name == "POLICY_VIOLATION":
         return PolicyViolation(f"{context}: {_short(detail)}.", kafka_error=name, detail=detail)
     if name in _TIMEOUTS:
         return CellTimeout(context, cell=cell, timeout=timeout, kafka_error=name, detail=detail)
+    if name in _BROKER_GONE:
+        # The client gave up on a broker mid-request (it stopped answering, or left the
+        # metadata): the client's own words ("Broker handle destroyed") are for the logs only.
+        where = f"cell '{cell}'" if cell else "the Kafka cell"
+        return KafkaUnavailable(
+            f"{context}: a broker of {where} stopped answering; try again in a moment.",
+            kafka_error=name,
+            detail=detail,
+        )
     if name in _UNAVAILABLE:
         where = f"cell '{cell}'" if cell else "the Kafka cluster"
         return KafkaUnavailable(

@@ -76,7 +76,7 @@ def produce(
             "linger.ms": 5,
             "enable.idempotence": False,
             "message.max.bytes": _MAX_RECORD_BYTES,
-            "message.timeout.ms": max(1000, int(timeout * 1000)),
+            "message.timeout.ms": max(1000, int(deadline.remaining() * 1000)),
             # auto.create.topics is off on every cell: don't wait 30 s for a topic to appear.
             "topic.metadata.propagation.max.ms": min(10_000, max(1000, int(timeout * 500))),
         }

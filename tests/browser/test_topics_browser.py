@@ -10,6 +10,7 @@ from clusters.services.clusters import ClusterSpec, cluster_create
 from console.models import Team, User
 from fleet.services.cells import cell_record_local
 from tests.fleet.kafka import gateway
+from tests.fleet.kafka.util import settled
 
 EMAIL = "ada@example.com"
 PASSWORD = "s3cure-Passw0rd!"
@@ -48,8 +49,10 @@ def test_create_topic_produce_and_browse(page, live_app, kafka_cell, admin_conne
     expect(page.get_by_role("heading", name="clicks")).to_be_visible()
     expect(page.get_by_role("table", name="Partitions").locator("tbody tr")).to_have_count(2)
     wire = f"{slug}.web.clicks"
-    assert gateway.describe_topic_configs(admin_connection, wire)["retention.ms"].value == str(
-        86_400_000
+    settled(
+        lambda: gateway.describe_topic_configs(admin_connection, wire),
+        lambda c: c["retention.ms"].value == str(86_400_000),
+        what=f"retention.ms of the new topic {wire}",
     )
 
     page.get_by_role("link", name="Messages").click()

@@ -95,3 +95,19 @@ def _record_timing(label: str, seconds: float) -> None:
     except ImportError:
         return
     TIMINGS[label] = seconds
+
+
+# --- the `kafka` marker: every test that touches a cell (make test-stress runs these) --------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "kafka: the test uses a real Kafka cell (set from its fixtures)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if any(name == "cell" or "kafka" in name or name.endswith("_cell") for name in names):
+            item.add_marker(pytest.mark.kafka)

@@ -14,7 +14,7 @@ from fleet.runtime import certs
 from fleet.runtime.launcher import CellInfo
 from tests.fleet.kafka import gateway as gw
 
-from .util import eventually, unique
+from .util import eventually, settled, unique
 
 TENANT_OPS = ("WRITE", "READ", "DESCRIBE", "CREATE")
 
@@ -150,7 +150,11 @@ def test_topic_lifecycle_and_errors(admin_connection: KafkaConnection) -> None:
     name = unique("skiff.test.lifecycle-")
     gw.create_topic(admin_connection, name, partitions=2, configs={"retention.ms": "3600000"})
     try:
-        topic = gw.list_topics(admin_connection)[name]
+        topic = settled(
+            lambda: gw.list_topics(admin_connection)[name],
+            lambda t: all(len(p.isr) == 3 for p in t.partitions),
+            what=f"topic {name} with every replica in sync",
+        )
         assert [p.id for p in topic.partitions] == [0, 1]
         assert topic.replication_factor == 3  # the cell default with 3 brokers
         assert all(len(p.isr) == 3 and p.leader in p.replicas for p in topic.partitions)
@@ -173,19 +177,31 @@ def test_topic_lifecycle_and_errors(admin_connection: KafkaConnection) -> None:
                 admin_connection, unique("skiff.test.rf-"), partitions=1, replication_factor=5
             )
 
-        configs = gw.describe_topic_configs(admin_connection, name)
+        configs = settled(
+            lambda: gw.describe_topic_configs(admin_connection, name),
+            lambda c: c["retention.ms"].value == "3600000",
+            what=f"the configs of the new topic {name}",
+        )
         assert configs["retention.ms"].value == "3600000"
         assert configs["retention.ms"].source == "DYNAMIC_TOPIC_CONFIG"
         assert configs["min.insync.replicas"].value == "2"
         gw.alter_topic_configs(
             admin_connection, name, {"retention.ms": None, "cleanup.policy": "compact"}
         )
-        configs = gw.describe_topic_configs(admin_connection, name)
+        configs = settled(
+            lambda: gw.describe_topic_configs(admin_connection, name),
+            lambda c: c["retention.ms"].is_default and c["cleanup.policy"].value == "compact",
+            what=f"the altered configs of {name}",
+        )
         assert configs["retention.ms"].is_default
         assert configs["cleanup.policy"].value == "compact"
 
         gw.create_partitions(admin_connection, name, total=4)
-        assert len(gw.list_topics(admin_connection)[name].partitions) == 4
+        settled(
+            lambda: gw.list_topics(admin_connection)[name],
+            lambda t: len(t.partitions) == 4,
+            what=f"4 partitions of {name}",
+        )
     finally:
         assert gw.delete_topic(admin_connection, name) is True
     assert eventually(lambda: _absent(admin_connection, name))

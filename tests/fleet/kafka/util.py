@@ -73,3 +73,41 @@ def metrics_get(url: str, auth: tuple[str, str] | None = None) -> str:
         request.add_header("Authorization", basic_auth_header(auth))
     with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
         return resp.read().decode()
+
+
+def settled(
+    read: Callable[[], T],
+    check: Callable[[T], object],
+    *,
+    what: str,
+    timeout: float = 20.0,
+    agreeing: int = 2,
+) -> T:
+    """`read()` once `check(result)` holds on `agreeing` reads in a row; a clear failure naming
+    `what` after `timeout` seconds.
+
+    A change the controller acknowledged (a topic created, a config altered, partitions added)
+    reaches each broker's metadata a moment later, and each read may be answered by another
+    broker: a read right after a write can see the old state on a loaded machine. Reads that
+    raise (e.g. the topic is not known to that broker yet) count as not settled.
+    """
+    deadline = time.monotonic() + timeout
+    in_a_row = 0
+    last: object = None
+    while True:
+        try:
+            result = read()
+            ok = bool(check(result))
+            last = result
+        except Exception as exc:  # a broker that has not seen the change yet
+            ok, last = False, exc
+        in_a_row = in_a_row + 1 if ok else 0
+        if in_a_row >= agreeing:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"the brokers did not all show {what} within {timeout:.0f} s; last read: {last!r}"[
+                    :2000
+                ]
+            )
+        time.sleep(0.1)

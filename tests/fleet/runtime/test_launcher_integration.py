@@ -11,7 +11,7 @@ import pytest
 from fleet.kafka.connection import KafkaConnection
 from fleet.runtime.launcher import CellInfo, LocalCell
 from tests.fleet.kafka import gateway as gw
-from tests.fleet.kafka.util import eventually, scrape, topic_counter, unique
+from tests.fleet.kafka.util import eventually, scrape, settled, topic_counter, unique
 
 BYTES_IN = "kafka_server_brokertopicmetrics_bytesinpersec_total"
 MESSAGES_IN = "kafka_server_brokertopicmetrics_messagesinpersec_total"
@@ -103,7 +103,11 @@ def test_every_broker_exposes_growing_per_topic_counters(
     topic = unique("skiff.test.metrics-")
     gw.create_topic(admin_connection, topic, partitions=3)
     try:
-        layout = gw.list_topics(admin_connection)[topic]
+        layout = settled(
+            lambda: gw.list_topics(admin_connection)[topic],
+            lambda t: all(p.leader >= 0 for p in t.partitions),
+            what=f"leaders of the new topic {topic}",
+        )
         leaders = {p.id: p.leader for p in layout.partitions}
         before = {
             n.node_id: scrape(n.metrics_url, kafka_cell.metrics_auth) for n in kafka_cell.nodes
