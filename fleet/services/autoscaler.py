@@ -70,6 +70,15 @@ Actions and what holds them
 
 A scaling action ends both streaks: the next one needs a full window of fresh evidence.
 
+The operation runs on a worker, not in the evaluation: `start_operation` records it and hands
+it to the Celery task ``fleet.tasks.run_fleet_operation`` (a thread of the web process in the
+embedded topology), so the scheduler is never held up by a rebalance. While it runs, every
+evaluation is **busy**; when it ends, the cooldown starts. The operation carries
+``requested_by="autoscaler"`` and the decision links to it (``AutoscaleDecision.operation``);
+the engine audits it like an operator's. Today the engine starts and stops brokers on local
+cells only: on a compose cell a scaling verdict is recorded as "none" with the engine's
+refusal as its reason (and tried again after the next full window).
+
 ``SKIFF_AUTOSCALE_DRY_RUN``: decisions are recorded (``dry_run`` true, same reasons) and no
 operation starts; a dry-run scaling decision still starts the cooldown, so the record reads like
 what the autoscaler would really have done. ``SKIFF_AUTOSCALE_ENABLED=false``: no evaluation.
@@ -82,8 +91,16 @@ and the thresholds they were compared with. Scaling decisions are kept forever (
 and they are the audit trail); routine ones ("none", "cooldown", "busy") are pruned to the
 newest ``SKIFF_AUTOSCALE_HISTORY`` (default 720, half a day at one a minute) per cell.
 
+Reading the records: ``reason`` is one line for people ("ingress at 93% of capacity (high
+watermark 80%) for 610 s: add a broker to the 3"); ``metrics`` holds ``level``, ``brokers``,
+``per_broker`` (mean ingress/egress in bytes/s, partition replicas, disk fraction),
+``max_per_broker``, ``cell`` (totals), ``brokers_detail`` (per node: replicas, log bytes, disk
+it may fill), ``utilisation`` (figure / capacity per dimension), ``streak``,
+``removable_broker_id``, ``problems`` (why a figure is missing) and ``thresholds``.
+
 The decision itself (`decide`) is pure: figures, history, thresholds and the time in, a
-`Verdict` out; tests/fleet/test_autoscaler.py covers it without Kafka.
+`Verdict` out; tests/fleet/test_autoscaler.py covers it without Kafka, and
+tests/fleet/test_autoscaler_integration.py scales a real cell out and back in.
 """
 
 from __future__ import annotations
