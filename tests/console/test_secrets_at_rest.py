@@ -5,7 +5,6 @@ console's output and caches; sessions end."""
 import io
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -18,9 +17,8 @@ from console.log_redaction import RedactSecretsFilter, redact
 from console.mail import OwnerOnlyFileBackend
 from console.management.commands.run_console import Command as RunConsole
 from console.middleware import SESSION_SEEN_KEY, SESSION_STARTED_KEY
+from tests.console.embedded import ROOT, embedded_env
 from tests.factories import MembershipFactory
-
-ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, os, sqlite3
@@ -44,17 +42,6 @@ print(json.dumps({
     "email_backend": settings.EMAIL_BACKEND,
 }))
 """
-
-
-def embedded_env(home: Path, db: Path, **extra: str) -> dict[str, str]:
-    """The environment of `make run`: no DATABASE_URL or REDIS_URL, no DEBUG, no secret key."""
-    env = {**os.environ, "SKIFF_HOME": str(home), "SQLITE_PATH": str(db), **extra}
-    for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "SKIFF_ENV"):
-        if name not in extra:
-            env.pop(name, None)
-    env["PYTHONPATH"] = str(ROOT)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-    return env
 
 
 def probe(env: dict[str, str]) -> dict:
