@@ -92,8 +92,8 @@ class PlatformSuperuser:
         brokers.unregister_broker(self.connection, node_id=node_id)
 
     # Topics and groups, across tenants (provisioning's compensation and deletion)
-    def list_topics(self) -> dict[str, TopicDescription]:
-        return topics.list_topics(self.connection)
+    def list_topics(self, *, include_internal: bool = False) -> dict[str, TopicDescription]:
+        return topics.list_topics(self.connection, include_internal=include_internal)
 
     def delete_topic(self, name: str, *, missing_ok: bool = False) -> bool:
         return topics.delete_topic(self.connection, name, missing_ok=missing_ok)

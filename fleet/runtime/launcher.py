@@ -49,7 +49,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fleet import limits
@@ -80,6 +80,32 @@ CLIENT_OFFSET, INTERNAL_OFFSET, CONTROLLER_OFFSET, METRICS_OFFSET = 0, 1, 2, 3
 MAX_NODES_PER_BLOCK = PORT_SEARCH_STEP // 10
 COMBINED_ROLES = "broker,controller"
 BROKER_ROLES = "broker"
+# A node's own settings (set_node_config) never touch identity, listeners, security, storage
+# or the quorum: those stay what render_node_properties makes of them.
+NODE_CONFIG_FORBIDDEN = (
+    "process.roles",
+    "node.id",
+    "broker.id",
+    "controller.",
+    "listener",
+    "advertised.",
+    "inter.broker.",
+    "sasl.",
+    "ssl.",
+    "security.",
+    "authorizer.",
+    "allow.everyone.",
+    "super.users",
+    "log.dir",
+    "metadata.log.dir",
+    "create.topic.policy.",
+    "alter.config.policy.",
+    "skiff.",
+    "broker.rack",
+    "principal.builder.",
+    "max.connections",
+    "connection",
+)
 
 
 class CellError(RuntimeError):
@@ -387,6 +413,30 @@ def render_node_properties(
     return "\n".join(lines) + "\n"
 
 
+def check_node_config_entry(key: str, value: str | None) -> None:
+    """Refuse a node setting that is not a plain broker setting (see NODE_CONFIG_FORBIDDEN)."""
+    if not key or not all(c.isascii() and (c.isalnum() or c in "._-") for c in key):
+        raise CellError(f"{key!r} is not a broker setting name")
+    if key.startswith(NODE_CONFIG_FORBIDDEN) or key in LOCKED_NODE_SETTINGS:
+        raise CellError(f"{key} is managed by the platform and cannot be set per node")
+    if value is not None and any(c in value for c in "\n\r\\"):
+        raise CellError(f"the value of {key} must be one line without backslashes")
+
+
+# Settings with a Skiff guarantee behind them (docs/security.md): never changed per node.
+LOCKED_NODE_SETTINGS = frozenset(
+    {
+        "auto.create.topics.enable",
+        "unclean.leader.election.enable",
+        "default.replication.factor",
+        "min.insync.replicas",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+    }
+)
+
+
 def _escape_property(value: str) -> str:
     # java.util.Properties treats backslash as an escape; nothing else we write needs escaping.
     return value.replace("\\", "\\\\")
@@ -474,6 +524,8 @@ _CLAIMS_FILE = Path(tempfile.gettempdir()) / f"skiff-port-claims-{os.getuid()}.j
 log = logging.getLogger(__name__)
 
 CLAIM_GRACE_SECONDS = 600.0
+# How long a node start waits for the ports of a node that just stopped to be released.
+PORT_RELEASE_SECONDS = 10.0
 # How long a started cell waits for its metrics exporters once Kafka itself serves.
 METRICS_READY_SECONDS = 45.0
 
@@ -560,6 +612,12 @@ def _read_cmdline(pid: int) -> list[str] | None:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def _exiting(pid: int) -> bool:
+    """A process in its exit path: not yet a zombie, but its command line already gone."""
+    cmdline = _read_cmdline(pid)
+    return cmdline is not None and not cmdline
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         with open(path, "rb") as fh:
@@ -609,6 +667,9 @@ class _NodeState:
     # Absent in cell.json files written before issue 14: those nodes are all combined nodes.
     roles: str = COMBINED_ROLES
     rack: str = ""
+    # Broker settings of this node beyond the rendered ones (a rolling restart's config change,
+    # issue 14); applied on the node's next start. See NODE_CONFIG_FORBIDDEN for what may not.
+    config: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_controller(self) -> bool:
@@ -917,6 +978,26 @@ class LocalCell:
             self._stop_nodes(state, [node_id], timeout=timeout)
             self._forget(state, node_id)
 
+    def set_node_config(self, node_id: int, config: Mapping[str, str | None]) -> dict[str, str]:
+        """Merge broker settings into one node's own (None removes one); kept in cell.json and
+        applied on the node's next start. Returns the node's settings now."""
+        for key, value in config.items():
+            check_node_config_entry(key, value)
+        with self._lock():
+            state = self._require_state()
+            node = self._node_state(state, node_id)
+            merged = {**node.config}
+            for key, value in config.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            nodes = tuple(
+                replace(n, config=merged) if n.node_id == node_id else n for n in state.nodes
+            )
+            certs.write_private_file(self._state_file, replace(state, nodes=nodes).to_json())
+            return merged
+
     def _forget(self, state: _CellState, node_id: int) -> None:
         remaining = tuple(n for n in state.nodes if n.node_id != node_id)
         certs.write_private_file(self._state_file, replace(state, nodes=remaining).to_json())
@@ -1042,6 +1123,7 @@ class LocalCell:
         extra = dict(LOCAL_PROFILE)
         if node.rack:
             extra["broker.rack"] = node.rack
+        extra.update(node.config)
         text = render_node_properties(
             me,
             voters=voters,
@@ -1107,20 +1189,31 @@ class LocalCell:
             return False
         return "kafka.Kafka" in cmdline and str(self._properties_path(node_id)) in cmdline
 
-    def _check_ports(self, state: _CellState, node_ids: Sequence[int]) -> None:
-        """Fail clearly when something else listens on a stopped node's ports."""
-        busy = [
-            port
-            for node in state.nodes
-            if node.node_id in node_ids
-            for port in (
-                node.client_port,
-                node.internal_port,
-                node.controller_port,
-                node.metrics_port,
-            )
-            if not _port_free(port)
-        ]
+    def _check_ports(
+        self, state: _CellState, node_ids: Sequence[int], *, grace: float = PORT_RELEASE_SECONDS
+    ) -> None:
+        """Fail clearly when something else listens on a stopped node's ports.
+
+        Waits up to ``grace`` seconds first: a node stopped a moment ago may still be closing
+        its sockets, and a JVM started on a bound port starts without its metrics exporter.
+        """
+        deadline = time.monotonic() + grace
+        while True:
+            busy = [
+                port
+                for node in state.nodes
+                if node.node_id in node_ids
+                for port in (
+                    node.client_port,
+                    node.internal_port,
+                    node.controller_port,
+                    node.metrics_port,
+                )
+                if not _port_free(port)
+            ]
+            if not busy or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
         if busy:
             raise CellError(
                 f"cell {state.name!r} cannot start: port(s) {', '.join(map(str, busy))} are in use "
@@ -1265,7 +1358,11 @@ class LocalCell:
                 return True
             del self._procs[node_id]
             return False
-        return self._is_our_kafka(pid, node_id)
+        # A JVM we did not start (another LocalCell object, e.g. a service call): while it exits,
+        # /proc/<pid>/cmdline reads empty from the moment its memory is released, but its
+        # sockets close only after that; until it is a zombie its ports may still be bound
+        # (seen: a restarted node's metrics port "in use" right after the stop).
+        return self._is_our_kafka(pid, node_id) or _exiting(pid)
 
     # ---- readiness -------------------------------------------------------------------------
 

@@ -3,7 +3,11 @@
 One pass (`Sampler.run_once`), every ``SKIFF_SAMPLER_INTERVAL`` seconds:
 
 1. scrape the metrics endpoint of every broker of every cell concurrently, each with a timeout;
-   a broker that does not answer is marked DOWN and skipped, the others go on;
+   every broker's outcome is recorded (`Broker.last_scrape_at`, `last_scrape_error`). A broker
+   whose scrape fails is skipped (the others go on) and, when its Kafka port does not accept a
+   connection either, marked DOWN; it is UP again at its next answered scrape. A failed scrape
+   of a broker whose Kafka port still answers (an exporter problem) leaves its state alone.
+   Unregistered brokers (retired by a fleet operation) are not scraped;
 2. parse each answer (`rates.parse_broker_metrics`) and turn the cumulative counters into deltas
    and rates per (broker, topic) series (`rates.CounterTracker`: resets, missing series, first
    sample);
@@ -28,6 +32,7 @@ import concurrent.futures
 import datetime as dt
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
@@ -39,6 +44,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from fleet.models import Broker, Cell, SamplerCheckpoint, ThroughputSnapshot, TopicMinuteUsage
@@ -94,6 +100,8 @@ class BrokerTarget:
     last_seen_at: dt.datetime | None
     # Metrics behind authentication (issue 13): the cell's basic-auth credential, if it has one.
     auth: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+    # "host:port" of the broker's Kafka listener: probed when the scrape fails (issue 14).
+    kafka_address: str = ""
 
 
 @dataclass
@@ -104,10 +112,23 @@ class ScrapeResult:
     at: float
     metrics: BrokerMetrics | None = None
     error: str = ""
+    # After a failed scrape: whether the broker's Kafka port accepted a TCP connection
+    # (None: not probed, e.g. no address known).
+    reachable: bool | None = None
 
     @property
     def ok(self) -> bool:
         return self.metrics is not None
+
+
+def kafka_port_reachable(address: str, timeout: float) -> bool:
+    """Whether something accepts a TCP connection at "host:port" within `timeout`."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def metrics_request_url(url: str) -> str:
@@ -179,7 +200,13 @@ def scrape_brokers(
             at = (sent + clock()) / 2
             return ScrapeResult(target, at=at, metrics=parse_broker_metrics(text))
         except (OSError, urllib.error.URLError, MetricsParseError, ValueError) as exc:
-            return ScrapeResult(target, at=clock(), error=str(exc) or type(exc).__name__)
+            error = str(exc) or type(exc).__name__
+            reachable = (
+                kafka_port_reachable(target.kafka_address, min(timeout, 2.0))
+                if target.kafka_address
+                else None
+            )
+            return ScrapeResult(target, at=clock(), error=error, reachable=reachable)
 
     if not targets:
         return []
@@ -376,14 +403,25 @@ class Sampler:
 
     def targets(self) -> list[BrokerTarget]:
         rows = list(
-            Broker.objects.exclude(metrics_url="").values_list(
-                "pk", "cell_id", "node_id", "metrics_url", "state", "last_seen_at"
+            Broker.objects.exclude(metrics_url="")
+            .exclude(state=Broker.State.UNREGISTERED)
+            .values_list(
+                "pk", "cell_id", "node_id", "metrics_url", "state", "last_seen_at", "host", "port"
             )
         )
         auth = metrics_credentials({row[1] for row in rows})
         return [
-            BrokerTarget(pk, cell_id, node_id, url, state, last_seen_at, auth.get(cell_id))
-            for pk, cell_id, node_id, url, state, last_seen_at in rows
+            BrokerTarget(
+                pk,
+                cell_id,
+                node_id,
+                url,
+                state,
+                last_seen_at,
+                auth.get(cell_id),
+                kafka_address=f"{host}:{port}" if host and port else "",
+            )
+            for pk, cell_id, node_id, url, state, last_seen_at, host, port in rows
         ]
 
     def run_once(self) -> PassResult:
@@ -491,31 +529,79 @@ class Sampler:
         return tenant_directory().live_namespaces(cell_ids=cell_ids)
 
     def _mark_brokers(self, results: list[ScrapeResult], moment: dt.datetime) -> None:
-        seen = [
-            r.target.pk
-            for r in results
-            if r.ok
-            and (
-                r.target.state != Broker.State.UP
-                or r.target.last_seen_at is None
-                or moment - r.target.last_seen_at >= LAST_SEEN_EVERY
+        """Record every broker's scrape outcome and state (issue 14).
+
+        Two statements for the brokers that answered, one per broker that did not. A broker
+        retired meanwhile (UNREGISTERED) is left alone.
+        """
+        states: list[tuple[int, str]] = []
+        seen: list[int] = []
+        answered: list[int] = []
+        for r in results:
+            target = r.target
+            if r.ok:
+                states.append((target.cell_id, Broker.State.UP))
+                refresh = (
+                    target.state != Broker.State.UP
+                    or target.last_seen_at is None
+                    or moment - target.last_seen_at >= LAST_SEEN_EVERY
+                )
+                (seen if refresh else answered).append(target.pk)
+                continue
+            where = (
+                "its Kafka port refuses connections too"
+                if r.reachable is False
+                else "its Kafka port answers"
+                if r.reachable
+                else "Kafka port not probed"
             )
-        ]
-        down = [r for r in results if not r.ok and r.target.state != Broker.State.DOWN]
+            error = f"{r.error} ({where})"[:500]
+            state = target.state if r.reachable else Broker.State.DOWN
+            states.append((target.cell_id, state))
+            if target.state != state or target.state == Broker.State.UP:
+                logger.warning(
+                    "broker %s/%s did not answer at %s: %s (skipped)",
+                    target.cell_id,
+                    target.node_id,
+                    target.url,
+                    error,
+                )
+            self._live_brokers([target.pk]).update(
+                state=state, last_scrape_at=moment, last_scrape_error=error
+            )
         if seen:
-            Broker.objects.filter(pk__in=seen).update(state=Broker.State.UP, last_seen_at=moment)
-        for result in down:
-            logger.warning(
-                "broker %s/%s did not answer at %s: %s (skipped)",
-                result.target.cell_id,
-                result.target.node_id,
-                result.target.url,
-                result.error,
+            self._live_brokers(seen).update(
+                state=Broker.State.UP,
+                last_seen_at=moment,
+                last_scrape_at=moment,
+                last_scrape_error="",
             )
-        if down:
-            Broker.objects.filter(pk__in=[r.target.pk for r in down]).update(
-                state=Broker.State.DOWN
+        if answered:
+            self._live_brokers(answered).update(
+                state=Broker.State.UP, last_scrape_at=moment, last_scrape_error=""
             )
+        self._mark_cells(states)
+
+    @staticmethod
+    def _live_brokers(pks: list[int]) -> QuerySet[Broker]:
+        return Broker.objects.filter(pk__in=pks).exclude(state=Broker.State.UNREGISTERED)
+
+    @staticmethod
+    def _mark_cells(broker_states: list[tuple[int, str]]) -> None:
+        """A cell is HEALTHY with every scraped broker up, DOWN with none, DEGRADED between."""
+        states: dict[int, list[str]] = {}
+        for cell_id, state in broker_states:
+            states.setdefault(cell_id, []).append(state)
+        for cell_id, cell_states in states.items():
+            up = sum(1 for state in cell_states if state == Broker.State.UP)
+            health = (
+                Cell.State.HEALTHY
+                if up == len(cell_states)
+                else Cell.State.DOWN
+                if up == 0
+                else Cell.State.DEGRADED
+            )
+            Cell.objects.filter(pk=cell_id).exclude(state=health).update(state=health)
 
     def _accumulate(self, key: UsageKey, deltas: dict[str, int], storage: int) -> None:
         totals = self._totals.get(key)
