@@ -11,7 +11,9 @@ naming every reason, when:
   manage SCRAM users;
 * there is no authorizer (`authorizer.class.name` empty), so ACLs would not be enforced;
 * `allow.everyone.if.no.acl.found` is not false: a topic without ACLs would be open to every
-  tenant's key;
+  tenant's key (Kafka reports this authorizer key without its value, so a probe user without
+  ACLs asks for a random topic's metadata: only a refusal passes; the probe user
+  `skiff-registration-probe` is revoked afterwards);
 * with 3 or more brokers, `default.replication.factor` < 3 or `min.insync.replicas` < 2 (the
   durability Skiff promises tenants; with fewer brokers Skiff's own rule applies, see
   fleet.limits.cell_replication_factor);
@@ -31,10 +33,12 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import tempfile
+import time
 import urllib.error
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -45,7 +49,9 @@ from fleet import limits
 from fleet.audit import fleet_audit
 from fleet.kafka.configs import describe_broker_configs
 from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.errors import KafkaAuthenticationFailed
 from fleet.kafka.platform import PlatformSuperuser
+from fleet.kafka.probes import topic_metadata_error
 from fleet.kafka.types import BrokerDescription, ClusterDescription, ConfigEntryDescription
 from fleet.models import Broker, Cell
 from fleet.runtime import certs
@@ -54,6 +60,7 @@ from fleet.services.sampler import fetch_metrics_text
 
 CHECK_TIMEOUT = 15.0
 METRICS_TIMEOUT = 5.0
+PROBE_TIMEOUT = 15.0
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}[a-z0-9]$")
 BYTES_IN_FAMILY = READ_FAMILIES[0]
 
@@ -213,7 +220,10 @@ def check_external_cell(
             if authorizer
             else "no authorizer (authorizer.class.name is empty): ACLs would not be enforced",
         )
-        allow = (_value(configs, "allow.everyone.if.no.acl.found") or "false").strip().lower()
+        allow = _value(configs, "allow.everyone.if.no.acl.found")
+        if allow is None:  # reported as sensitive (an authorizer key): ask the broker instead
+            allow = _probe_allow_everyone(admin, connection)
+        allow = allow.strip().lower()
         check.add(
             "allow_everyone",
             allow == "false",
@@ -269,6 +279,38 @@ def check_external_cell(
         "; ".join(failures) if failures else f"metrics endpoints answer for {len(brokers)} brokers",
     )
     return check
+
+
+PROBE_USER = "skiff-registration-probe"
+
+
+def _probe_allow_everyone(admin: PlatformSuperuser, connection: KafkaConnection) -> str:
+    """ "true" when a principal without any ACL may describe a topic nobody has ACLs for.
+
+    A SCRAM user of its own (the same name each time) asks for a random topic's metadata: with
+    allow.everyone.if.no.acl.found=false the authorizer refuses (TOPIC_AUTHORIZATION_FAILED).
+    The user is revoked afterwards (Kafka 4.3.1 cannot safely delete a SCRAM credential, see
+    fleet.kafka.scram), and a topic the broker created for the request is deleted.
+    """
+    password = secrets.token_urlsafe(24)
+    topic = f"skiff-probe-{secrets.token_hex(6)}"
+    admin.create_scram_user(PROBE_USER, password)
+    probe = replace(connection, username=PROBE_USER, password=password, timeout=10.0)
+    deadline = time.monotonic() + PROBE_TIMEOUT
+    try:
+        while True:
+            try:
+                error = topic_metadata_error(probe, topic)
+                break
+            except KafkaAuthenticationFailed:
+                # KRaft brokers apply a new SCRAM credential when they replay the metadata log.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        admin.revoke_scram_user(PROBE_USER)
+        admin.delete_topic(topic, missing_ok=True)
+    return "false" if error == "TOPIC_AUTHORIZATION_FAILED" else "true"
 
 
 def _scram_listener_values(configs: dict[str, ConfigEntryDescription]) -> str:
