@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -336,7 +336,7 @@ def dispatch(operation_id: int) -> None:
             except Exception:  # recorded on the row; the thread must not die noisily
                 log.exception("fleet operation %s failed", operation_id)
             finally:
-                close_old_connections()
+                connection.close()  # this thread's own database connection
 
         threading.Thread(target=target, name=f"fleet-op-{operation_id}", daemon=True).start()
         return
@@ -493,7 +493,9 @@ def _add_broker_step(op: FleetOperation, runner: _Runner) -> None:
     if runner.progress.get("added_broker_id") is None:
         runner.check_cancel()
         runner.save(step="adding broker")
+        started = time.monotonic()
         broker = add_local_broker(cell=op.cell)
+        runner.save(broker_start_seconds=round(time.monotonic() - started, 1))
         FleetOperation.objects.filter(pk=op.pk).update(broker_ids=[broker.node_id])
         op.broker_ids = [broker.node_id]
         runner.save(added_broker_id=broker.node_id, step="broker added")
@@ -568,8 +570,12 @@ def _run_rolling_restart(op: FleetOperation, runner: _Runner) -> None:
 def _run_rebalance(op: FleetOperation, runner: _Runner) -> None:
     """Apply the plan's batches from where the operation is; throttle cleared in a finally."""
     plan = RebalancePlan.from_dict(op.plan)
+    if not plan.batches:
+        runner.save(step="nothing to move")
+        return
     conn = cell_connection(op.cell)
     rate = int(op.throttle_bytes_per_second or default_throttle())
+    started = time.monotonic()
     try:
         for index in range(int(runner.progress.get("batches_done", 0)), len(plan.batches)):
             runner.check_cancel()
@@ -611,6 +617,7 @@ def _run_rebalance(op: FleetOperation, runner: _Runner) -> None:
         raise
     finally:
         _clear_throttles(conn, runner)
+        runner.save(move_seconds=round(time.monotonic() - started, 1))
     _elect_leaders(conn, runner, [m.key for m in plan.moves])
 
 
