@@ -40,6 +40,19 @@ class Runtime:
     lib_dir: Path
     agent_jar: Path
     config_dir: Path
+    # Hash of what lib/ was built from (the marker's content): names the class-data archive.
+    digest: str = ""
+
+    @property
+    def cds_archive(self) -> Path:
+        """The AppCDS archive of the broker's classes for this lib/ (issue 14).
+
+        Made by the launcher's first broker run (-XX:ArchiveClassesAtExit, written when that
+        JVM exits cleanly) and used by every later start (-XX:SharedArchiveFile). Named by the
+        lib's digest, so new jars never meet an old archive (the JVM would refuse it anyway
+        and start without sharing).
+        """
+        return self.lib_dir / f"kafka-{self.digest[:16] or 'unversioned'}.jsa"
 
     @property
     def classpath(self) -> str:
@@ -89,12 +102,13 @@ def _pom_digest(fleet_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _runtime(fleet_dir: Path, java: Path) -> Runtime:
+def _runtime(fleet_dir: Path, java: Path, digest: str = "") -> Runtime:
     return Runtime(
         java=java,
         lib_dir=fleet_dir / "lib",
         agent_jar=fleet_dir / "agent" / AGENT_JAR_NAME,
         config_dir=fleet_dir / "config",
+        digest=digest,
     )
 
 
@@ -113,7 +127,7 @@ def ensure_classpath(fleet_dir: Path = DEFAULT_FLEET_DIR, *, quiet: bool = True)
         raise RuntimeUnavailable(f"{fleet_dir / 'pom.xml'} is missing")
     java = _which("java")
     digest = _pom_digest(fleet_dir)
-    runtime = _runtime(fleet_dir, java)
+    runtime = _runtime(fleet_dir, java, digest)
     if _is_resolved(runtime, digest):
         return runtime
 
@@ -132,7 +146,7 @@ def ensure_classpath(fleet_dir: Path = DEFAULT_FLEET_DIR, *, quiet: bool = True)
 
 def _resolve(fleet_dir: Path, runtime: Runtime, mvn: Path, digest: str, *, quiet: bool) -> None:
     # Stale jars from a previous Kafka version would silently end up on the classpath.
-    for stale in runtime.lib_dir.glob("*.jar"):
+    for stale in [*runtime.lib_dir.glob("*.jar"), *runtime.lib_dir.glob("*.jsa*")]:
         stale.unlink()
     cmd = [
         str(mvn),

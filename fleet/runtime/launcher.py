@@ -612,6 +612,54 @@ def _read_cmdline(pid: int) -> list[str] | None:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+# Class-data sharing (issue 14) -------------------------------------------------------------
+CDS_ENV = "SKIFF_KAFKA_CDS"  # "0" turns it off
+_TRAINING_SUFFIX = ".training-"
+
+
+def _class_data_sharing(runtime: Runtime) -> list[str]:
+    """JVM flags for the AppCDS archive of the broker's classes.
+
+    With the archive: map it (-XX:SharedArchiveFile; a mismatched or damaged archive is
+    ignored by the JVM, which then starts without sharing). Without: this JVM writes one
+    when it exits cleanly (-XX:ArchiveClassesAtExit) to a file of its own, which the stop
+    that ended it renames into place (_adopt_archive): no JVM ever reads a half-written one.
+    """
+    if os.environ.get(CDS_ENV, "0").strip() != "1" or not runtime.digest:
+        return []
+    archive = runtime.cds_archive
+    if archive.is_file():
+        return [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto", "-Xlog:cds=off"]
+    training = archive.with_name(f"{archive.name}{_TRAINING_SUFFIX}{secrets.token_hex(6)}")
+    return [
+        # The metrics agent runs in every broker JVM; Java 17 archives beside an agent only
+        # with this diagnostic switch (the agent transforms no classes).
+        "-XX:+UnlockDiagnosticVMOptions",
+        "-XX:+AllowArchivingWithJavaAgent",
+        f"-XX:ArchiveClassesAtExit={training}",
+        "-Xlog:cds=off",
+        "-Xlog:cds+dynamic=off",
+    ]
+
+
+def _training_archive(pid: int) -> Path | None:
+    for arg in _read_cmdline(pid) or []:
+        if arg.startswith("-XX:ArchiveClassesAtExit="):
+            return Path(arg.split("=", 1)[1])
+    return None
+
+
+def _adopt_archive(training: Path, *, complete: bool = True) -> None:
+    """Move a finished training archive into place (the first one wins)."""
+    final = training.with_name(training.name.split(_TRAINING_SUFFIX, 1)[0])
+    try:
+        if complete and training.is_file() and training.stat().st_size > 0 and not final.exists():
+            os.replace(training, final)
+            log.info("class-data archive %s made", final)
+    finally:
+        training.unlink(missing_ok=True)
+
+
 def _exiting(pid: int) -> bool:
     """A process in its exit path: not yet a zombie, but its command line already gone."""
     cmdline = _read_cmdline(pid)
@@ -638,6 +686,38 @@ def _health_url(metrics_url: str) -> str:
     # The exporter's own liveness page: answers without collecting every MBean, which on a busy
     # host can take longer than a readiness probe should wait.
     return metrics_url.rsplit("/", 1)[0] + "/-/healthy"
+
+
+def _probe_http(url: str, timeout: float = 5.0, auth: tuple[str, str] | None = None) -> str:
+    """ "" when ``url`` answers 200; otherwise what happened, for readiness messages:
+    "connection refused", "HTTP 401", "timed out", or the client's own words."""
+    request = urllib.request.Request(url)  # noqa: S310 (our own URL)
+    if auth is not None:
+        request.add_header("Authorization", basic_auth_header(auth))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
+            resp.read(1)
+            return "" if resp.status == 200 else f"HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, ConnectionRefusedError):
+            return PROBE_REFUSED
+        if isinstance(reason, TimeoutError | socket.timeout):
+            return "timed out"
+        return str(reason)
+    except TimeoutError:
+        return "timed out"
+    except (OSError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+PROBE_REFUSED = "connection refused"
+# What the JMX exporter agent (1.x) leaves in the JVM's console when it cannot listen on its
+# port; it then ends the JVM ("Prometheus JMX Exporter exiting", exit status 1), so Kafka never
+# starts either. Measured: it does not go on without metrics.
+AGENT_BIND_ERRORS = ("BindException", "Address already in use")
 
 
 def _http_ok(url: str, timeout: float = 5.0, auth: tuple[str, str] | None = None) -> bool:
@@ -835,7 +915,7 @@ class LocalCell:
                     self._spawn(state, node_info.node_id, runtime)
                     started.append(node_info.node_id)
             try:
-                return self._wait_ready(state, started, timeout)
+                return self._wait_ready(state, started, timeout, runtime)
             except BaseException:
                 self._stop_nodes(state, started, timeout=15)
                 raise
@@ -875,7 +955,7 @@ class LocalCell:
                 self._write_metrics_config(state, runtime)
                 self._spawn(state, node_id, runtime)
             try:
-                return self._wait_ready(state, [node_id], timeout)
+                return self._wait_ready(state, [node_id], timeout, runtime)
             except BaseException:
                 self._stop_nodes(state, [node_id], timeout=15)
                 raise
@@ -917,7 +997,7 @@ class LocalCell:
             for node_id in crashed:
                 self._write_properties(state, self._node_state(state, node_id))
                 self._spawn(state, node_id, runtime)
-            self._wait_ready(state, crashed, timeout)
+            self._wait_ready(state, crashed, timeout, runtime)
             return crashed
 
     def add_broker(
@@ -954,7 +1034,7 @@ class LocalCell:
                 self._write_metrics_config(state, runtime)
                 self._format_missing(state, runtime)
                 self._spawn(state, node.node_id, runtime)
-                return self._wait_ready(state, [node.node_id], timeout)
+                return self._wait_ready(state, [node.node_id], timeout, runtime)
             except BaseException:
                 self._stop_nodes(state, [node.node_id], timeout=15)
                 self._forget(state, node.node_id)
@@ -1294,6 +1374,7 @@ class LocalCell:
         logs = certs.ensure_private_dir(node_dir / "logs")
         cmd = [
             *self._java_base(runtime, self._heap_mb, fast_start=self._fast_start),
+            *_class_data_sharing(runtime),
             f"-Dkafka.logs.dir={logs}",
             # The agent listens on loopback only: metrics are for the platform's sampler.
             # Its HTTP server asks for the cell's metrics credential (issue 13).
@@ -1330,6 +1411,20 @@ class LocalCell:
                 targets[node_id] = pid
             else:
                 self._pid_path(node_id).unlink(missing_ok=True)
+        # Class-data archives those JVMs write as they exit (see _class_data_sharing).
+        trainings = {pid: _training_archive(pid) for pid in targets.values()}
+        killed: set[int] = set()
+        try:
+            killed = self._stop_pids(dict(targets), timeout=timeout)
+        finally:
+            for pid, archive in trainings.items():
+                if archive is not None:
+                    # A JVM killed mid-dump leaves a truncated file: never adopt that.
+                    _adopt_archive(archive, complete=pid not in killed)
+
+    def _stop_pids(self, targets: dict[int, int], *, timeout: float) -> set[int]:
+        """SIGTERM, wait, SIGKILL what is left; returns the pids that had to be killed."""
+        killed: set[int] = set()
         for pid in targets.values():
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -1343,6 +1438,7 @@ class LocalCell:
         for node_id, pid in targets.items():
             if self._is_our_kafka(pid, node_id):
                 _signal(pid, signal.SIGKILL)
+                killed.add(pid)
         for node_id in list(targets):
             kill_deadline = time.monotonic() + 10
             while self._still_running(node_id, targets[node_id]):
@@ -1350,6 +1446,7 @@ class LocalCell:
                     raise CellError(f"node {node_id} (pid {targets[node_id]}) does not die")
                 time.sleep(0.05)
             self._pid_path(node_id).unlink(missing_ok=True)
+        return killed
 
     def _still_running(self, node_id: int, pid: int) -> bool:
         proc = self._procs.get(node_id)
@@ -1366,8 +1463,43 @@ class LocalCell:
 
     # ---- readiness -------------------------------------------------------------------------
 
-    def _wait_ready(self, state: _CellState, started: Sequence[int], timeout: float) -> CellInfo:
+    def _agent_failed_to_bind(self, node_id: int) -> bool:
+        """Whether the node's console, since its last start, shows the agent's bind error."""
+        text = _tail(self.console_log(node_id), 400)
+        since_start = text.rsplit(f"==== skiff: starting node {node_id}", 1)[-1]
+        return any(marker in since_start for marker in AGENT_BIND_ERRORS)
+
+    def _respawn_after_bind_error(
+        self, state: _CellState, node_id: int, runtime: Runtime | None, respawned: set[int]
+    ) -> bool:
+        """Start a node once more when it exited because its exporter could not bind its port
+        (a port still held a moment after a stop); False when that is not what happened."""
+        if runtime is None or node_id in respawned or not self._agent_failed_to_bind(node_id):
+            return False
+        port = self._node_state(state, node_id).metrics_port
+        log.warning(
+            "cell %s: node %s exited: its metrics exporter could not bind port %s; "
+            "starting it once more when the port is free",
+            state.name,
+            node_id,
+            port,
+        )
+        respawned.add(node_id)
+        self._pid_path(node_id).unlink(missing_ok=True)
+        self._check_ports(state, [node_id], grace=30)
+        self._spawn(state, node_id, runtime)
+        return True
+
+    def _wait_ready(
+        self,
+        state: _CellState,
+        started: Sequence[int],
+        timeout: float,
+        runtime: Runtime | None = None,
+    ) -> CellInfo:
         info = self._info(state)
+        # Nodes that exited because their exporter could not bind get one more start.
+        respawned: set[int] = set()
         conn = replace(info.admin_connection(), timeout=5.0)
         expected = {n.node_id for n in state.nodes}
         deadline = time.monotonic() + timeout
@@ -1375,7 +1507,11 @@ class LocalCell:
         last_problem = "no attempt yet"
         while True:
             for node_id in started:
-                if self._live_pid(node_id) is None:
+                if self._live_pid(node_id) is None and self._respawn_after_bind_error(
+                    state, node_id, runtime, respawned
+                ):
+                    metrics_deadline = max(metrics_deadline, time.monotonic() + 30)
+                elif self._live_pid(node_id) is None:
                     raise CellError(
                         f"Kafka node {node_id} of cell {state.name!r} exited during start-up.\n"
                         + self._failure_tail(node_id)
@@ -1386,26 +1522,27 @@ class LocalCell:
                 registered = {b.node_id for b in described.brokers}
             except KafkaGatewayError as exc:
                 last_problem = exc.message
-            metrics_down = [
-                n.node_id
+            probes = {
+                n.node_id: _probe_http(_health_url(n.metrics_url), auth=info.metrics_auth)
                 for n in info.nodes
-                if not _http_ok(_health_url(n.metrics_url), auth=info.metrics_auth)
-            ]
+            }
+            metrics_down = sorted(node_id for node_id, outcome in probes.items() if outcome)
+            outcomes = ", ".join(f"node {n}: {probes[n]}" for n in metrics_down)
             if registered >= expected and not metrics_down:
                 return self._info(state)
             if registered >= expected and time.monotonic() >= metrics_deadline:
-                # Kafka serves; only the exporter is missing (seen rarely, cause still open: see
-                # the issue note). Serving without metrics beats failing the whole cell.
+                # Kafka serves; only the exporter is missing. Serving without metrics beats
+                # failing the whole cell; the probe's outcome says which way it failed.
                 log.warning(
-                    "cell %s: metrics endpoint of node(s) %s not answering; serving without it",
+                    "cell %s: metrics endpoint not answering (%s); serving without it",
                     state.name,
-                    metrics_down,
+                    outcomes,
                 )
                 return self._info(state)
             if registered and not registered >= expected:
                 last_problem = f"brokers registered: {sorted(registered)} of {sorted(expected)}"
             elif metrics_down:
-                last_problem = f"metrics endpoint not answering on node(s) {metrics_down}"
+                last_problem = f"metrics endpoint not answering ({outcomes})"
             if time.monotonic() >= deadline:
                 suspect = next(iter(sorted((expected - registered) or set(metrics_down))), None)
                 suspect = suspect or (started[0] if started else state.nodes[0].node_id)

@@ -118,3 +118,53 @@ def test_controllers_cannot_retire(cell_with_broker: tuple[LocalCell, _CellState
     cell, _ = cell_with_broker
     with pytest.raises(CellError, match="is a controller"):
         cell.retire_node(2)
+
+
+# --- readiness probe outcomes and the exporter's bind failure (flake of issue 13/14) ----------
+
+
+def test_probe_names_refused_unauthorized_and_timed_out() -> None:
+    import http.server
+    import socket
+    import threading
+
+    class Deny(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Deny)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never answers
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    try:
+        denied = f"http://127.0.0.1:{server.server_address[1]}/-/healthy"
+        assert launcher._probe_http(denied, auth=("metrics", "x")) == "HTTP 401"
+        refused = f"http://127.0.0.1:{closed_port}/-/healthy"
+        assert launcher._probe_http(refused) == launcher.PROBE_REFUSED
+        hung = f"http://127.0.0.1:{silent.getsockname()[1]}/-/healthy"
+        assert launcher._probe_http(hung, timeout=0.5) == "timed out"
+    finally:
+        server.shutdown()
+        silent.close()
+
+
+def test_the_agents_bind_error_is_found_only_since_the_last_start(tmp_path: Path) -> None:
+    cell = LocalCell(tmp_path / "c")
+    cell.node_dir(1).mkdir(parents=True)
+    log = cell.console_log(1)
+    log.write_text(
+        "\n==== skiff: starting node 1 at then\njava.net.BindException: Address already in use\n"
+        "Prometheus JMX Exporter exiting\n"
+    )
+    assert cell._agent_failed_to_bind(1)
+    log.write_text(log.read_text() + "\n==== skiff: starting node 1 at now\nKafka started\n")
+    assert not cell._agent_failed_to_bind(1)
