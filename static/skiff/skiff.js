@@ -539,7 +539,7 @@
   });
   /* A region that scrolls sideways (a wide table on a phone) must be reachable with the
    * keyboard: give it a tab stop while it overflows, and none when it does not. */
-  var SCROLLERS = ".table-responsive, .page-body table.table, pre.skiff-snippet";
+  var SCROLLERS = ".table-responsive, .page-body table.table, pre.skiff-snippet, .skiff-full";
 
   function markScrollable() {
     var els = document.querySelectorAll(SCROLLERS);
