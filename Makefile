@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install classpath run test test-stress lint format
+.PHONY: install classpath run test test-stress lint format screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -36,6 +36,12 @@ test: classpath
 test-stress: classpath
 	bash scripts/install-test-deps.sh
 	$(BIN)/python scripts/cpu_hog.py -- $(BIN)/pytest -m kafka $(PYTEST_ARGS)
+
+# PNGs of the main pages, light and dark, desktop and phone, into docs/screenshots/ (made-up
+# data on the test database; no Kafka cell needed).
+screenshots: install
+	bash scripts/install-test-deps.sh
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser/screenshots.py
 
 lint: install
 	$(BIN)/ruff check .
