@@ -21,9 +21,11 @@ the two throttled-replica lists, which it accepts as ``partition:broker`` lists 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka.admin import ResourceType
 
@@ -32,7 +34,7 @@ from fleet.kafka.configs import (
     _incremental_alter_configs,
     describe_many_topic_configs,
 )
-from fleet.kafka.connection import KafkaConnection, _kafka_python_call
+from fleet.kafka.connection import KafkaConnection, _kafka_python_admin, _kafka_python_call
 from fleet.kafka.errors import KafkaGatewayError, _from_kafka_python
 from fleet.kafka.topics import list_topics
 from fleet.kafka.types import TopicPartitionKey
@@ -43,6 +45,56 @@ LEADER_REPLICAS = "leader.replication.throttled.replicas"
 FOLLOWER_REPLICAS = "follower.replication.throttled.replicas"
 BROKER_THROTTLE_KEYS = (LEADER_RATE, FOLLOWER_RATE)
 TOPIC_THROTTLE_KEYS = (LEADER_REPLICAS, FOLLOWER_REPLICAS)
+
+
+T = TypeVar("T")
+
+
+class _Session:
+    """One kafka-python admin client reused by the calls inside `admin_session`."""
+
+    def __init__(self, conn: KafkaConnection) -> None:
+        self.conn = conn
+        self.admin: Any = None
+
+    def close(self) -> None:
+        if self.admin is not None:
+            try:
+                self.admin.close()
+            finally:
+                self.admin = None
+
+
+_session: ContextVar[_Session | None] = ContextVar("skiff_reassignment_session", default=None)
+
+
+@contextmanager
+def admin_session(conn: KafkaConnection) -> Iterator[None]:
+    """Reuse one kafka-python admin client for the calls made inside (a rebalance polls
+    ListPartitionReassignments every second; a new client costs a TLS + SCRAM handshake with
+    every broker). A client that failed is dropped and the next call makes a new one."""
+    session = _Session(conn)
+    token = _session.set(session)
+    try:
+        yield
+    finally:
+        _session.reset(token)
+        session.close()
+
+
+def _call(conn: KafkaConnection, context: str, fn: Callable[[Any], T]) -> T:
+    session = _session.get()
+    if session is None or session.conn != conn:
+        return _kafka_python_call(conn, context, fn)
+    from kafka import errors as kp_errors
+
+    try:
+        if session.admin is None:
+            session.admin = _kafka_python_admin(conn)
+        return fn(session.admin)
+    except kp_errors.KafkaError as exc:
+        session.close()
+        raise _from_kafka_python(exc, context, cell=conn.cell_name, timeout=conn.timeout) from exc
 
 
 @dataclass(frozen=True)
@@ -78,7 +130,7 @@ def partition_sizes(conn: KafkaConnection) -> dict[TopicPartitionKey, int]:
         return admin.describe_log_dirs()
 
     out: dict[TopicPartitionKey, int] = {}
-    for broker in _kafka_python_call(conn, "Reading partition sizes", call):
+    for broker in _call(conn, "Reading partition sizes", call):
         for log_dir in broker.get("log_dirs", ()):
             if log_dir.get("error_code"):
                 continue
@@ -126,7 +178,7 @@ def alter_reassignments(
     def call(admin: Any) -> dict[Any, Any]:
         return admin.alter_partition_reassignments(request)
 
-    results = _kafka_python_call(conn, context, call)
+    results = _call(conn, context, call)
     benign = (kp_errors.NoReassignmentInProgressError,)
     results = {
         tp: err
@@ -151,7 +203,7 @@ def list_reassignments(
     def call(admin: Any) -> dict[Any, Any]:
         return admin.list_partition_reassignments(query)
 
-    raw = _kafka_python_call(conn, "Listing partition reassignments", call)
+    raw = _call(conn, "Listing partition reassignments", call)
     return {
         (tp.topic, tp.partition): OngoingReassignment(
             replicas=tuple(info["replicas"]),
@@ -321,7 +373,7 @@ def elect_preferred_leaders(
     def call(admin: Any) -> Any:
         return admin.elect_leaders(0, query, raise_errors=False)
 
-    response = _kafka_python_call(conn, "Electing preferred leaders", call)
+    response = _call(conn, "Electing preferred leaders", call)
     failed: dict[TopicPartitionKey, str] = {}
     for result in response.replica_election_results:
         for part in result.partition_result:
@@ -336,6 +388,7 @@ __all__ = [
     "BROKER_THROTTLE_KEYS",
     "TOPIC_THROTTLE_KEYS",
     "OngoingReassignment",
+    "admin_session",
     "alter_reassignments",
     "clear_replication_throttle",
     "elect_preferred_leaders",

@@ -439,6 +439,7 @@ def run_operation(*, operation_id: int) -> FleetOperation:
     outcome, error = State.SUCCEEDED, ""
     try:
         if op.state == State.CANCELLING:
+            _finish_cancel(op, runner)  # its runner died while cancelling: finish the job
             raise _Cancelled()
         if op.kind == Kind.ROLLING_RESTART:
             _run_rolling_restart(op, runner)
@@ -574,6 +575,13 @@ def _run_rebalance(op: FleetOperation, runner: _Runner) -> None:
         runner.save(step="nothing to move")
         return
     conn = cell_connection(op.cell)
+    with gateway.admin_session(conn):
+        _apply_batches(op, runner, plan, conn)
+
+
+def _apply_batches(
+    op: FleetOperation, runner: _Runner, plan: RebalancePlan, conn: KafkaConnection
+) -> None:
     rate = int(op.throttle_bytes_per_second or default_throttle())
     started = time.monotonic()
     try:
@@ -661,7 +669,24 @@ def _cancel_in_flight(conn: KafkaConnection, plan: RebalancePlan, runner: _Runne
     ongoing = gateway.list_reassignments(conn, keys)
     if ongoing:
         gateway.alter_reassignments(conn, dict.fromkeys(ongoing))
-    runner.save(step="cancelled", cancelled_reassignments=len(ongoing), batch_in_flight=None)
+    runner.save(
+        step="cancelled",
+        cancelled_reassignments=len(ongoing),
+        cancelled_partitions=[f"{topic}-{partition}" for topic, partition in sorted(ongoing)],
+        batch_in_flight=None,
+    )
+
+
+def _finish_cancel(op: FleetOperation, runner: _Runner) -> None:
+    """Undo the batch in flight and clear the recorded throttle (a cancel resumed)."""
+    if "batches" not in op.plan:
+        return
+    conn = cell_connection(op.cell)
+    with gateway.admin_session(conn):
+        try:
+            _cancel_in_flight(conn, RebalancePlan.from_dict(op.plan), runner)
+        finally:
+            _clear_throttles(conn, runner)
 
 
 def _clear_throttles(conn: KafkaConnection, runner: _Runner) -> None:
