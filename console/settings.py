@@ -232,6 +232,19 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "console.api.exceptions.document_error_body",
     ],
+    # The fleet's choice sets (issue 14) by name, so that they and the older sets keep their
+    # names (several models have a `state` or a `status`).
+    "ENUM_NAME_OVERRIDES": {
+        "StateEnum": "clusters.models.Cluster.State",
+        "StatusEnum": "billing.models.Invoice.Status",
+        "CellKindEnum": "fleet.models.Cell.Kind",
+        "CellStateEnum": "fleet.models.Cell.State",
+        "CellAdmissionEnum": "fleet.models.Cell.Admission",
+        "BrokerStatusEnum": "fleet.models.Broker.State",
+        "FleetOperationKindEnum": "fleet.models.FleetOperation.Kind",
+        "FleetOperationStateEnum": "fleet.models.FleetOperation.State",
+        "FleetOperationModeEnum": "fleet.models.FleetOperation.Mode",
+    },
 }
 
 # --- Fleet -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from fleet.models import AutoscaleDecision, Cell, FleetOperation
+from fleet.models import AutoscaleDecision, Broker, Cell, FleetOperation
 
 
 class TenancyOutput(serializers.Serializer):
@@ -26,7 +26,7 @@ class CellLoadOutput(serializers.Serializer):
 
 
 class PlacementOutput(serializers.Serializer):
-    cell = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    cell = serializers.CharField(source="cell.name", help_text="The cell's name.")
     cell_id = serializers.IntegerField(source="cell.pk")
     eligible = serializers.BooleanField(help_text="Whether the cell takes new clusters now.")
     rank = serializers.IntegerField(help_text="1: where the next cluster goes; 0: takes none.")
@@ -63,7 +63,7 @@ class CellListOutput(CellOutput):
 class BrokerStatusOutput(serializers.Serializer):
     node_id = serializers.IntegerField()
     status = serializers.ChoiceField(
-        choices=["up", "down", "fenced", "unregistered"],
+        choices=Broker.State.choices,
         help_text="up; down (not registered with the controller, or not answering); fenced "
         "(registered, not heartbeating); unregistered (retired by an operation).",
     )

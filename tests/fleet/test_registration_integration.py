@@ -148,9 +148,7 @@ def test_a_registered_kafka_serves_a_tenant_end_to_end(
 
     payloads = [f"payment-{i}".encode() * 50 for i in range(200)]
     assert eventually(lambda: gateway.produce(client, topic, payloads), timeout=30) == 200
-    got = gateway.consume(
-        client, topic, group_id=f"{cluster.wire_prefix}readers", max_messages=200
-    )
+    got = gateway.consume(client, topic, group_id=f"{cluster.wire_prefix}readers", max_messages=200)
     assert sorted(m.value for m in got) == sorted(payloads)
 
     def counted():
