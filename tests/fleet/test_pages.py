@@ -138,3 +138,13 @@ def test_registration_refuses_an_unreachable_kafka_and_records_nothing(staff_cli
     assert response.status_code == 400
     assert "cannot connect" in response.content.decode()
     assert not Cell.objects.filter(name="far").exists()
+
+
+def test_the_team_page_links_staff_to_the_fleet_pages(client):
+    staff = MembershipFactory(user__is_staff=True).user
+    member = MembershipFactory().user
+    client.force_login(staff)
+    assert f'href="{reverse("fleet:cell_list")}"' in client.get("/team/").content.decode()
+    client.force_login(member)
+    page = client.get("/team/").content.decode()
+    assert "fleet pages" in page and reverse("fleet:cell_list") not in page
