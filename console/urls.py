@@ -19,6 +19,16 @@ urlpatterns = [
     path("", ClusterListView.as_view(), name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    # The token in this URL is masked in every log line (console/log_redaction.py).
+    path(
+        "reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("team/switch/", views.team_switch, name="team_switch"),
     path("team/", views.TeamOverviewView.as_view(), name="team_overview"),
     path("team/none/", views.no_team, name="no_team"),

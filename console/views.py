@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -451,3 +451,41 @@ class TeamAuditExportView(TeamViewMixin, View):
             f'attachment; filename="skiff-audit-{self.team.slug}-{stamp}.csv"'
         )
         return response
+
+
+# --- own account: password change and reset (Django's auth views, in the console's layout) ---
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """The signed-in user's password; the session stays signed in afterwards."""
+
+    template_name = "console/password_change.html"
+    success_url = reverse_lazy("password_change")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, "Your password was changed.")
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Mails a one-time reset link to the address if it has an account (and says the same
+    whether or not it has one)."""
+
+    template_name = "console/password_reset.html"
+    email_template_name = "console/email/password_reset.txt"
+    subject_template_name = "console/email/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "console/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "console/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "console/password_reset_complete.html"

@@ -275,6 +275,32 @@ ROUTES: dict[str, list[Check]] = {
         Check("GET", S(405, 405, 405, 405, 405, 405, 405, 405)),
         Check("POST", S(302, 302, 302, 302, 302, 302, 302, 302)),
     ],
+    # --- own account (issue 15): change needs a session; reset is for anyone -----------------
+    "password_change": [
+        Check("GET", S(200, 200, 200, 200, 200, 302, 200, 200)),
+        Check(
+            "POST",
+            S(200, 200, 200, 200, 200, 302, 200, 200),  # wrong old password: the form again
+            data={"old_password": "wrong", "new_password1": "x", "new_password2": "x"},
+        ),
+    ],
+    "password_reset": [
+        Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200)),
+        Check(
+            "POST",
+            S(302, 302, 302, 302, 302, 302, 302, 302),
+            data={"email": "no-such-person@example.com"},
+        ),
+    ],
+    "password_reset_done": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
+    "password_reset_confirm": [
+        Check(
+            "GET",
+            S(200, 200, 200, 200, 200, 200, 200, 200),  # a bad link: "This link does not work"
+            kwargs=lambda w, p: {"uidb64": "MQ", "token": "bad-token"},
+        )
+    ],
+    "password_reset_complete": [Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200))],
     "team_switch": [
         Check("POST", S(302, 302, 302, 302, 302, 302, 302, 302), data={"team": "0"}),
     ],
@@ -405,6 +431,14 @@ ROUTES: dict[str, list[Check]] = {
     "clusters:detail": [Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=cluster_pk)],
     "clusters:status": [Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=cluster_pk)],
     "clusters:retry": [Check("POST", S(302, 302, 302, 403, 403, 302, 404, 302), kwargs=cluster_pk)],
+    "clusters:tags": [
+        Check(
+            "POST",
+            S(302, 302, 302, 403, 403, 302, 404, 302),
+            kwargs=cluster_pk,
+            data={"tags": "env=matrix"},
+        )
+    ],
     "clusters:delete": [
         Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=cluster_pk),
         Check(
@@ -625,6 +659,13 @@ ROUTES: dict[str, list[Check]] = {
     ],
     "cluster-detail": [
         Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk),
+        Check(
+            "PATCH",
+            S(200, 200, 200, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            data={"tags": {"env": "matrix"}},
+            audit="cluster.tags",
+        ),
         Check(
             "DELETE",
             S(202, 202, 202, 403, 403, 401, 404, 403),
