@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/", clusters.ClusterDetailView.as_view(), name="detail"),
     path("<int:pk>/status/", clusters.ClusterStatusView.as_view(), name="status"),
     path("<int:pk>/retry/", clusters.ClusterRetryView.as_view(), name="retry"),
+    path("<int:pk>/tags/", clusters.ClusterTagsView.as_view(), name="tags"),
     path("<int:pk>/delete/", clusters.ClusterDeleteView.as_view(), name="delete"),
     path("<int:pk>/ca.pem", clusters.ClusterCaView.as_view(), name="ca"),
     # Topics, consumer groups and messages (issue 4)

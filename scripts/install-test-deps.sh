@@ -79,6 +79,18 @@ install_axe() {
     [[ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]] || die "axe-core installed without axe.min.js"
 }
 
+# The client snippets' toolchains (tests/clusters/test_snippets_run.py runs every snippet as
+# copied): kcat, Node.js with npm, a JDK with Maven (also the brokers' runtime). Go comes from
+# the machine image (/usr/local/go): Debian 12's golang-go (1.19) is too old for franz-go.
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
+if ! command -v go >/dev/null 2>&1 && [[ ! -x /usr/local/go/bin/go ]]; then
+    die "Go (1.26 or newer) is missing: the Go client snippet needs it. Install it from go.dev's
+release archive into /usr/local/go (Debian 12's golang-go is too old)."
+fi
 pg_bindir=$(find_pg_bindir || true)
 if [[ -z "$pg_bindir" && -n "${SKIFF_PG_BIN:-}" ]]; then
     die "SKIFF_PG_BIN=$SKIFF_PG_BIN has no PostgreSQL >= ${PG_MIN_MAJOR} initdb and postgres"
@@ -87,7 +99,7 @@ fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     install_axe
-    log "all present (redis-server, chromium, PostgreSQL in $pg_bindir)"
+    log "all present (redis-server, chromium, PostgreSQL in $pg_bindir, snippet toolchains)"
     exit 0
 fi
 
@@ -140,6 +152,9 @@ if [[ " ${missing[*]} " == *" redis-server "* ]]; then
 fi
 
 command -v redis-server >/dev/null 2>&1 || die "redis-server still missing after apt-get install"
+for tool in kcat node npm mvn javac; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool still missing after apt-get install"
+done
 [[ -x "${SKIFF_CHROMIUM:-/usr/bin/chromium}" ]] || die "chromium still missing after apt-get install"
 pg_bindir=$(find_pg_bindir || true)
 [[ -n "$pg_bindir" ]] || die "no PostgreSQL >= ${PG_MIN_MAJOR} server found after installing 'postgresql' (set SKIFF_PG_BIN to its bin dir)"

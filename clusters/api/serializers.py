@@ -64,6 +64,10 @@ class NetworkInput(serializers.Serializer):
     )
 
 
+class ClusterUpdateInput(serializers.Serializer):
+    tags = serializers.DictField(child=serializers.CharField(allow_blank=True))
+
+
 class ClusterCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     type = serializers.ChoiceField(choices=["serverless"], default="serverless")

@@ -3,10 +3,20 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
-from clusters.api.serializers import ClusterCreatedOutput, ClusterCreateInput, ClusterOutput
+from clusters.api.serializers import (
+    ClusterCreatedOutput,
+    ClusterCreateInput,
+    ClusterOutput,
+    ClusterUpdateInput,
+)
 from clusters.downloads import cluster_ca_response
 from clusters.models import Cluster
-from clusters.services.clusters import ClusterSpec, cluster_create, cluster_delete
+from clusters.services.clusters import (
+    ClusterSpec,
+    cluster_create,
+    cluster_delete,
+    cluster_update_tags,
+)
 from console.api.mixins import TeamScopedAPIMixin
 from console.permissions import Action
 
@@ -22,7 +32,11 @@ class ClusterViewSet(
 
     queryset = Cluster.objects.live().select_related("cell", "team").order_by("name")
     serializer_class = ClusterOutput
-    required_actions = {"POST": Action.CLUSTER_MANAGE, "DELETE": Action.CLUSTER_MANAGE}
+    required_actions = {
+        "POST": Action.CLUSTER_MANAGE,
+        "PATCH": Action.CLUSTER_MANAGE,
+        "DELETE": Action.CLUSTER_MANAGE,
+    }
     required_action = Action.CLUSTER_VIEW
 
     @extend_schema(request=ClusterCreateInput, responses={201: ClusterCreatedOutput})
@@ -46,6 +60,15 @@ class ClusterViewSet(
         body = ClusterOutput(created.cluster).data
         body["initial_key"] = {"username": created.initial_key.username, "secret": created.secret}
         return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ClusterUpdateInput, responses={200: ClusterOutput})
+    def partial_update(self, request, pk=None):
+        """Replace the cluster's tags, validated as at creation (the allowed client IPs change
+        on the console's Access tab)."""
+        data = ClusterUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cluster = cluster_update_tags(cluster=self.get_object(), tags=data.validated_data["tags"])
+        return Response(ClusterOutput(cluster).data)
 
     @extend_schema(responses={202: ClusterOutput})
     def destroy(self, request, pk=None):

@@ -299,6 +299,28 @@ def cluster_delete(*, cluster: Cluster) -> Cluster:
     return locked
 
 
+def cluster_update_tags(*, cluster: Cluster, tags) -> Cluster:
+    """Replace a cluster's tags (validated as at creation); audited, even when unchanged (the
+    request was made)."""
+    clean = validate_tags(tags)
+    with transaction.atomic():
+        locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if locked.state in (Cluster.State.DELETING, Cluster.State.DELETED):
+            raise ValidationFailed({"tags": "This cluster is being deleted: its tags are final."})
+        before = {"tags": dict(locked.tags or {})}
+        locked.tags = clean
+        locked.save(update_fields=["tags", "updated_at"])
+        audit_record(
+            team=locked.team,
+            action="cluster.tags",
+            target=locked,
+            before=before,
+            after={"tags": clean},
+        )
+    cluster.tags = locked.tags
+    return locked
+
+
 def _enqueue_provisioning(cluster_id: int) -> None:
 
     transaction.on_commit(lambda: provision_cluster_task.delay(cluster_id))

@@ -31,8 +31,9 @@ from clusters.services.clusters import (
     cluster_create,
     cluster_delete,
     cluster_retry,
+    cluster_update_tags,
 )
-from clusters.services.snippets import client_snippets
+from clusters.services.snippets import client_setup
 from console.access import TeamViewMixin
 from console.errors import ApplicationError
 from console.permissions import Action
@@ -161,6 +162,7 @@ class ClusterWizardView(TeamViewMixin, View):
             "form": form,
             "previous_step": WIZARD_STEPS[index - 1] if index else None,
             "errors": errors,
+            "encryption_at_rest": ENCRYPTION_AT_REST,
         }
         if step == "review":
             context["review_rows"] = self.review_rows(draft)
@@ -183,13 +185,17 @@ class ClusterWizardView(TeamViewMixin, View):
             ("Cluster type", "Serverless", "No"),
             ("Name", spec.name, "No"),
             ("Wire prefix", f"{self.team.slug}.{spec.name}.", "No"),
-            ("Tags", format_tags(spec.tags) if spec.tags else "—", "Yes"),
+            ("Tags", format_tags(spec.tags) if spec.tags else "—", "Yes (the cluster's overview)"),
             ("Authentication", "SASL/SCRAM-SHA-512 access keys", "No"),
             ("First key's access policy", policy, "Yes (per key)"),
             ("Client endpoint", "TLS listener of the cell (SASL_SSL)", "No"),
-            ("Allowed client IPs", ips.replace("\n", ", ") if ips.strip() else "Any", "No"),
+            (
+                "Allowed client IPs",
+                ips.replace("\n", ", ") if ips.strip() else "Any",
+                "Yes (the Access tab)",
+            ),
             ("Encryption in transit", "TLS, always on", "No"),
-            ("Encryption at rest", "Service-managed", "No"),
+            ("Encryption at rest", ENCRYPTION_AT_REST, "Set by the platform, not per cluster"),
         ]
 
     def create(self, draft):
@@ -211,10 +217,19 @@ class ClusterWizardView(TeamViewMixin, View):
         )
 
 
+# What Skiff can truthfully say about data at rest: it encrypts nothing itself (docs/security.md).
+ENCRYPTION_AT_REST = (
+    "Only if the platform put this cell's brokers on encrypted disks (an encrypted volume per "
+    "cell); Skiff itself does not encrypt stored messages"
+)
+
+
 # --- one cluster --------------------------------------------------------------------------------
 
 
-def render_cluster_detail(request, cluster, *, new_key=None, secret=None, status=200):
+def render_cluster_detail(
+    request, cluster, *, new_key=None, secret=None, status=200, tags_error=None, tags_text=None
+):
     context_ = request.team_context
     key = new_key or access_key_list(cluster=cluster, active_only=True).first()
     context = {
@@ -222,9 +237,11 @@ def render_cluster_detail(request, cluster, *, new_key=None, secret=None, status
         "cluster": cluster,
         "key": key,
         "secret": secret,
-        "snippets": client_snippets(cluster, username=key.username, secret=secret) if key else [],
+        "setup": client_setup(key, secret=secret) if key else None,
         "can_manage": context_.allows(Action.CLUSTER_MANAGE),
         "show_cell": request.user.is_staff,
+        "tags_text": format_tags(cluster.tags or {}) if tags_text is None else tags_text,
+        "tags_error": tags_error,
         "partition_limit": limits.MAX_PARTITIONS,
         "compacted_partition_limit": limits.MAX_COMPACTED_PARTITIONS,
     }
@@ -256,6 +273,30 @@ class ClusterStatusView(TeamViewMixin, View):
         if request.GET.get("was") and request.GET["was"] != cluster.state:
             response["HX-Refresh"] = "true"  # the page shows more once the state settles
         return response
+
+
+class ClusterTagsView(TeamViewMixin, View):
+    """The overview's tag editor: `key=value` per line, validated as in the wizard."""
+
+    required_action = Action.CLUSTER_MANAGE
+
+    def post(self, request, pk):
+        cluster = cluster_get(team=self.team, pk=pk)
+        text = request.POST.get("tags", "")
+        try:
+            cluster_update_tags(cluster=cluster, tags=parse_tags(text))
+        except ValidationError as exc:
+            return render_cluster_detail(
+                request, cluster, status=400, tags_error=" ".join(exc.messages), tags_text=text
+            )
+        except ApplicationError as exc:
+            errors = exc.form_errors(non_field="tags")
+            message = " ".join(m for ms in errors.values() for m in ms)
+            return render_cluster_detail(
+                request, cluster, status=exc.status, tags_error=message, tags_text=text
+            )
+        messages.success(request, "Tags saved.")
+        return redirect("clusters:detail", pk=pk)
 
 
 class ClusterRetryView(TeamViewMixin, View):

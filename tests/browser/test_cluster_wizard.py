@@ -68,7 +68,7 @@ def test_wizard_creates_an_active_cluster_whose_python_snippet_works(
         page.get_by_role("link", name="Download CA certificate").click()
     download.value.save_as(tmp_path / "skiff-ca.pem")
 
-    topic = re.search(r'producer\.produce\("([^"]+)"', snippet).group(1)
+    topic = re.search(r'^TOPIC = "([^"]+)"', snippet, re.M).group(1)
     assert topic.startswith("web.orders.")
     gateway.create_topic(admin_connection, topic, partitions=1)
     (tmp_path / "snippet.py").write_text(snippet)

@@ -35,7 +35,7 @@ from clusters.services.access.reconcile import (
 )
 from clusters.services.cells import cluster_cell
 from clusters.services.clusters import access_key_username, new_key_secret, validate_client_ips
-from clusters.services.snippets import Snippet, client_snippets
+from clusters.services.snippets import ClientSetup, Snippet, client_setup
 from console.audit import audit_record
 from console.errors import ValidationFailed
 from fleet.kafka.connection import KafkaConnection
@@ -55,7 +55,11 @@ CREDENTIAL_PROPAGATION_TIMEOUT = 15.0
 class KeyWithSecret:
     key: AccessKey
     secret: str
-    snippets: list[Snippet]
+    setup: ClientSetup
+
+    @property
+    def snippets(self) -> list[Snippet]:
+        return self.setup.snippets
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -387,8 +391,7 @@ def cluster_set_allowed_client_ips(*, cluster: Cluster, ips) -> Cluster:
 
 
 def _with_secret(key: AccessKey, secret: str) -> KeyWithSecret:
-    snippets = client_snippets(key.cluster, username=key.username, secret=secret)
-    return KeyWithSecret(key, secret, snippets)
+    return KeyWithSecret(key, secret, client_setup(key, secret=secret))
 
 
 def _undo(action) -> None:
