@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.html import escape
 
@@ -33,8 +33,17 @@ class _Message:
         self.message = message
 
 
+_API_CODES = {400: "invalid", 403: "permission_denied", 404: "not_found", 500: "server_error"}
+
+
 def error_page(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:
-    """The styled error page, or the small fallback page if the layout cannot render."""
+    """The styled error page, or the small fallback page if the layout cannot render.
+
+    Under /api/ (an address no route matches, e.g. a path parameter of the wrong type) the
+    answer is the API's error body instead: JSON, as the schema documents every error."""
+    if request.path.startswith("/api/"):
+        body = {"detail": f"{title}.", "code": _API_CODES.get(status, "error")}
+        return JsonResponse(body, status=status)
     context = {"error": _Message(message), "status": status, "title": title}
     try:
         return render(request, "errors/error.html", context, status=status)

@@ -26,6 +26,16 @@ from console.permissions import Action
 BAD_REQUEST = OpenApiResponse(description="A month that is not YYYY-MM, or not allowed here.")
 
 
+class JsonErrorsMixin:
+    """Errors of a file endpoint are the API's JSON error body, sent as application/json (not
+    under the file's type a client asked for in Accept), as the schema documents them."""
+
+    def handle_exception(self, exc):
+        self.request.accepted_renderer = renderers.JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return super().handle_exception(exc)
+
+
 class _FileRenderer(renderers.BaseRenderer):
     """Lets a client ask for the file's type in Accept; the view returns the file itself."""
 
@@ -98,7 +108,11 @@ INVOICE_FILTERS = [
 
 
 class InvoiceViewSet(
-    TeamScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    JsonErrorsMixin,
+    TeamScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """The team's invoices, newest month first; drafts are estimates without a number."""
 
@@ -150,7 +164,7 @@ class InvoiceViewSet(
         return invoice_csv_response(self.get_object())
 
 
-class FinanceExportAPIView(APIView):
+class FinanceExportAPIView(JsonErrorsMixin, APIView):
     """Platform staff: every finalized, paid and void invoice of a month, one row per line."""
 
     permission_classes = [IsPlatformStaff]

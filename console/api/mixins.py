@@ -6,11 +6,12 @@ class TeamScopedAPIMixin:
 
     Subclasses set `queryset` and may add filters in `filter_queryset`; they never see another
     team's rows, so a foreign id is a 404.
-
-    The objects a URL names are looked up right after the permission check, before the view
-    reads its body (`lookup_url_objects`): another team's id is a 404 whatever the body holds,
-    never a 400 that tells the id exists.
     """
+
+    # (Not in the docstring: drf-spectacular shows it as the description of every operation.)
+    # The objects a URL names are looked up right after the permission check, before the view
+    # reads its body (`lookup_url_objects`): another team's id is a 404 whatever the body holds,
+    # never a 400 that tells the id exists.
 
     permission_classes = [TeamActionPermission]
     team_field = "team"

@@ -23,6 +23,7 @@ from fleet.kafka.connection import (
     _request_timeout,
     _require_cluster_permission,
     _result,
+    any_broker_read,
     log,
 )
 from fleet.kafka.types import AclBinding, ResourceTypeName
@@ -105,11 +106,15 @@ def describe_acls(
         AclOperation.ANY,
         AclPermissionType.ANY,
     )
-    with _admin(conn) as (admin, trap, deadline):
-        _require_cluster_permission(admin, trap, deadline, "DESCRIBE", context)
-        future = admin.describe_acls(acl_filter, request_timeout=_request_timeout(deadline))
-        _await(admin, trap, deadline, [future], context)
-        result = _result(future, context)
+
+    def read() -> Any:
+        with _admin(conn) as (admin, trap, deadline):
+            _require_cluster_permission(admin, trap, deadline, "DESCRIBE", context)
+            future = admin.describe_acls(acl_filter, request_timeout=_request_timeout(deadline))
+            _await(admin, trap, deadline, [future], context)
+            return _result(future, context)
+
+    result = any_broker_read(conn, read)  # a stopped broker: another one answers
     out: list[AclBinding] = []
     for b in result:
         try:

@@ -179,6 +179,28 @@ def budget_remaining(timeout: float) -> float:
     return max(0.0, min(timeout, end - time.monotonic()))
 
 
+def any_broker_read(conn: KafkaConnection, read: Callable[[], T], *, tries: int = 3) -> T:
+    """A read that any broker can answer, tried up to `tries` times, each within its share of
+    the connection's timeout (and of the request's budget).
+
+    librdkafka sends such a request to one broker of its choosing; a broker that is stopped but
+    still connected (a hung JVM) keeps it until the timeout. Asking again, on a shorter clock,
+    lets another broker answer: the periodic repairs go on with the brokers that answer.
+    """
+    share = max(1.0, conn.timeout / tries)
+    for attempt in range(tries):
+        with call_budget(share):
+            try:
+                return read()
+            except CellTimeout:
+                if attempt == tries - 1 or budget_remaining(conn.timeout) <= 0:
+                    raise
+                # librdkafka keeps sending to the broker it is connected to: a fresh client
+                # connects anew and may reach another one.
+                _admin_clients.drop(conn)
+    raise AssertionError("unreachable")
+
+
 def _setup_timeout_ms(timeout: float) -> int:
     # Setting up one broker connection (TCP, TLS, SASL) gets a share of the call's time: a
     # stopped broker accepts the TCP connection (the kernel does) and then never answers, and
@@ -265,6 +287,11 @@ class _AdminClientCache:
             entry = self._clients.get(conn)
             if entry is not None and entry[0] is admin:
                 del self._clients[conn]
+
+    def drop(self, conn: KafkaConnection) -> None:
+        """Forget this connection's client: the next call makes a fresh one."""
+        with self._lock:
+            self._clients.pop(conn, None)
 
     def clear(self) -> None:
         with self._lock:
@@ -371,7 +398,7 @@ def _kafka_python_admin(conn: KafkaConnection, *, timeout: float | None = None) 
     _import_kafka_python()
     from kafka.admin import KafkaAdminClient
 
-    class _AdminClient(KafkaAdminClient):  # type: ignore[misc]
+    class _AdminClient(KafkaAdminClient):
         # kafka-python's connection manager reads these, but its admin client refuses any
         # key it does not list itself: list them, so they reach the manager.
         DEFAULT_CONFIG = {

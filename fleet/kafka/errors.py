@@ -182,6 +182,10 @@ _UNAVAILABLE = {
     "BROKER_NOT_AVAILABLE",
     "LEADER_NOT_AVAILABLE",
     "NOT_LEADER_OR_FOLLOWER",
+    # A broker whose metadata is behind the leader's (right after a create or a move).
+    "UNKNOWN_LEADER_EPOCH",
+    "FENCED_LEADER_EPOCH",
+    "OFFSET_NOT_AVAILABLE",
     "NOT_CONTROLLER",
     "NOT_COORDINATOR",
     "COORDINATOR_NOT_AVAILABLE",
