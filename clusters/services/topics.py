@@ -855,11 +855,14 @@ def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
     if described is None:
         raise NotFound(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")
     with ThreadPoolExecutor(max_workers=3) as pool:
+        # Each in the caller's context: the request's Kafka time budget goes along.
         offsets_f = pool.submit(
-            gw.list_partition_offsets, [(name, p.id) for p in described.partitions]
+            copy_context().run,
+            gw.list_partition_offsets,
+            [(name, p.id) for p in described.partitions],
         )
-        configs_f = pool.submit(gw.describe_topic_configs, name)
-        groups_f = pool.submit(topic_consumer_groups, gw, name)
+        configs_f = pool.submit(copy_context().run, gw.describe_topic_configs, name)
+        groups_f = pool.submit(copy_context().run, topic_consumer_groups, gw, name)
         offsets, entries, groups = offsets_f.result(), configs_f.result(), groups_f.result()
     partitions = [
         PartitionDetail(
