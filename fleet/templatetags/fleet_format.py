@@ -65,3 +65,9 @@ def percent_number(value: object) -> int:
     """0-100 for a meter's value."""
     number = _number(value)
     return 0 if number is None else max(0, min(100, round(number * 100)))
+
+
+@register.filter
+def roles_text(value: str) -> str:
+    """KRaft roles as people read them: "broker,controller" -> "broker + controller"."""
+    return " + ".join(part.strip() for part in str(value or "").split(",") if part.strip())
