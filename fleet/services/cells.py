@@ -1,4 +1,14 @@
-"""Fleet services: start, stop and record local cells; admin connections to any cell."""
+"""Fleet services: start, stop and record local cells; admin connections to any cell.
+
+Brokers of a local cell (issue 14): `add_local_broker` starts a broker-only KRaft node
+(process.roles=broker) that joins the cell's existing controller quorum, with the same
+listeners, TLS, SCRAM, topic policies and metrics exporter as the first nodes; it holds no
+replicas until a rebalance moves some there. `retire_local_broker` stops such a broker,
+unregisters it (UnregisterBroker) and forgets it; its row stays as UNREGISTERED. The first nodes
+are the quorum's voters and cannot be retired. `restart_local_broker` is a controlled stop and
+start of one node. Compose and registered (external) cells: not supported; the platform does not
+start or stop their brokers (ValidationFailed, code cell_not_local).
+"""
 
 import json
 from pathlib import Path
