@@ -28,7 +28,7 @@ from billing.selectors import (
     usage_months,
 )
 from billing.services.exports import FINANCE_EXPORT_STATUSES, INVOICE_CSV_COLUMNS
-from billing.services.invoices import recompute_draft
+from billing.services.invoices import drafts_refresh_for_view, recompute_draft
 from billing.services.price_book import (
     METER_LABELS,
     METER_ORDER,
@@ -242,6 +242,7 @@ class InvoiceListView(BillingPageMixin, TemplateView):
                     f"{', '.join(Invoice.Status.values)}."
                 }
             )
+        drafts_refresh_for_view(team=self.team)  # drafts say what Usage says
         page = Paginator(invoice_list(team=self.team, status=status or None), INVOICES_PER_PAGE)
         return super().get_context_data(
             page=page.get_page(self.request.GET.get("page")),
@@ -261,6 +262,15 @@ class InvoiceMixin(BillingPageMixin):
 class InvoiceDetailView(InvoiceMixin, TemplateView):
     template_name = "billing/invoice_detail.html"
     tab = "invoices"
+
+    def get(self, request, *args, **kwargs):
+        invoice = self.get_invoice()
+        if invoice.is_draft:
+            drafts_refresh_for_view(team=self.team, period=invoice.period)  # as Usage says
+            if not Invoice.objects.filter(pk=invoice.pk).exists():
+                messages.info(request, "That draft has nothing to bill any more.")
+                return redirect("billing:invoices")
+        return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         invoice = self.get_invoice()

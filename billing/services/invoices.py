@@ -541,6 +541,32 @@ def recompute_draft(
     )
 
 
+# A draft shown on a page is recomputed first when it was computed longer ago than this, so it
+# says what Usage says (a draft of $0.00 beside $0.17 of usage, until "Recompute now", was the
+# bug of issue 16). Drafts are otherwise recomputed nightly and on close.
+DRAFT_VIEW_MAX_AGE = dt.timedelta(seconds=60)
+
+
+def drafts_refresh_for_view(
+    *,
+    team: Team,
+    period: dt.date | None = None,
+    now: dt.datetime | None = None,
+    max_age: dt.timedelta = DRAFT_VIEW_MAX_AGE,
+) -> bool:
+    """Recompute the team's draft of `period` (default: the current month, which may have no
+    draft yet) unless it was computed within `max_age`; whether it was recomputed."""
+    now = now or timezone.now()
+    period = period or month_of(now)
+    fresh = Invoice.objects.filter(
+        team=team, period=period, status=Invoice.Status.DRAFT, computed_at__gte=now - max_age
+    ).exists()
+    if fresh:
+        return False
+    recompute_drafts(period, team_ids=[team.pk], as_of=now)
+    return True
+
+
 # --- closing a month -----------------------------------------------------------------------
 
 

@@ -12,9 +12,11 @@ import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from billing.models import Invoice
+from billing.services.invoices import recompute_draft
 from billing.services.usage import month_usage
 from console.models import Role
 from tests.billing.factories import draft_with_lines
@@ -149,7 +151,11 @@ def test_the_invoice_list_shows_numbers_statuses_totals_and_downloads(billing_me
     page = text_of(response)
     assert final.number in page and "FINALIZED" in page
     assert "Draft 2026-12" in page and "DRAFT" in page
-    assert f"${final.subtotal:,.2f}" in page and "$540.00" in page
+    # The current month's draft is recomputed on view: its made-up $540.00 line is gone.
+    draft.refresh_from_db()
+    assert draft.subtotal == month_usage(billing_member.team, draft.period).total
+    assert f"${final.subtotal:,.2f}" in page and f"${draft.subtotal:,.2f}" in page
+    assert "$540.00" not in page
     html = response.content.decode()
     for invoice in (final, draft):
         assert reverse("billing:invoice_pdf", args=[invoice.pk]) in html
@@ -174,6 +180,8 @@ def test_the_invoice_detail_shows_lines_status_number_and_total(billing_member):
 
 def test_a_draft_detail_warns_that_it_is_an_estimate(billing_member):
     invoice = draft_with_lines(billing_member.team, {})
+    # Computed a moment ago: shown as it is (older drafts are recomputed on view first).
+    Invoice.objects.filter(pk=invoice.pk).update(computed_at=timezone.now())
     page = text_of(
         browser(billing_member).get(reverse("billing:invoice_detail", args=[invoice.pk]))
     )
@@ -281,7 +289,8 @@ def test_the_invoice_list_does_not_query_per_invoice(billing_member, django_asse
         draft_with_lines(billing_member.team, {}, period=NOV.replace(month=month))
     client = browser(billing_member)
     client.get(reverse("billing:invoices"))  # warm: session, sites, templates
-    with django_assert_max_num_queries(12):
+    # 12, plus a constant 5 or so for recomputing the current month's draft on view.
+    with django_assert_max_num_queries(18):
         response = client.get(reverse("billing:invoices"))
     assert text_of(response).count("DRAFT") == 10
 
@@ -300,3 +309,28 @@ def test_staff_get_the_finance_and_price_book_links(staff):
     page = staff.get(reverse("billing:price_book")).content.decode()
     assert 'href="/billing/finance/"' in page and 'href="/billing/prices/"' in page
     assert f'href="{reverse("billing:usage")}"' not in page  # in no team: no billing of theirs
+
+
+def test_a_draft_is_fresh_when_viewed_and_says_what_usage_says(billing_member):
+    """Issue 16: a draft showed $0.00 while Usage showed $0.17, until "Recompute now"."""
+    team = billing_member.team
+    november_usage(team)
+    client = browser(billing_member)
+    with time_machine.travel(at("2026-11-30 20:30"), tick=False):
+        earlier = recompute_draft(team, NOV)  # half an hour after the cluster started
+    assert earlier is not None
+    with time_machine.travel(LATE_NOVEMBER, tick=False):
+        usage = month_usage(team, NOV)
+        listed = text_of(client.get(reverse("billing:invoices")))
+        shown = client.get(reverse("billing:invoice_detail", args=[earlier.pk]))
+    draft = Invoice.objects.get(pk=earlier.pk)
+    assert usage.total > earlier.subtotal  # the draft of 20:30 was behind
+    assert draft.subtotal == usage.total
+    assert f"${usage.total:,.2f}" in listed
+    assert f"${usage.total:,.2f}" in text_of(shown)
+    assert "usage through 2026-11-30 22:30 UTC" in text_of(shown)
+    # Within a minute of that, a view does not compute it again.
+    computed = draft.computed_at
+    with time_machine.travel(at("2026-11-30 22:30:30"), tick=False):
+        client.get(reverse("billing:invoice_detail", args=[draft.pk]))
+    assert Invoice.objects.get(pk=draft.pk).computed_at == computed
