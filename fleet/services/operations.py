@@ -340,9 +340,10 @@ def dispatch(operation_id: int) -> None:
 
         threading.Thread(target=target, name=f"fleet-op-{operation_id}", daemon=True).start()
         return
-    from fleet.tasks import run_fleet_operation
+    # By name: fleet.tasks imports this module (and the autoscaler, which imports it too).
+    from celery import current_app
 
-    run_fleet_operation.delay(operation_id)
+    current_app.send_task("fleet.tasks.run_fleet_operation", args=[operation_id])
 
 
 def cancel_operation(*, operation: FleetOperation) -> FleetOperation:
