@@ -55,9 +55,8 @@ TOPIC_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 KAFKA_MAX_TOPIC_NAME = 249
 DEFAULT_PARTITIONS = 6
 CACHE_FRESH_SECONDS = 15.0  # served as is
-CACHE_STALE_SECONDS = 120.0  # served while one background refresh runs
 # Sizes on disk (DescribeLogDirs, the costliest read) are refreshed less often than offsets.
-SIZES_SECONDS = 60.0
+SIZES_SECONDS = 20.0
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 ORDERINGS = ("name", "partitions", "size", "messages", "bytes_in", "bytes_out")
@@ -526,6 +525,8 @@ class TopicSnapshot:
     sizes_unavailable: bool = False
     sizes: dict = field(default_factory=dict, repr=False)  # (topic, partition) → sizes
     sizes_at: float = 0.0
+    read_at: datetime | None = None  # wall clock (UTC) of the offsets read: the page's "as of"
+    sizes_read_at: datetime | None = None  # wall clock of the sizes read
 
 
 @dataclass
@@ -540,6 +541,8 @@ class TopicPage:
     cluster_topics: int = 0
     taken_at: float = 0.0
     sizes_unavailable: bool = False
+    read_at: datetime | None = None
+    sizes_read_at: datetime | None = None
 
     @property
     def pages(self) -> int:
@@ -558,7 +561,6 @@ class TopicPage:
 class _CacheEntry:
     snapshot: TopicSnapshot | None = None
     invalid: bool = False  # a change was made: the next read waits for a fresh snapshot
-    refreshing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -587,6 +589,7 @@ def read_topic_snapshot(
     Sizes of `previous` are reused while younger than SIZES_SECONDS.
     """
     started = time.monotonic()
+    read_at = timezone.now()
     reuse = (
         previous is not None
         and not previous.sizes_unavailable
@@ -606,8 +609,9 @@ def read_topic_snapshot(
         if sizes_future is None:
             assert previous is not None  # sizes are reused only from a previous snapshot
             sizes, sizes_at = previous.sizes, previous.sizes_at
+            sizes_read_at = previous.sizes_read_at
         else:
-            sizes_at = started
+            sizes_at, sizes_read_at = started, read_at
             try:
                 sizes = sizes_future.result()
             except KafkaGatewayError as exc:
@@ -631,20 +635,23 @@ def read_topic_snapshot(
             messages=messages,
             under_replicated=sum(1 for p in topic.partitions if len(p.isr) < len(p.replicas)),
         )
-    return TopicSnapshot(time.monotonic(), rows, sizes_unavailable, sizes, sizes_at)
+    return TopicSnapshot(
+        time.monotonic(), rows, sizes_unavailable, sizes, sizes_at, read_at, sizes_read_at
+    )
 
 
 def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSnapshot:
-    """The cached snapshot: fresh for CACHE_FRESH_SECONDS, then served stale while refreshed."""
+    """The cached snapshot while younger than CACHE_FRESH_SECONDS, else a new read.
+
+    Never served stale: serving an old snapshot while refreshing it in the background showed
+    0 bytes and 0 messages a minute after 600 messages were produced (issue 16). The page says
+    when its numbers were read (`read_at`).
+    """
     entry = _entry(cluster.pk)
     snapshot = entry.snapshot
     now = time.monotonic()
     if snapshot is not None and not fresh and not entry.invalid:
-        age = now - snapshot.taken_at
-        if age < CACHE_FRESH_SECONDS:
-            return snapshot
-        if age < CACHE_STALE_SECONDS:
-            _refresh_in_background(cluster, entry)
+        if now - snapshot.taken_at < CACHE_FRESH_SECONDS:
             return snapshot
     gw = cluster_gateway(cluster)
     with entry.lock:  # one reader per cluster does the work; others wait for its result
@@ -653,27 +660,6 @@ def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSna
         entry.invalid = False
         entry.snapshot = read_topic_snapshot(gw, previous=entry.snapshot)
         return entry.snapshot
-
-
-def _refresh_in_background(cluster: Cluster, entry: _CacheEntry) -> None:
-    with _cache_lock:
-        if entry.refreshing:
-            return
-        entry.refreshing = True
-    gw = cluster_gateway(cluster)
-    prefix = cluster.wire_prefix
-
-    def run() -> None:
-        try:
-            snapshot = read_topic_snapshot(gw, previous=entry.snapshot)
-            with entry.lock:
-                entry.snapshot = snapshot
-        except Exception:  # the stale snapshot stays; the next request retries
-            logger.exception("refreshing the topic list of %s failed", prefix)
-        finally:
-            entry.refreshing = False
-
-    threading.Thread(target=run, name=f"topic-list-{cluster.pk}", daemon=True).start()
 
 
 def _topic_rates(cluster: Cluster) -> dict[str, tuple[float, float]]:
@@ -770,6 +756,8 @@ def topic_list(
         cluster_topics=len(snapshot.rows),
         taken_at=snapshot.taken_at,
         sizes_unavailable=snapshot.sizes_unavailable,
+        read_at=snapshot.read_at,
+        sizes_read_at=snapshot.sizes_read_at,
     )
 
 
