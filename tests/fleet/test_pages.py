@@ -148,3 +148,34 @@ def test_the_team_page_links_staff_to_the_fleet_pages(client):
     client.force_login(member)
     page = client.get("/team/").content.decode()
     assert "fleet pages" in page and reverse("fleet:cell_list") not in page
+
+
+def test_an_active_operation_polls_its_progress_and_can_be_cancelled(
+    staff_client, unreachable_cell
+):
+    operation = FleetOperation.objects.create(
+        cell=unreachable_cell,
+        kind="rebalance",
+        mode="full",
+        state="planned",
+        progress={"step": "planned", "batches_total": 4, "batches_done": 1},
+    )
+    url = reverse("fleet:operation_detail", args=[operation.pk])
+    html = staff_client.get(url).content.decode()
+    assert f'hx-get="{url}"' in html and "every 2s" in html  # polls while active
+    assert "1 of 4 batches" in html and "Cancel operation" in html
+    fragment = staff_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="operation-progress"' in fragment and "<html" not in fragment
+
+    cell_page = staff_client.get(reverse("fleet:cell_detail", args=[unreachable_cell.pk]))
+    assert "An operation is active" in cell_page.content.decode()
+
+    response = staff_client.post(reverse("fleet:operation_cancel", args=[operation.pk]))
+    assert response.status_code == 302
+    operation.refresh_from_db()
+    assert operation.state == FleetOperation.State.CANCELLED
+    assert AuditEvent.objects.filter(
+        action="fleet.operation.cancel", target_id=str(operation.pk)
+    ).exists()
+    html = staff_client.get(url).content.decode()
+    assert "Cancel operation" not in html and "hx-get" not in html  # ended: no more polling
