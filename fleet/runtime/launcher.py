@@ -615,6 +615,7 @@ def _read_cmdline(pid: int) -> list[str] | None:
 # Class-data sharing (issue 14) -------------------------------------------------------------
 CDS_ENV = "SKIFF_KAFKA_CDS"  # "0" turns it off
 _TRAINING_SUFFIX = ".training-"
+CDS_DUMP_SECONDS = 120.0
 
 
 def _class_data_sharing(runtime: Runtime) -> list[str]:
@@ -1415,7 +1416,9 @@ class LocalCell:
         trainings = {pid: _training_archive(pid) for pid in targets.values()}
         killed: set[int] = set()
         try:
-            killed = self._stop_pids(dict(targets), timeout=timeout)
+            # Writing the class-data archive at exit takes a while on a busy host.
+            wait = max(timeout, CDS_DUMP_SECONDS) if any(trainings.values()) else timeout
+            killed = self._stop_pids(dict(targets), timeout=wait)
         finally:
             for pid, archive in trainings.items():
                 if archive is not None:
