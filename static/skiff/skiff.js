@@ -332,7 +332,7 @@
   var BINARY_INCRS = (function () {
     var out = [];
     for (var k = 0; k < 6; k++) {
-      [1, 2, 5, 10, 25, 50, 100, 250, 500].forEach(function (m) { out.push(m * Math.pow(1024, k)); });
+      [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].forEach(function (m) { out.push(m * Math.pow(1024, k)); });
     }
     return out.sort(function (a, b) { return a - b; });
   })();
@@ -397,7 +397,7 @@
       },
       values: function (u, vals) { return vals.map(function (v) { return formatValue(unit, v); }); },
     });
-    if (unit === "bytes" || unit === "size") yAxis.incrs = BINARY_INCRS; // 256 KiB/s, not 97.7 KiB/s
+    if (unit === "bytes" || unit === "size") yAxis.incrs = BINARY_INCRS; // steps of 2^n B: 256 KiB/s, 1.0 MiB/s, never 97.7 KiB/s
     var xScale = { time: true };
     if (daily) {
       xScale.range = function (u, min, max) {
