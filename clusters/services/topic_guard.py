@@ -29,8 +29,10 @@ from django.utils import timezone
 from clusters.models import Cluster, Topic
 from console.audit import audit_record
 from fleet import limits
+from fleet.kafka.reassignments import TOPIC_THROTTLE_KEYS
 from fleet.kafka.tenant import ClusterGateway
 from fleet.kafka.types import ConfigEntryDescription
+from fleet.models import FleetOperation
 from fleet.topic_rules import TIMESTAMP_DIFFERENCE, TIMESTAMP_WIRE_NAMES, TOPIC_CONFIGS
 
 logger = logging.getLogger(__name__)
@@ -85,9 +87,19 @@ def repair_topic_configs(*, cluster: Cluster, gw: ClusterGateway) -> list[Config
     if not rows:
         return []
     described = gw.describe_many_topic_configs(sorted(rows))
+    # While a fleet operation moves partitions on the cell (issue 14), the throttled-replica
+    # lists are the platform's; at any other time they are drift like any other config.
+    rebalancing = FleetOperation.objects.filter(
+        cell_id=cluster.cell_id, state__in=FleetOperation.ACTIVE_STATES
+    ).exists()
+    keep = frozenset(TOPIC_THROTTLE_KEYS) if rebalancing else frozenset()
     repairs: list[ConfigRepair] = []
     for name, entries in described.items():
-        found = config_repairs(name, entries, cleanup_policy=rows.get(name))
+        found = [
+            r
+            for r in config_repairs(name, entries, cleanup_policy=rows.get(name))
+            if r.config not in keep
+        ]
         if not found:
             continue
         gw.alter_topic_configs(name, {r.config: r.restored for r in found})

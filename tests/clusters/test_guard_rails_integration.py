@@ -124,6 +124,45 @@ def test_drift_outside_the_settable_table_is_repaired_and_audited(
     assert AuditEvent.objects.filter(action="topic.config_repair").count() == count
 
 
+def test_throttled_replica_lists_are_left_alone_only_while_a_fleet_operation_runs(
+    active, cell, admin_connection
+):
+    """Issue 14: a rebalance sets the throttled-replica lists on the topics it moves; the drift
+    repair leaves them to it while the cell has an active operation and removes them after."""
+    from fleet.models import FleetOperation
+
+    cluster = active.cluster
+    topics.topic_create(cluster=cluster, name="moving", partitions=1, configs={})
+    wire = f"{cluster.wire_prefix}moving"
+    lists = {
+        "leader.replication.throttled.replicas": "0:1,0:2",
+        "follower.replication.throttled.replicas": "0:3",
+    }
+    gateway.alter_topic_configs(admin_connection, wire, lists)
+    eventually(lambda: _assert_has(dynamic_configs(admin_connection, wire), lists), timeout=15)
+    op = FleetOperation.objects.create(
+        cell=cell, kind="rebalance", mode="full", state=FleetOperation.State.RUNNING
+    )
+    topic_sync.sync_all_topics()
+    _assert_has(dynamic_configs(admin_connection, wire), lists)
+    assert not AuditEvent.objects.filter(action="topic.config_repair").exists()
+
+    op.state = FleetOperation.State.SUCCEEDED
+    op.save()
+
+    def repaired():
+        topic_sync.sync_all_topics()
+        assert not set(lists) & set(dynamic_configs(admin_connection, wire))
+
+    eventually(repaired, timeout=30, interval=1.0)
+    assert AuditEvent.objects.filter(team=cluster.team, action="topic.config_repair").exists()
+
+
+def _assert_has(current, expected):
+    for key, value in expected.items():
+        assert current.get(key) == value, (key, current.get(key))
+
+
 def key_acl_denies(admin_connection, key):
     return {
         (b.resource_type, b.operation)
