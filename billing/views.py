@@ -37,7 +37,7 @@ from billing.services.price_book import (
     price_version_delete,
     utc_today,
 )
-from billing.services.usage import month_usage, topic_usage
+from billing.services.usage import FORECAST_HOW, month_usage, topic_usage
 from clusters.selectors import cluster_get_including_deleted
 from console.access import PlatformStaffViewMixin, TeamViewMixin, get_team_object_or_404
 from console.errors import ValidationFailed
@@ -175,6 +175,7 @@ class UsageView(BillingPageMixin, TemplateView):
             period=period,
             month=format_month(period),
             is_current=period == month_of(now),
+            forecast_how=FORECAST_HOW,
             usage=usage,
             table=usage_table(usage),
             chart_seed=daily_chart_seed(usage),

@@ -83,6 +83,43 @@ def _priced(totals, book: PriceBook, period: dt.date) -> Decimal:
     )
 
 
+# The forecast, meter by meter (FORECAST_HOW is what the usage page says):
+# - cluster-hours, partition-hours and storage run on at their level now: the clusters,
+#   partitions and stored bytes of the last full hour (NOW_WINDOW), held to the month's end;
+# - data in and out go on at their recent rate: the last FORECAST_WINDOW (or the month so far).
+LEVEL_METERS = (Meter.CLUSTER_HOURS, Meter.PARTITION_HOURS, Meter.STORAGE)
+NOW_WINDOW = dt.timedelta(hours=1)
+FORECAST_HOW = (
+    "Month to date, plus what runs now held to the month's end: the last hour's clusters, "
+    "partitions and stored bytes, and data in and out at the rate of the last 24 hours"
+)
+
+
+def _rest_of_month(
+    cluster_ids: list[int], as_of: dt.datetime, end: dt.datetime, book: PriceBook, period
+) -> Decimal:
+    """Unrounded cost from `as_of` to `end` if what runs now runs on (see FORECAST_HOW)."""
+    start = month_bounds(period)[0]
+    remaining = Decimal((end - as_of) / HOUR)
+
+    def per_hour(window: dt.timedelta, meters) -> Decimal:
+        # Usage is kept per UTC hour: windows end at the last full hour (or now, in the first).
+        window_end = as_of.replace(minute=0, second=0, microsecond=0)
+        if window_end <= start:
+            window_end = as_of
+        window_start = max(start, window_end - window)
+        hours = Decimal((window_end - window_start) / HOUR)
+        if hours <= 0:
+            return ZERO
+        totals = usage_totals(window_start, window_end, book, cluster_ids=cluster_ids)
+        chosen = {key: q for key, q in totals.items() if key[1] in meters}
+        return _priced(chosen, book, period) / hours
+
+    level = per_hour(NOW_WINDOW, LEVEL_METERS)
+    traffic = per_hour(FORECAST_WINDOW, (Meter.DATA_IN, Meter.DATA_OUT))
+    return (level + traffic) * remaining
+
+
 def month_usage(team: Team, period: dt.date, *, as_of: dt.datetime | None = None) -> MonthUsage:
     start, end = month_bounds(period)
     as_of = min(as_of or timezone.now(), end)
@@ -107,15 +144,9 @@ def month_usage(team: Team, period: dt.date, *, as_of: dt.datetime | None = None
     ]
     total = sum((line.amount for line in lines), ZERO)
 
-    # Run rate of the last 24 h (or of the month so far, if younger) → the rest of the month.
     forecast = total
     if as_of > start and as_of < end:
-        window_start = max(start, as_of - FORECAST_WINDOW)
-        recent = usage_totals(window_start, as_of, book, cluster_ids=cluster_ids)
-        hours = Decimal((as_of - window_start) / HOUR)
-        if hours > 0:
-            remaining = Decimal((end - as_of) / HOUR)
-            forecast = _cents(total + _priced(recent, book, period) / hours * remaining)
+        forecast = _cents(total + _rest_of_month(cluster_ids, as_of, end, book, period))
 
     return MonthUsage(
         period=period,

@@ -193,3 +193,35 @@ def test_the_daily_reconciliation_repairs_hours_the_hourly_recheck_no_longer_cov
     assert "repaired usage records: 1 created" in caplog.text
     _hours, again = reconcile_recent_usage(now + dt.timedelta(minutes=25))
     assert (again.created, again.changed, again.removed) == (0, 0, 0)
+
+
+@pytest.mark.usefixtures("cluster_hour_floor")
+def test_the_forecast_holds_what_runs_now_to_the_month_end_meter_by_meter():
+    """Issue 16: a cluster created today was forecast at the run rate of the last 24 hours.
+    Now: the last hour's clusters, partitions and stored bytes, held to the month's end;
+    data in and out at the rate of the last 24 hours. Money in Decimal."""
+    from billing.services.usage import FORECAST_HOW
+
+    cluster = billed_cluster("2026-11-10 12:00", name="today")
+    partitions(cluster, "events", "2026-11-10 12:00", 10)
+    minute_row(cluster, "events", "2026-11-10 12:30", bytes_in=3 * GIB, storage=20 * GIB)
+    as_of = at("2026-11-10 13:00")
+    with time_machine.travel(as_of, tick=False):
+        usage = month_usage(cluster.team, parse_month("2026-11"))
+
+    remaining = Decimal((at("2026-12-01 00:00") - as_of).total_seconds()) / Decimal(3600)
+    assert remaining == Decimal(491)
+    hours_in_november = Decimal(hours_in_month(parse_month("2026-11")))
+    rest = (
+        Decimal("0.75") * remaining  # one cluster, from now on
+        + Decimal("0.0015") * 10 * remaining  # ten partitions
+        # 20 GiB from 12:30: the last hour held 10 GiB on average, priced per GiB-month
+        + Decimal("0.10") * 10 * remaining / hours_in_november
+        # 3 GiB in over the last 24 hours: 1/8 GiB an hour from now on
+        + Decimal("0.10") * 3 / 24 * remaining
+    )
+    expected = (usage.total + rest).quantize(Decimal("0.01"))
+    assert isinstance(usage.forecast, Decimal)
+    assert usage.forecast == expected, (usage.forecast, expected)
+    # Not the old day's run rate: that spread one busy hour over 24.
+    assert "what runs now" in FORECAST_HOW
