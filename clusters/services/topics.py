@@ -650,9 +650,13 @@ def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSna
     entry = _entry(cluster.pk)
     snapshot = entry.snapshot
     now = time.monotonic()
-    if snapshot is not None and not fresh and not entry.invalid:
-        if now - snapshot.taken_at < CACHE_FRESH_SECONDS:
-            return snapshot
+    if (
+        snapshot is not None
+        and not fresh
+        and not entry.invalid
+        and now - snapshot.taken_at < CACHE_FRESH_SECONDS
+    ):
+        return snapshot
     gw = cluster_gateway(cluster)
     with entry.lock:  # one reader per cluster does the work; others wait for its result
         if entry.snapshot is not None and not fresh and entry.snapshot.taken_at >= now:
