@@ -159,13 +159,14 @@ def _raise_partition_errors(results: Mapping[Any, Any], context: str, conn: Kafk
 
 def alter_reassignments(
     conn: KafkaConnection, moves: Mapping[TopicPartitionKey, Sequence[int] | None]
-) -> None:
+) -> set[TopicPartitionKey]:
     """Start reassignments (a replica list) or cancel running ones (None).
 
-    Cancelling a partition that is not being reassigned is not an error.
+    Cancelling a partition that is not being reassigned (any more) is not an error: those
+    partitions are returned, so a caller knows which cancels came too late.
     """
     if not moves:
-        return
+        return set()
     from kafka import errors as kp_errors
     from kafka.structs import TopicPartition
 
@@ -179,13 +180,19 @@ def alter_reassignments(
         return admin.alter_partition_reassignments(request)
 
     results = _call(conn, context, call)
-    benign = (kp_errors.NoReassignmentInProgressError,)
-    results = {
+    benign = kp_errors.NoReassignmentInProgressError
+    not_running = {
+        (tp.topic, tp.partition)
+        for tp, err in results.items()
+        if isinstance(err, type) and issubclass(err, benign)
+    }
+    failed = {
         tp: err
         for tp, err in results.items()
-        if err is not None and not (isinstance(err, type) and issubclass(err, benign))
+        if err is not None and (tp.topic, tp.partition) not in not_running
     }
-    _raise_partition_errors(results, context, conn)
+    _raise_partition_errors(failed, context, conn)
+    return not_running
 
 
 def list_reassignments(

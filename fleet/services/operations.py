@@ -668,12 +668,13 @@ def _cancel_in_flight(conn: KafkaConnection, plan: RebalancePlan, runner: _Runne
         return
     keys = [m.key for m in plan.batch_moves(int(index))]
     ongoing = gateway.list_reassignments(conn, keys)
-    if ongoing:
-        gateway.alter_reassignments(conn, dict.fromkeys(ongoing))
+    # A partition that finished between the list and the cancel keeps its new replicas.
+    finished = gateway.alter_reassignments(conn, dict.fromkeys(ongoing)) if ongoing else set()
+    cancelled = sorted(set(ongoing) - finished)
     runner.save(
         step="cancelled",
-        cancelled_reassignments=len(ongoing),
-        cancelled_partitions=[f"{topic}-{partition}" for topic, partition in sorted(ongoing)],
+        cancelled_reassignments=len(cancelled),
+        cancelled_partitions=[f"{topic}-{partition}" for topic, partition in cancelled],
         batch_in_flight=None,
     )
 
