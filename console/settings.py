@@ -46,7 +46,7 @@ if not SECRET_KEY:
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
-CSRF_FAILURE_VIEW = "console.error_views.csrf_failure"  # the styled 403 page
+CSRF_FAILURE_VIEW = "console.error_pages.csrf_failure"  # the styled 403 page
 
 INSTALLED_APPS = [
     "daphne",

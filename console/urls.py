@@ -78,8 +78,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# Styled error pages inside the layout (console/error_views.py); never Django's bare ones.
-handler400 = "console.error_views.bad_request"
-handler403 = "console.error_views.permission_denied"
-handler404 = "console.error_views.page_not_found"
-handler500 = "console.error_views.server_error"
+# Styled error pages inside the layout (console/error_pages.py); never Django's bare ones.
+handler400 = "console.error_pages.bad_request"
+handler403 = "console.error_pages.permission_denied"
+handler404 = "console.error_pages.page_not_found"
+handler500 = "console.error_pages.server_error"

@@ -71,7 +71,8 @@ def _shoot(page, name: str, theme: str, width: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(300)  # the charts' first frame
-    page.screenshot(path=str(OUT / f"{name}-{theme}{'' if width == 'desktop' else '-' + width}.png"))
+    suffix = "" if width == "desktop" else f"-{width}"
+    page.screenshot(path=str(OUT / f"{name}-{theme}{suffix}.png"))
 
 
 def test_screenshots(browser, live_app):

@@ -1,7 +1,7 @@
 """Styled 403, 404 and 500 pages inside the layout, with the navigation (issue 16, item 4).
 
 What `make run` serves with DEBUG off (as pytest runs): Django's handlers are the console's
-(console/error_views.py), and a crashing view shows the styled 500 page, never a traceback.
+(console/error_pages.py), and a crashing view shows the styled 500 page, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ def _boom(request) -> HttpResponse:
 
 
 urlpatterns = [path("boom/", _boom), path("", include("console.urls"))]
-handler403 = "console.error_views.permission_denied"
-handler404 = "console.error_views.page_not_found"
-handler500 = "console.error_views.server_error"
+handler403 = "console.error_pages.permission_denied"
+handler404 = "console.error_pages.page_not_found"
+handler500 = "console.error_pages.server_error"
 
 NAV = 'aria-label="Main navigation"'
 
