@@ -210,7 +210,12 @@ _BROKER_GONE = {"_DESTROY_BROKER", "_DESTROY", "_NODE_UPDATE"}
 
 
 # A record or request over the topic's or the broker's size limit.
-_TOO_LARGE = {"MESSAGE_TOO_LARGE", "_MSG_SIZE_TOO_LARGE", "RECORD_LIST_TOO_LARGE"}
+_TOO_LARGE = {
+    "MESSAGE_TOO_LARGE",
+    "MSG_SIZE_TOO_LARGE",  # librdkafka's name for the broker's MESSAGE_TOO_LARGE
+    "_MSG_SIZE_TOO_LARGE",
+    "RECORD_LIST_TOO_LARGE",
+}
 
 
 # Names that mean "ran out of time": a 504 naming the cell and the timeout (CellTimeout).

@@ -317,13 +317,6 @@ KAFKA_TABLE = [
         413,
     ),
     (
-        "reset offsets of a group that does not exist to 2**63",
-        "post",
-        "../consumer-groups/g/reset-offsets/",
-        {"to": "offset", "offset": int(HUGE)},
-        404,  # a bad body: the group is looked up first
-    ),
-    (
         "reset offsets to timestamp 10**20",
         "post",
         "../consumer-groups/g/reset-offsets/",
