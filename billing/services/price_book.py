@@ -73,7 +73,7 @@ NOTE_MAX_LENGTH = 200
 DEFAULT_PRICES: dict[str, Decimal] = {meter: spec.default_price for meter, spec in METERS.items()}
 DEFAULT_PRICES_EFFECTIVE_FROM = dt.date(2022, 1, 1)
 DEFAULT_PRICES_NOTE = "MSK Serverless, us-east-1"
-DEFAULT_PRICE_NOTES = {
+DEFAULT_PRICE_NOTES: dict[str, str] = {
     Meter.CLUSTER_HOURS: "No hourly charge for clusters (a platform may set a floor)",
 }
 
