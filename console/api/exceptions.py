@@ -76,7 +76,8 @@ _ERROR_STATUSES: dict[str, str] = {
     "400": "The input is not valid; field errors name the fields.",
     "401": "Not signed in, or the API token is not valid.",
     "403": "Your role does not allow this, or Kafka refused it for this cluster.",
-    "404": "No such object in your team (another team's objects are not found either).",
+    "404": "No such object in your team (another team's objects are not found either), or an "
+    "unknown `?format=`.",
     "409": "The request conflicts with the current state (e.g. the topic exists already).",
     "413": "The body (or the message it carries) is over the limit the message names.",
     "415": "The body's Content-Type is not one the API reads (send application/json).",
@@ -93,14 +94,14 @@ _CELL_PATHS = ("/api/v1/clusters/", "/api/v1/fleet/")
 
 def error_statuses(path: str, method: str) -> list[str]:
     """Every error status an operation can answer, by what it is: any operation can be given
-    bad input (400), no credentials (401) or a role without the right (403); one whose path
-    names an object can miss it (404); writes can conflict (409); a body can be too large
+    bad input (400), no credentials (401), a role without the right (403), or miss what its
+    path names or an unknown `?format=` (404); writes can conflict (409); a body can be too large
     (413) or of another type (415); one that may need a cell can meet it refusing (502),
     unavailable (503) or too slow (504)."""
     method = method.lower()
-    statuses = ["400", "401", "403"]
-    if "{" in path:
-        statuses.append("404")
+    # 404 on every operation: an object the path names may be missing, and DRF answers an
+    # unknown `?format=` with 404 on any of them.
+    statuses = ["400", "401", "403", "404"]
     if method in _WRITES:
         statuses.append("409")
     if method in _BODIES or method == "delete":
