@@ -460,7 +460,15 @@ class ConsumerGroupResetAPIView(ClusterScopedAPIView):
     required_action = Action.TOPIC_MANAGE
     serializer_class = ResetOffsetsInput
 
-    @extend_schema(request=ResetOffsetsInput, responses={200: ResetOffsetsOutput})
+    @extend_schema(
+        request=ResetOffsetsInput,
+        responses={200: ResetOffsetsOutput},
+        parameters=[
+            OpenApiParameter(
+                "dry_run", bool, description="1: compute the new offsets, commit nothing."
+            )
+        ],
+    )
     def post(self, request, pk, group):
         v = self.validated(ResetOffsetsInput)
         timestamp = v.get("timestamp")
@@ -471,6 +479,7 @@ class ConsumerGroupResetAPIView(ClusterScopedAPIView):
             topic=v.get("topic") or None,
             timestamp=message_services.parse_timestamp(timestamp) if timestamp else None,
             offset=v.get("offset"),
+            dry_run=request.query_params.get("dry_run") in ("1", "true"),
         )
         return Response(
             {

@@ -101,12 +101,12 @@ class PlainCredentials:
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
 
-    def set(self, username: str, secret: str) -> None:
+    def set_secret(self, username: str, secret: str) -> None:
         line = plain_hash_line(username, secret)
         with self._locked() as lines:
             lines[username] = line
 
-    def remove(self, username: str) -> bool:
+    def remove_user(self, username: str) -> bool:
         with self._locked() as lines:
             return lines.pop(username, None) is not None
 

@@ -110,12 +110,12 @@ class PlatformSuperuser:
         salted hash the brokers' PLAIN handler checks (so rotation reaches both)."""
         scram.create_scram_user(self.connection, username, password)
         if self.plain_credentials is not None:
-            self.plain_credentials.set(username, password)
+            self.plain_credentials.set_secret(username, password)
 
     def revoke_scram_user(self, username: str, *, missing_ok: bool = True) -> bool:
         # PLAIN first: a failure half-way leaves the key unable to log in, never the reverse.
         if self.plain_credentials is not None:
-            self.plain_credentials.remove(username)
+            self.plain_credentials.remove_user(username)
         return scram.revoke_scram_user(self.connection, username, missing_ok=missing_ok)
 
     def list_scram_users(self) -> set[str]:
