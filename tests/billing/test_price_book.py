@@ -318,7 +318,7 @@ def test_the_migrations_seed_a_frozen_copy_of_the_default_prices():
     # 0002 seeded MSK's prices; 0003 made cluster-hours free where that seed was untouched.
     assert {**seed.PRICES, Meter.CLUSTER_HOURS: free.NEW} == DEFAULT_PRICES
     assert seed.EFFECTIVE_FROM == free.EFFECTIVE_FROM == DEFAULT_PRICES_EFFECTIVE_FROM
-    assert free.SEEDED == seed.PRICES[Meter.CLUSTER_HOURS]
+    assert seed.PRICES[Meter.CLUSTER_HOURS] == free.SEEDED
     assert default_versions() == DEFAULT_PRICES
     assert DEFAULT_PRICES[Meter.CLUSTER_HOURS] == Decimal("0")
 
@@ -343,9 +343,8 @@ def test_cluster_hours_become_free_only_where_the_seeded_price_is_untouched():
 
     # So does one that added a cluster-hour version of its own (a floor, say).
     hours.update(unit_price=free.SEEDED)
-    floor = price_version_create(
-        meter=Meter.CLUSTER_HOURS, unit_price="0.1", effective_from=utc_today() + dt.timedelta(days=2)
-    )
+    later = utc_today() + dt.timedelta(days=2)
+    floor = price_version_create(meter=Meter.CLUSTER_HOURS, unit_price="0.1", effective_from=later)
     free.free_cluster_hours(apps, None)
     assert sorted(hours.values_list("unit_price", flat=True)) == [Decimal("0.1"), free.SEEDED]
     assert PriceVersion.objects.get(pk=floor.pk).unit_price == Decimal("0.1")
