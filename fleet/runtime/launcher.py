@@ -613,7 +613,12 @@ def _read_cmdline(pid: int) -> list[str] | None:
 
 
 # Class-data sharing (issue 14) -------------------------------------------------------------
-CDS_ENV = "SKIFF_KAFKA_CDS"  # "0" turns it off
+# Off unless SKIFF_KAFKA_CDS=1. Measured with bench/fleet_startup.py on 2 cores (load ~12, heap
+# 256 MB, C1 only), the same hour: without an archive a 3-node cold start was ready in 12.8 s
+# with 4.1 s of CPU per broker; with a dynamic AppCDS archive (60 MB, made by one clean run) 22.1
+# s and 5.2-5.7 s of CPU per broker. The nodes already start in parallel (storage formatted in
+# parallel, all JVMs spawned before the first wait), so neither idea gained anything here.
+CDS_ENV = "SKIFF_KAFKA_CDS"  # "1" turns it on
 _TRAINING_SUFFIX = ".training-"
 CDS_DUMP_SECONDS = 120.0
 
