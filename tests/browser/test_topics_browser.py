@@ -33,7 +33,7 @@ def test_create_topic_produce_and_browse(page, live_app, kafka_cell, admin_conne
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.goto(f"/clusters/{cluster.pk}/")
-    page.get_by_role("link", name="Topics").click()
+    page.get_by_role("link", name="Topics", exact=True).click()
     expect(page.get_by_text("No topics yet")).to_be_visible()
     page.get_by_role("link", name="Create topic").first.click()
 
