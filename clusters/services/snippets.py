@@ -68,6 +68,9 @@ class _Ctx:
     group: str  # wire name, without the client's suffix
     produces: bool
     consumes: bool
+    # Whether the cluster's cell also offers SASL/PLAIN (issue 17): the kcat snippet then uses
+    # it, because the kcat most systems ship links a librdkafka whose SCRAM Kafka 4 refuses.
+    plain: bool = False
 
     def group_for(self, client: str) -> str:
         # One group per client kind: each snippet reads from where its own group stopped.
@@ -112,6 +115,7 @@ def client_setup(key: AccessKey, *, secret: str | None) -> ClientSetup:
         group=f"{cluster.wire_prefix}{topic}-reader",
         produces=produces,
         consumes=consumes,
+        plain=cluster.cell is not None and cluster.cell.kind == "local",
     )
     snippets = [
         Snippet(
@@ -514,11 +518,18 @@ main().catch((err) => {{
 
 def _kcat(c: _Ctx) -> str:
     lines = [
-        "# Needs kcat built with librdkafka 2.x or newer (SCRAM-SHA-512 over TLS).",
+        *(
+            [
+                "# PLAIN over TLS: works with any kcat, including Debian's and Ubuntu's, whose",
+                "# librdkafka (< 2.6.1) fails Kafka 4's SCRAM check. See docs/clients.md.",
+            ]
+            if c.plain
+            else ["# Needs kcat with librdkafka 2.6.1 or newer (SCRAM-SHA-512 over TLS)."]
+        ),
         "cat > skiff-kcat.conf <<'EOF'",
         f"bootstrap.servers={c.bootstrap}",
         "security.protocol=SASL_SSL",
-        "sasl.mechanisms=SCRAM-SHA-512",
+        f"sasl.mechanisms={'PLAIN' if c.plain else 'SCRAM-SHA-512'}",
         f"sasl.username={c.username}",
         f"sasl.password={c.password}",
         f"ssl.ca.location={CA_FILE}",

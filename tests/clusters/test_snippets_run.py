@@ -10,11 +10,9 @@ the page links to, against the session's real cell:
   client.properties);
 - Go (franz-go from the Go module proxy; module and build caches kept between runs);
 - Node (kafkajs from the npm registry; npm's cache kept between runs);
-- kcat (Debian's kcat binary). Debian 12's kcat links librdkafka 2.0.2, which fails SCRAM against
-  Kafka 4; until the client-compatibility issue lands, this test runs that same kcat binary with
-  a current librdkafka: the one bundled in the confluent-kafka wheel, put first on
-  LD_LIBRARY_PATH (it keeps librdkafka's ABI). Everything else about the kcat snippet is as
-  copied.
+- kcat (Debian's kcat binary, unmodified). Debian 12's kcat links librdkafka 2.0.2, whose SCRAM
+  Kafka 4 refuses; the snippet uses SASL/PLAIN over TLS, which Skiff's cells offer for exactly
+  these clients (issue 17, docs/clients.md).
 
 Three keys: produce-and-consume (its snippets produce a message and read one back), producer-only
 (its snippets never consume: no consumer in the text, none in the output) and consumer-only
@@ -38,7 +36,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import confluent_kafka
 import pytest
 
 from clusters.services.snippets import KAFKA_CLIENTS_VERSION
@@ -98,7 +95,6 @@ def _run(cmd: list[str], *, cwd: Path, env: dict, what: str) -> None:
 class Toolchains:
     env: dict[str, str]
     java_lib: Path
-    rdkafka_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -141,17 +137,7 @@ def toolchains() -> Toolchains:
             what="resolving kafka-clients with Maven",
         )
 
-    # A current librdkafka for Debian's kcat (see the module docstring): the wheel's own copy.
-    libs = Path(confluent_kafka.__file__).resolve().parent.parent / "confluent_kafka.libs"
-    bundled = sorted(libs.glob("librdkafka-*.so*"))
-    assert bundled, f"no librdkafka in {libs}"
-    rdkafka_dir = CACHE / "librdkafka"
-    rdkafka_dir.mkdir(exist_ok=True)
-    link = rdkafka_dir / "librdkafka.so.1"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(bundled[0])
-    return Toolchains(env=env, java_lib=java_lib, rdkafka_dir=rdkafka_dir)
+    return Toolchains(env=env, java_lib=java_lib)
 
 
 # --- reading the page -------------------------------------------------------------------------
@@ -213,8 +199,6 @@ def run_snippet(
         properties = snippets["properties"]
         (work / properties.filename).write_text(properties.text)
         (work / "lib").symlink_to(tc.java_lib, target_is_directory=True)
-    if language == "kcat":
-        env["LD_LIBRARY_PATH"] = str(tc.rdkafka_dir)
     started = time.monotonic()
     result = subprocess.run(
         ["bash", "-c", snippet.run],
