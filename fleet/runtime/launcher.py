@@ -70,10 +70,12 @@ CONTROLLER_USERNAME = "controller"
 METRICS_USERNAME = "metrics"
 LOCAL_HOST = "127.0.0.1"
 
-# Default port blocks: 19100, 19200, … 19900. Below the Linux ephemeral range (32768+), so
-# outgoing connections never squat on them.
+# Default port blocks: 19100, 19200, … 31900 (128 blocks). Below the Linux ephemeral range
+# (32768+), so outgoing connections never squat on them. Many blocks, because a stopped cell's
+# block stays claimed for CLAIM_GRACE_SECONDS (a block reused at once lost its metrics exporter)
+# and a test run starts well over ten cells within that time.
 PORT_SEARCH_START = 19100
-PORT_SEARCH_END = 19900
+PORT_SEARCH_END = 31900
 PORT_SEARCH_STEP = 100
 # node i (0-based) of a block uses base + i*10 + offset
 CLIENT_OFFSET, INTERNAL_OFFSET, CONTROLLER_OFFSET, METRICS_OFFSET = 0, 1, 2, 3
