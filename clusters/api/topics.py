@@ -297,7 +297,7 @@ class TopicListAPIView(ClusterScopedAPIView):
             partitions=values["partitions"],
             configs=values.get("configs") or {},
         )
-        detail = topic_services.topic_get(cluster=cluster, name=topic.name)
+        detail = topic_services.topic_get_after_create(cluster=cluster, name=topic.name)
         return Response(TopicDetailOutput(detail).data, status=status.HTTP_201_CREATED)
 
 

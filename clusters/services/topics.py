@@ -827,6 +827,24 @@ def _user_configs(entries: dict[str, ConfigEntryDescription]) -> dict[str, str |
     return out
 
 
+def topic_get_after_create(*, cluster: Cluster, name: str, timeout: float = 8.0) -> TopicDetail:
+    """`topic_get` for a topic this request has just created.
+
+    The controller acknowledged the topic, but the broker that answers the describe or the
+    offsets read may not have applied it yet (it then reports the topic unknown, or refuses the
+    offsets read). Retry for a few seconds within the request's budget instead of answering a
+    404 or 502 for a topic that exists.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return topic_get(cluster=cluster, name=name)
+        except (NotFound, KafkaGatewayError) as exc:
+            if getattr(exc, "status", 500) == 504 or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
+
+
 def topic_get(*, cluster: Cluster, name: str) -> TopicDetail:
     if cluster.cell_id is None:
         raise NotFound(f"Topic '{name}' does not exist in cluster '{cluster.name}'.")

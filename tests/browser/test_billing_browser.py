@@ -48,7 +48,7 @@ def test_usage_chart_topic_drill_down_and_invoice_pdf(page, live_app, tmp_path):
 
     page.get_by_role("link", name="Billing").click()
     expect(page.get_by_role("heading", name="Usage")).to_be_visible()
-    expect(page.get_by_text("Month to date")).to_be_visible()
+    expect(page.get_by_text("Month to date", exact=True)).to_be_visible()
     chart = page.get_by_role("img", name="Cost per day")
     expect(chart.locator("canvas")).to_be_visible()  # uPlot drew it: the script ran
     table = page.get_by_role("table", name="Cost per cluster and meter")

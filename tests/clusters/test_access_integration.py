@@ -298,12 +298,17 @@ def test_allow_list_applies_to_every_allow_binding(setup, cell, admin_connection
     gateway.produce(client, topic, [b"open"])
 
     cluster_set_allowed_client_ips(cluster=cluster, ips=["192.0.2.7"])
-    hosts = {
-        b.host
-        for b in gateway.describe_acls(admin_connection, created.key.principal)
-        if b.permission == "ALLOW"
-    }
-    assert hosts == {"192.0.2.7"}
+
+    def allow_hosts(acls) -> set[str]:
+        return {b.host for b in acls if b.permission == "ALLOW"}
+
+    # The ACL change reaches each broker a moment after the controller acknowledged it.
+    settled_acls(
+        admin_connection,
+        created.key.principal,
+        lambda acls: allow_hosts(acls) == {"192.0.2.7"},
+        timeout=20,
+    )
 
     def refused():
         with pytest.raises(KafkaAuthorizationFailed):

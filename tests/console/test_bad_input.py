@@ -248,8 +248,9 @@ def test_bad_input_is_a_4xx(owner, foreign, what, method, path, body, status):
 
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=10_000)
 def test_bodies_over_the_limit(owner):
-    """JSON and form bodies over DATA_UPLOAD_MAX_MEMORY_SIZE: the API answers 413 naming the
-    limit, before any parsing; a console form post is Django's 400."""
+    """JSON bodies over DATA_UPLOAD_MAX_MEMORY_SIZE: the API answers 413 naming the limit,
+    before any parsing; a form body is a 415 (the API takes JSON only); a console form post
+    over the limit is Django's 400."""
     api = client_for(owner)
     big = json.dumps({"name": "big", "tags": {"t": "x" * 20_000}})
     response = api.post("/api/v1/clusters/", data=big, content_type="application/json")
@@ -261,7 +262,7 @@ def test_bodies_over_the_limit(owner):
         data="name=big&x=" + "y" * 20_000,
         content_type="application/x-www-form-urlencoded",
     )
-    _check(form, 413, "form-encoded API body over the limit")
+    _check(form, 415, "form-encoded API body (JSON only)")
     page = APIClient().post(
         "/login/",
         data="username=a&password=" + "y" * 20_000,
