@@ -45,8 +45,11 @@ class Skiff:
                 f"(found on PATH: {found}); run `make install`"
             )
         self.config_dir = config_dir
+        # A user's shell, not the test process's: what earlier tests put in os.environ (Django,
+        # Playwright, coverage...) must not reach the CLI.
+        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("SKIFF_")},
+            **{k: os.environ[k] for k in keep if k in os.environ},
             "SKIFF_CONFIG_DIR": str(config_dir),
             "COLUMNS": "200",
             **(env or {}),
