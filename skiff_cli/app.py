@@ -610,17 +610,21 @@ def keys_create(
         f"clusters/{found['id']}/keys/",
         {"name": name, "description": description, "policy_template": template},
     )
+    _show_key_with_secret(chosen, found["id"], created, store=store, output=output)
+
+
+def _show_key_with_secret(
+    chosen: config.Profile, cluster_id: int, key: dict[str, Any], *, store: bool, output: Format
+) -> None:
+    """A key whose secret the API shows once (create, rotate): remember it, then print it."""
     if store:
         config.store_key(
-            chosen.name,
-            cluster_id=found["id"],
-            username=created["username"],
-            secret=created["secret"],
+            chosen.name, cluster_id=cluster_id, username=key["username"], secret=key["secret"]
         )
     if output is not Format.table:
-        emit(created, output)
+        emit(key, output)
         return
-    emit(created, output, columns=[*KEY_COLUMNS, ("Secret (shown once)", "secret")])
+    emit(key, output, columns=[*KEY_COLUMNS, ("Secret (shown once)", "secret")])
 
 
 @keys_app.command("list")
@@ -650,17 +654,7 @@ def keys_rotate(
     found = _resolve_cluster(api, chosen, cluster)
     existing = _find_key(api, found["id"], key)
     rotated = api.post(f"clusters/{found['id']}/keys/{existing['id']}/rotate/")
-    if store:
-        config.store_key(
-            chosen.name,
-            cluster_id=found["id"],
-            username=rotated["username"],
-            secret=rotated["secret"],
-        )
-    if output is not Format.table:
-        emit(rotated, output)
-        return
-    emit(rotated, output, columns=[*KEY_COLUMNS, ("Secret (shown once)", "secret")])
+    _show_key_with_secret(chosen, found["id"], rotated, store=store, output=output)
 
 
 @keys_app.command("revoke")
