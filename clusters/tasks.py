@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from clusters.services.access.reconcile import reconcile_all_access
+from clusters.services.list_refresh import refresh_lists
 from clusters.services.provisioning import delete_cluster, provision_cluster
 from clusters.services.topic_sync import sync_all_topics
 
@@ -29,3 +30,10 @@ def sync_topics_task() -> None:
     """Import topics created, grown or deleted over the Kafka protocol (billing, limits)."""
 
     sync_all_topics()
+
+
+@shared_task(acks_late=True)
+def refresh_lists_task() -> None:
+    """Periodic: read the topic and consumer-group lists of clusters viewed lately, so that no
+    page waits for a bulk read of the cell (issue 20)."""
+    refresh_lists()

@@ -63,6 +63,14 @@ def current_throughput(cluster: Cluster) -> dict:
     return document if document is not None else empty_document()
 
 
+def document_time(document: dict) -> dt.datetime | None:
+    """When the sampler read the numbers of a document (its `ts`): the pages' "as of"."""
+    try:
+        return dt.datetime.fromisoformat(str(document["ts"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+
+
 def only_topic(document: dict, topic: str) -> dict:
     """The document restricted to one topic: `cluster` then carries that topic's rates."""
     rates = document.get("topics", {}).get(topic)

@@ -36,6 +36,9 @@ PERIODIC_TASKS: list[PeriodicTask] = []
 PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.reconcile_access_task", 60.0))
 # Topic sync: topics created, grown or deleted over the Kafka protocol, within a minute.
 PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.sync_topics_task", 30.0))
+# Lists (issue 20): the topic and consumer-group lists of clusters viewed lately are read here,
+# in the background, never in a request (each is read again after SKIFF_LISTS_REFRESH seconds).
+PERIODIC_TASKS.append(PeriodicTask("clusters.tasks.refresh_lists_task", 5.0))
 # Billing (issue 8): hourly usage records, daily drafts, the month close after its grace period.
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.rollup_usage_task", 600.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.reconcile_usage_task", 86400.0))

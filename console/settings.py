@@ -187,6 +187,22 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Snapshots of the topic and consumer-group lists (clusters/services/list_cache.py): read by the
+# refresh task in the worker, served by the web processes, so shared through Redis when there is
+# one; in the embedded topology everything runs in one process and memory is enough.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "lists": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "skiff-lists",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    ),
+}
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -273,10 +289,17 @@ SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS = int(
 )
 SKIFF_MAX_CLUSTERS_PER_TEAM = int(os.environ.get("SKIFF_MAX_CLUSTERS_PER_TEAM", "10"))
 # Live throughput sampler: seconds between scrapes (start to start) and per-broker timeout.
-SKIFF_SAMPLER_INTERVAL = float(os.environ.get("SAMPLER_INTERVAL", "5"))
+# 1 s keeps produce → chart under 2 s (issue 20); a cluster's document is pushed when it changed,
+# or every SAMPLER_HEARTBEAT seconds when it did not (0: every pass).
+SKIFF_SAMPLER_INTERVAL = float(os.environ.get("SAMPLER_INTERVAL", "1"))
+SKIFF_SAMPLER_HEARTBEAT = float(os.environ.get("SAMPLER_HEARTBEAT", "5"))
 SKIFF_SAMPLER_TIMEOUT = float(os.environ.get("SAMPLER_TIMEOUT", "3"))
 # run_console also runs the sampler when REDIS_URL is set (no separate `run_sampler` process).
 SKIFF_EMBEDDED_SAMPLER = env_bool("SKIFF_EMBEDDED_SAMPLER", default=False)
+# Topic and consumer-group lists (issue 20): read in the background every SKIFF_LISTS_REFRESH
+# seconds for clusters whose list was viewed within SKIFF_LISTS_KEEP_WARM seconds.
+SKIFF_LISTS_REFRESH = float(os.environ.get("SKIFF_LISTS_REFRESH", "15"))
+SKIFF_LISTS_KEEP_WARM = float(os.environ.get("SKIFF_LISTS_KEEP_WARM", "86400"))
 
 # --- Billing --------------------------------------------------------------------------------
 # A month's invoices are finalized this long after the month ends (late sampler rows land first).

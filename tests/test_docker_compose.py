@@ -223,7 +223,7 @@ def test_console_processes_run_the_documented_commands(services: dict) -> None:
     assert "python manage.py fleet register --manifest /fleet/cell.json" in migrate[2]
     # The live throughput sampler is its own process (ARCHITECTURE.md §1).
     assert services["sampler"]["command"] == ["python", "manage.py", "run_sampler"]
-    assert services["sampler"]["environment"]["SAMPLER_INTERVAL"] == "5"
+    assert services["sampler"]["environment"]["SAMPLER_INTERVAL"] == "1"
     assert "ports" not in services["sampler"]
     for name in ("web", "worker", "beat", "sampler"):
         deps = services[name]["depends_on"]

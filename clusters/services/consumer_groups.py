@@ -3,16 +3,23 @@
 Every call goes through the cluster's `ClusterGateway`: short group ids and topic names in and
 out, the prefix handled by the facade alone. Lag of a partition is its end offset minus the
 group's committed offset (never negative).
+
+The list is read in the background, like the topic list (clusters/services/list_cache.py): a
+request serves the stored snapshot, which says when it was read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+import time
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from clusters.models import Cluster
+from clusters.services import list_cache
 from console.audit import audit_record
 from console.errors import NotFound, ValidationFailed
 from fleet.kafka.tenant import ClusterGateway, NameOutsideCluster
@@ -123,18 +130,23 @@ def _lags(
     return out
 
 
-def group_list(*, cluster: Cluster, search: str = "") -> list[GroupRow]:
-    """Every group of the cluster with state, member count, topics and total lag."""
-    gw = _gateway(cluster)
+@dataclass(frozen=True)
+class GroupSnapshot:
+    rows: tuple[GroupRow, ...]  # every group of the cluster, by id
+    read_at: datetime  # when the read began: the page's "as of"
+
+
+def read_group_snapshot(gw: ClusterGateway) -> GroupSnapshot:
+    """Every group of the cluster with state, member count, topics and total lag (4 calls)."""
+    read_at = timezone.now()
     states = gw.list_consumer_groups()
-    needle = (search or "").strip().lower()
-    ids = [g for g in states if needle in g.lower()]
+    ids = sorted(states)
     if not ids:
-        return []
+        return GroupSnapshot((), read_at)
     descriptions = gw.describe_consumer_groups(ids)
     lags = _lags(gw, gw.list_consumer_group_offsets(ids))
     rows = []
-    for group in sorted(ids):
+    for group in ids:
         desc = descriptions.get(group)
         partitions = lags.get(group, [])
         rows.append(
@@ -146,7 +158,63 @@ def group_list(*, cluster: Cluster, search: str = "") -> list[GroupRow]:
                 lag=sum(p.lag for p in partitions),
             )
         )
-    return rows
+    return GroupSnapshot(tuple(rows), read_at)
+
+
+def refresh_group_snapshot(*, cluster: Cluster) -> GroupSnapshot:
+    """Read the cluster's groups from the cell and store the snapshot (background work)."""
+    started = time.time()
+    snapshot = read_group_snapshot(_gateway(cluster))
+    list_cache.snapshot_put("groups", cluster.pk, snapshot, started=started)
+    return snapshot
+
+
+_cold_lock = threading.Lock()
+
+
+def group_snapshot(*, cluster: Cluster) -> GroupSnapshot:
+    """The stored snapshot, however old; read from the cell only when there is none yet."""
+    _gateway(cluster)  # an inactive cluster has no groups to show: the same error as before
+    list_cache.note_viewed("groups", cluster.pk)
+    stored = list_cache.snapshot_get("groups", cluster.pk)
+    if stored is not None:
+        return stored.value
+    with _cold_lock:
+        stored = list_cache.snapshot_get("groups", cluster.pk)
+        if stored is not None:
+            return stored.value
+        list_cache.cold_reads["groups"] += 1
+        return refresh_group_snapshot(cluster=cluster)
+
+
+def groups_changed(cluster: Cluster, *, gone: str | None = None) -> None:
+    """A change the stored snapshot does not show yet: drop a deleted group from it, and have
+    the next background refresh read the cluster again."""
+    if gone is not None:
+        list_cache.snapshot_patch(
+            "groups",
+            cluster.pk,
+            lambda snap: replace(snap, rows=tuple(r for r in snap.rows if r.group != gone)),
+        )
+    list_cache.mark_stale("groups", cluster.pk)
+
+
+@dataclass(frozen=True)
+class GroupPage:
+    rows: list[GroupRow]
+    read_at: datetime
+
+
+def group_page(*, cluster: Cluster, search: str = "") -> GroupPage:
+    """The cluster's groups whose id contains `search`, and when they were read."""
+    snapshot = group_snapshot(cluster=cluster)
+    needle = (search or "").strip().lower()
+    return GroupPage([r for r in snapshot.rows if needle in r.group.lower()], snapshot.read_at)
+
+
+def group_list(*, cluster: Cluster, search: str = "") -> list[GroupRow]:
+    """The cluster's groups whose id contains `search` (the stored snapshot's rows)."""
+    return group_page(cluster=cluster, search=search).rows
 
 
 def group_get(*, cluster: Cluster, group: str) -> GroupDetail:
@@ -312,6 +380,7 @@ def group_reset_offsets(
                 "offsets": {f"{t}-{p}": o for (t, p), o in sorted(result.items())},
             },
         )
+    groups_changed(cluster)
     return result
 
 
@@ -328,3 +397,4 @@ def group_delete(*, cluster: Cluster, group: str) -> None:
             target_repr=detail.wire_id,
             before={"state": detail.state, "topics": detail.topics},
         )
+    groups_changed(cluster, gone=detail.group)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 
 from clusters.models import Cluster
-from clusters.services.topics import invalidate_topic_cache
+from clusters.services.topics import topics_changed
 from console.audit import audit_record
 from console.errors import NotFound, PayloadTooLarge, ValidationFailed
 from fleet import limits
@@ -374,5 +374,5 @@ def message_produce(
                 "headers": [k for k, _ in header_list],
             },
         )
-    invalidate_topic_cache(cluster)
+    topics_changed(cluster)
     return record

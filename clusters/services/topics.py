@@ -5,8 +5,10 @@ and configuration bounds are checked before any broker call, and every change is
 billing (`TopicPartitionEvent`) and the audit trail in the same transaction.
 
 The topic list reads the cell in bulk (one metadata request, two ListOffsets rounds and one
-DescribeLogDirs per broker for the whole cluster) and caches the result per cluster for a few
-seconds; an expired entry is served while one background refresh replaces it.
+DescribeLogDirs per broker for the whole cluster). That read happens in the background
+(`refresh_topic_snapshot`, from `clusters.tasks.refresh_lists_task`); a request serves the
+stored snapshot (clusters/services/list_cache.py) and says when it was read. Changes made here
+patch the stored snapshot and mark it stale, so the next refresh reads it again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -30,6 +32,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from clusters.models import Cluster, Topic, TopicPartitionEvent
+from clusters.services import list_cache
 from clusters.services.capacity import cell_replication_factor, check_cell_capacity
 from clusters.services.cells import cluster_cell
 from clusters.services.consumer_groups import TopicGroupLag, topic_consumer_groups
@@ -54,7 +57,6 @@ CONFIG_PROPAGATION_SECONDS = 5.0
 TOPIC_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 KAFKA_MAX_TOPIC_NAME = 249
 DEFAULT_PARTITIONS = 6
-CACHE_FRESH_SECONDS = 15.0  # served as is
 # Sizes on disk (DescribeLogDirs, the costliest read) are refreshed less often than offsets.
 SIZES_SECONDS = 20.0
 PAGE_SIZE = 50
@@ -314,7 +316,20 @@ def topic_create(
             target_repr=wire,
             after={"name": clean_name, "partitions": clean_partitions, "configs": clean_configs},
         )
-    invalidate_topic_cache(cluster)
+    topics_changed(
+        cluster,
+        patch=lambda rows: {
+            **rows,
+            clean_name: TopicRow(
+                name=clean_name,
+                partitions=clean_partitions,
+                replication_factor=topic.replication_factor,
+                size_bytes=0,
+                messages=0,
+                under_replicated=0,
+            ),
+        },
+    )
     return topic
 
 
@@ -375,7 +390,7 @@ def topic_alter_configs(
             before={k: before.get(k) for k in changes},
             after={k: wire_changes[k] for k in changes},
         )
-    invalidate_topic_cache(cluster)
+    topics_changed(cluster)
     return wire_changes
 
 
@@ -445,7 +460,17 @@ def topic_add_partitions(*, cluster: Cluster, name: str, total: object) -> Topic
             before={"partitions": current},
             after={"partitions": count},
         )
-    invalidate_topic_cache(cluster)
+    topics_changed(
+        cluster,
+        patch=lambda rows: {
+            **rows,
+            **(
+                {topic.name: TopicRow(**{**rows[topic.name].__dict__, "partitions": count})}
+                if topic.name in rows
+                else {}
+            ),
+        },
+    )
     return topic
 
 
@@ -469,7 +494,17 @@ def topic_purge(*, cluster: Cluster, name: str) -> int:
             before={"messages": removed},
             after={"messages": 0},
         )
-    invalidate_topic_cache(cluster)
+    topics_changed(
+        cluster,
+        patch=lambda rows: {
+            **rows,
+            **(
+                {topic.name: TopicRow(**{**rows[topic.name].__dict__, "messages": 0})}
+                if topic.name in rows
+                else {}
+            ),
+        },
+    )
     return removed
 
 
@@ -499,7 +534,7 @@ def topic_delete(*, cluster: Cluster, name: str) -> None:
             before={"partitions": topic.partitions, "cleanup_policy": topic.cleanup_policy},
         )
         topic.delete()
-    invalidate_topic_cache(cluster)
+    topics_changed(cluster, patch=lambda rows: {k: v for k, v in rows.items() if k != topic.name})
 
 
 # --- the list (bulk, cached) ----------------------------------------------------------------
@@ -557,28 +592,38 @@ class TopicPage:
         return self.page > 1
 
 
-@dataclass
-class _CacheEntry:
-    snapshot: TopicSnapshot | None = None
-    invalid: bool = False  # a change was made: the next read waits for a fresh snapshot
-    lock: threading.Lock = field(default_factory=threading.Lock)
+_cold_locks: dict[int, threading.Lock] = {}
+_cold_locks_lock = threading.Lock()
 
 
-_cache: dict[int, _CacheEntry] = {}
-_cache_lock = threading.Lock()
+def _cold_lock(cluster_id: int) -> threading.Lock:
+    with _cold_locks_lock:
+        return _cold_locks.setdefault(cluster_id, threading.Lock())
 
 
 def invalidate_topic_cache(cluster: Cluster | None = None) -> None:
-    with _cache_lock:
-        entries = list(_cache.values()) if cluster is None else [_cache.get(cluster.pk)]
-    for entry in entries:
-        if entry is not None:
-            entry.invalid = True  # the sizes read stays reusable
+    """Forget the stored snapshot (of every cluster without one): the next view reads the cell.
+
+    For tests and tools that need a read made now; the console's own changes call
+    `topics_changed`, which keeps the list served from the store.
+    """
+    if cluster is None:
+        list_cache.drop_all()
+    else:
+        list_cache.drop("topics", cluster.pk)
 
 
-def _entry(cluster_id: int) -> _CacheEntry:
-    with _cache_lock:
-        return _cache.setdefault(cluster_id, _CacheEntry())
+def topics_changed(
+    cluster: Cluster, *, patch: Callable[[dict[str, TopicRow]], dict[str, TopicRow]] | None = None
+) -> None:
+    """A change the stored snapshot does not show yet: apply what is known of it (`patch` of
+    the rows), and have the next background refresh read the cluster again."""
+    if patch is not None:
+        rows_patch = patch
+        list_cache.snapshot_patch(
+            "topics", cluster.pk, lambda snap: replace(snap, rows=rows_patch(snap.rows))
+        )
+    list_cache.mark_stale("topics", cluster.pk)
 
 
 def read_topic_snapshot(
@@ -586,14 +631,15 @@ def read_topic_snapshot(
 ) -> TopicSnapshot:
     """Everything the list shows, for every topic of the cluster, in a fixed number of calls.
 
-    Sizes of `previous` are reused while younger than SIZES_SECONDS.
+    Sizes of `previous` are reused while younger than SIZES_SECONDS. Times are wall-clock
+    seconds: the snapshot is read in one process and served by others.
     """
-    started = time.monotonic()
+    started = time.time()
     read_at = timezone.now()
     reuse = (
         previous is not None
         and not previous.sizes_unavailable
-        and started - previous.sizes_at < SIZES_SECONDS
+        and 0 <= started - previous.sizes_at < SIZES_SECONDS
     )
     described = gw.list_topics()
     parts = [(short, p.id) for short, t in described.items() for p in t.partitions]
@@ -636,34 +682,38 @@ def read_topic_snapshot(
             under_replicated=sum(1 for p in topic.partitions if len(p.isr) < len(p.replicas)),
         )
     return TopicSnapshot(
-        time.monotonic(), rows, sizes_unavailable, sizes, sizes_at, read_at, sizes_read_at
+        time.time(), rows, sizes_unavailable, sizes, sizes_at, read_at, sizes_read_at
     )
 
 
-def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSnapshot:
-    """The cached snapshot while younger than CACHE_FRESH_SECONDS, else a new read.
+def refresh_topic_snapshot(*, cluster: Cluster) -> TopicSnapshot:
+    """Read the cluster's topics from the cell and store the snapshot (background work)."""
+    started = time.time()
+    stored = list_cache.snapshot_get("topics", cluster.pk)
+    snapshot = read_topic_snapshot(
+        cluster_gateway(cluster), previous=stored.value if stored else None
+    )
+    list_cache.snapshot_put("topics", cluster.pk, snapshot, started=started)
+    return snapshot
 
-    Never served stale: serving an old snapshot while refreshing it in the background showed
-    0 bytes and 0 messages a minute after 600 messages were produced (issue 16). The page says
-    when its numbers were read (`read_at`).
+
+def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSnapshot:
+    """The stored snapshot, however old (the page says when it was read; the background
+    refresh keeps it within SKIFF_LISTS_REFRESH seconds). Read from the cell only when there
+    is none yet (the first view of a list), or with `fresh`.
     """
-    entry = _entry(cluster.pk)
-    snapshot = entry.snapshot
-    now = time.monotonic()
-    if (
-        snapshot is not None
-        and not fresh
-        and not entry.invalid
-        and now - snapshot.taken_at < CACHE_FRESH_SECONDS
-    ):
-        return snapshot
-    gw = cluster_gateway(cluster)
-    with entry.lock:  # one reader per cluster does the work; others wait for its result
-        if entry.snapshot is not None and not fresh and entry.snapshot.taken_at >= now:
-            return entry.snapshot
-        entry.invalid = False
-        entry.snapshot = read_topic_snapshot(gw, previous=entry.snapshot)
-        return entry.snapshot
+    list_cache.note_viewed("topics", cluster.pk)
+    if not fresh:
+        stored = list_cache.snapshot_get("topics", cluster.pk)
+        if stored is not None:
+            return stored.value
+    with _cold_lock(cluster.pk):  # one cold read per cluster; the others wait for its result
+        if not fresh:
+            stored = list_cache.snapshot_get("topics", cluster.pk)
+            if stored is not None:
+                return stored.value
+        list_cache.cold_reads["topics"] += 1
+        return refresh_topic_snapshot(cluster=cluster)
 
 
 def _topic_rates(cluster: Cluster) -> dict[str, tuple[float, float]]:
@@ -1084,5 +1134,5 @@ def sync_topics(
                 },
             )
     if result.changed:
-        invalidate_topic_cache(cluster)
+        topics_changed(cluster)  # in the background: the next refresh reads it again
     return result

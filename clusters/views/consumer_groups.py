@@ -20,7 +20,8 @@ class ConsumerGroupListView(ClusterTabMixin, View):
         context["search"] = request.GET.get("search", "")
         status = 200
         try:
-            context["groups"] = group_services.group_list(cluster=cluster, search=context["search"])
+            page = group_services.group_page(cluster=cluster, search=context["search"])
+            context["groups"], context["groups_read_at"] = page.rows, page.read_at
         except ApplicationError as exc:
             context["error"], status = exc.message, exc.status
         template = (

@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.views import View
 
 from clusters.selectors import cluster_get, throughput_recent_minutes, topic_is_known
-from clusters.throughput import current_throughput, only_topic
+from clusters.throughput import current_throughput, document_time, only_topic
 from console.access import TeamViewMixin
 from console.errors import NotFound
 from console.permissions import Action
@@ -16,11 +16,13 @@ class ClusterThroughputView(TeamViewMixin, View):
 
     def get(self, request, pk):
         cluster = cluster_get(team=self.team, pk=pk)
+        document = current_throughput(cluster)
         context = {
             "nav": "clusters",
             "cluster": cluster,
             "topic": None,
-            "document": current_throughput(cluster),
+            "document": document,
+            "as_of": document_time(document),
             "seed": throughput_recent_minutes(cluster=cluster),
             "ws_path": f"/ws/clusters/{cluster.pk}/throughput/",
             "history_url": reverse("cluster-throughput-history", args=[cluster.pk]),
@@ -42,6 +44,7 @@ class TopicThroughputView(TeamViewMixin, View):
             "cluster": cluster,
             "topic": topic,
             "document": only_topic(document, topic),
+            "as_of": document_time(document),
             "seed": throughput_recent_minutes(cluster=cluster, topic=topic),
             "ws_path": f"/ws/clusters/{cluster.pk}/topics/{topic}/throughput/",
             "history_url": reverse("cluster-throughput-history", args=[cluster.pk])

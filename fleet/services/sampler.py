@@ -1,6 +1,7 @@
 """The sampler: scrape every broker, publish live per-cluster rates, store per-minute usage.
 
-One pass (`Sampler.run_once`), every ``SKIFF_SAMPLER_INTERVAL`` seconds:
+One pass (`Sampler.run_once`), every ``SKIFF_SAMPLER_INTERVAL`` seconds (1 s by default, so that
+a produced message shows on the live pages within about a second):
 
 1. scrape the metrics endpoint of every broker of every cell concurrently, each with a timeout;
    every broker's outcome is recorded (`Broker.last_scrape_at`, `last_scrape_error`). A broker
@@ -13,8 +14,10 @@ One pass (`Sampler.run_once`), every ``SKIFF_SAMPLER_INTERVAL`` seconds:
    sample);
 3. map wire topic names to clusters by their prefix `<team>.<cluster>.` and aggregate per
    cluster;
-4. send one message per cluster to `throughput_group_name(cluster_id)` and keep the same
-   document in `ThroughputSnapshot` (for the API and for sockets that connect later);
+4. send one message per cluster to `throughput_group_name(cluster_id)` — when its document
+   changed, or every ``SKIFF_SAMPLER_HEARTBEAT`` seconds when it did not (`Publisher`) — and
+   keep the same document in `ThroughputSnapshot` (for the API and for sockets that connect
+   later);
 5. add the deltas to per-minute rows `TopicMinuteUsage` (storage as a gauge) and save the
    counters they account for (`SamplerCheckpoint`) in the same transaction: rows are written
    with SET semantics, so re-running a flush is harmless, and a restarted sampler resumes from
@@ -284,14 +287,44 @@ def throughput_message(document: dict) -> dict:
 
 
 class Publisher:
-    """Sends group messages from sync code through one long-lived event loop."""
+    """Sends group messages from sync code through one long-lived event loop.
 
-    def __init__(self, layer=None) -> None:
+    With a `heartbeat` (seconds), a group's document is sent only when it differs from the last
+    one sent to that group (its `ts` aside) or when `heartbeat` seconds have passed since: a
+    pass every second costs the sockets of a quiet cluster no more than one push per heartbeat,
+    and a change is still pushed by the pass that saw it. Without one, every document is sent.
+    """
+
+    def __init__(self, layer=None, *, heartbeat: float | None = None) -> None:
         from channels.layers import get_channel_layer
 
         self.layer = layer if layer is not None else get_channel_layer()
+        self.heartbeat = heartbeat
         self._own_loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        # Per group: the last document sent (without its ts) and when (monotonic seconds).
+        self._sent: dict[str, tuple[dict, float]] = {}
+        self.skipped = 0  # documents not sent because nothing changed (for tests and benches)
+
+    def changed(
+        self, messages: list[tuple[str, dict]], now: float | None = None
+    ) -> list[tuple[str, dict]]:
+        """The messages to send now (all of them without a heartbeat); remembers them as sent."""
+        if self.heartbeat is None:
+            return messages
+        now = time.monotonic() if now is None else now
+        out = []
+        for group, document in messages:
+            content = {key: value for key, value in document.items() if key != "ts"}
+            last = self._sent.get(group)
+            # A tenth of slack: passes run on a fixed schedule, and one that starts a few ms
+            # early must not hold a heartbeat back by a whole interval.
+            if last is None or last[0] != content or now - last[1] >= 0.9 * self.heartbeat:
+                self._sent[group] = (content, now)
+                out.append((group, document))
+            else:
+                self.skipped += 1
+        return out
 
     @property
     def in_memory(self) -> bool:
@@ -317,6 +350,9 @@ class Publisher:
         loop = self._loop()
         if loop is None:
             return  # embedded and no socket ever connected: nobody to tell
+        messages = self.changed(messages)
+        if not messages:
+            return
 
         async def send_all() -> None:
             await asyncio.gather(
@@ -713,7 +749,9 @@ def run_sampler_loop(
     interval = settings.SKIFF_SAMPLER_INTERVAL if interval is None else interval
     stop = stop or threading.Event()
     own_publisher = sampler is None
-    sampler = sampler or Sampler(publisher=Publisher())
+    sampler = sampler or Sampler(
+        publisher=Publisher(heartbeat=settings.SKIFF_SAMPLER_HEARTBEAT or None)
+    )
     passes = 0
     next_at = time.monotonic()
     try:

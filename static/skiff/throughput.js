@@ -14,7 +14,7 @@
   "use strict";
 
   var STALE_AFTER_MS = 20000;
-  var root, indicator, staleTimer = null;
+  var root, indicator, asOf, staleTimer = null;
 
   function fmt(unit, v) {
     if (unit === "messages") {
@@ -102,6 +102,9 @@
     if (!doc || typeof doc.ts !== "string" || !doc.cluster) return;
     showValues(doc);
     showTopics(doc);
+    // How fresh the numbers are: the time the sampler read them (UTC, to the second).
+    var time = /T(\d\d:\d\d:\d\d)/.exec(doc.ts);
+    if (asOf && time) asOf.textContent = "Numbers as of " + time[1] + " UTC";
   }
 
   // --- history windows ---
@@ -158,6 +161,7 @@
     root = document.querySelector("[data-skiff-throughput]");
     if (!root) return;
     indicator = document.querySelector("[data-skiff-connection]");
+    asOf = document.querySelector("[data-skiff-as-of]");
     var initial = document.getElementById("throughput-document");
     if (initial) {
       try { showDocument(JSON.parse(initial.textContent)); } catch (e) { /* none yet */ }

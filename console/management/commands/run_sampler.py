@@ -20,7 +20,7 @@ class Command(BaseCommand):
             "--interval",
             type=float,
             default=None,
-            help="seconds between passes (default: the SAMPLER_INTERVAL setting, 5)",
+            help="seconds between passes (default: the SAMPLER_INTERVAL setting, 1)",
         )
         parser.add_argument(
             "--passes", type=int, default=None, help="stop after this many passes (default: run)"
@@ -39,7 +39,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        publisher = Publisher()
+        publisher = Publisher(heartbeat=settings.SKIFF_SAMPLER_HEARTBEAT or None)
         sampler = Sampler(publisher=publisher)
         self.stdout.write(
             f"Sampler: every {interval:g}s, broker timeout {sampler.timeout:g}s, "
