@@ -1,10 +1,11 @@
 import time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -13,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from console.access import team_context_from_session
 from console.audit import SYSTEM, Actor, client_ip, set_actor
 from console.errors import ApplicationError, log_application_error
+from console.services.mfa import mfa_confirmed_device, mfa_required_for
 
 
 class CurrentTeamMiddleware:
@@ -169,3 +171,57 @@ class SessionLifetimeMiddleware:
             elif now - seen >= SEEN_RESOLUTION:
                 session[SESSION_SEEN_KEY] = now
         return self.get_response(request)
+
+
+class StaffMFAMiddleware:
+    """Platform staff pass a second factor before anything else of the console.
+
+    For a signed-in staff user who must use one (``mfa_required_for``: always when
+    ``SKIFF_REQUIRE_STAFF_MFA`` is on, else once they enrolled) and whose session has not
+    verified a code yet: a page redirects to the verification page (or to enrolment, with no
+    authenticator yet), and a session-authenticated API call answers 403 ``mfa_required``.
+    Only those two pages and signing out stay open. Requests with an API token
+    (``Authorization: Token …``) are left to the token: a token is its own credential, made on
+    the tokens page, which itself sits behind this check (docs/security.md).
+    """
+
+    API_PREFIX = "/api/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.is_staff
+            and not user.is_verified()
+            and request.path_info not in self._open_paths()
+            and not request.headers.get("Authorization", "").startswith("Token ")
+            and mfa_required_for(user=user)
+        ):
+            return self._refuse(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _open_paths() -> set[str]:
+        return {reverse("mfa_setup"), reverse("mfa_verify"), reverse("logout")}
+
+    def _refuse(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(self.API_PREFIX):
+            body = {
+                "detail": "Platform staff must verify a second factor: sign in to the console "
+                "and enter the code from your authenticator app, or use an API token.",
+                "code": "mfa_required",
+            }
+            return JsonResponse(body, status=403)
+        enrolled = mfa_confirmed_device(user=request.user) is not None
+        target = reverse("mfa_verify" if enrolled else "mfa_setup")
+        next_url = request.get_full_path() if request.method == "GET" else reverse("home")
+        url = f"{target}?{urlencode({'next': next_url})}"
+        if request.headers.get("HX-Request"):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        return redirect(url)

@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "axes",
+    # TOTP second factor for platform staff (SKIFF_REQUIRE_STAFF_MFA, console/services/mfa.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "console",
     "fleet",
     "clusters",
@@ -80,9 +83,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Signs a session out after SKIFF_SESSION_IDLE_MINUTES idle or SKIFF_SESSION_MAX_HOURS.
     "console.middleware.SessionLifetimeMiddleware",
+    # Platform staff without a verified second factor go to enrol/verify first (when required).
+    "console.middleware.StaffMFAMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.CurrentTeamMiddleware",
@@ -355,6 +362,15 @@ SKIFF_CSP = {
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
+
+# Second factor for platform staff (console/services/mfa.py, StaffMFAMiddleware): with
+# SKIFF_REQUIRE_STAFF_MFA=1 a staff user must enrol a TOTP authenticator and verify a code in
+# each session before any page or session-authenticated API call. Off by default; a staff user
+# who enrolled anyway is asked for a code all the same. API tokens are not asked (docs/security.md).
+SKIFF_REQUIRE_STAFF_MFA = env_bool("SKIFF_REQUIRE_STAFF_MFA", default=False)
+OTP_TOTP_ISSUER = "Skiff"
+# Each wrong code doubles the wait before the next try: 1 s, 2 s, 4 s… (django-otp throttling).
+OTP_TOTP_THROTTLE_FACTOR = int(os.environ.get("SKIFF_MFA_THROTTLE_SECONDS", "1"))
 
 SESSION_COOKIE_HTTPONLY = True
 # A signed-in session ends after this long without a request, and this long after sign-in

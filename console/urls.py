@@ -20,6 +20,10 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/password/", views.PasswordChangeView.as_view(), name="password_change"),
+    # Platform staff's second factor (SKIFF_REQUIRE_STAFF_MFA): enrol an authenticator app,
+    # and the code asked after sign-in.
+    path("account/two-factor/", views.MfaSetupView.as_view(), name="mfa_setup"),
+    path("account/two-factor/verify/", views.MfaVerifyView.as_view(), name="mfa_verify"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     # The token in this URL is masked in every log line (console/log_redaction.py).

@@ -2,22 +2,28 @@ import csv
 import json
 from urllib.parse import urlencode
 
+import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
+from django_otp import login as otp_login
 
 from console.access import (
     SESSION_TEAM_KEY,
@@ -52,6 +58,13 @@ from console.services.invitations import (
     invitation_revoke,
 )
 from console.services.members import member_remove, member_role_change, team_ownership_transfer
+from console.services.mfa import (
+    mfa_confirmed_device,
+    mfa_enrol_confirm,
+    mfa_pending_device,
+    mfa_secret_text,
+    mfa_verify,
+)
 from console.services.teams import api_token_create, api_token_revoke
 
 
@@ -489,3 +502,101 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "console/password_reset_complete.html"
+
+
+# --- platform staff: the second factor (TOTP; console/services/mfa.py) ----------------------
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    url = request.POST.get("next") or request.GET.get("next") or ""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return fallback
+
+
+class StaffOnlyMixin:
+    """Staff's own account pages: sign-in needed; anyone else gets 404, as on the fleet pages."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            # Django's 404 (the styled page, for every method): not a message and a redirect.
+            raise Http404("Page not found.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+@method_decorator(never_cache, name="dispatch")  # the page shows the authenticator's secret
+class MfaSetupView(StaffOnlyMixin, View):
+    """Enrol an authenticator app: QR code and the secret as text, confirmed with a code.
+
+    With an authenticator already enrolled, the session must have passed it before a new one
+    can be set up (otherwise a password alone would replace the second factor).
+    """
+
+    template_name = "console/mfa_setup.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        current = mfa_confirmed_device(user=request.user)
+        if current is not None and not request.user.is_verified():
+            return redirect(f"{reverse('mfa_verify')}?{urlencode({'next': request.path})}")
+        try:
+            device = mfa_enrol_confirm(user=request.user, code=request.POST.get("code", ""))
+        except ApplicationError as error:
+            return self.render(request, error=error.message, status=error.status)
+        otp_login(request, device)
+        messages.success(request, "Two-factor sign-in is on: each sign-in now asks for a code.")
+        return redirect(_safe_next(request, reverse("mfa_setup")))
+
+    def render(self, request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+        current = mfa_confirmed_device(user=request.user)
+        if current is not None and not request.user.is_verified():
+            return redirect(f"{reverse('mfa_verify')}?{urlencode({'next': request.path})}")
+        replacing = current is not None and (request.GET.get("replace") or error)
+        context: dict = {
+            "current": current,
+            "required": settings.SKIFF_REQUIRE_STAFF_MFA,
+            "error": error,
+            "next": _safe_next(request, ""),
+        }
+        if current is None or replacing:
+            device = mfa_pending_device(user=request.user)
+            qr = segno.make(device.config_url, error="m")
+            context |= {
+                "replacing": bool(replacing),
+                "secret": mfa_secret_text(device=device),
+                "qr_svg": mark_safe(  # noqa: S308  # segno's own SVG of our otpauth URL
+                    qr.svg_inline(
+                        scale=5, border=2, dark="#000", light="#fff", svgclass="skiff-qr"
+                    )
+                ),
+            }
+        return render(request, self.template_name, context, status=status)
+
+
+class MfaVerifyView(StaffOnlyMixin, View):
+    """After sign-in: the code from the staff user's authenticator, once per session."""
+
+    template_name = "console/mfa_verify.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if mfa_confirmed_device(user=request.user) is None:
+            query = urlencode({"next": _safe_next(request, "/")})
+            return redirect(f"{reverse('mfa_setup')}?{query}")
+        if request.user.is_verified():
+            return redirect(_safe_next(request, reverse("home")))
+        return render(request, self.template_name, {"next": _safe_next(request, "")})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            device = mfa_verify(user=request.user, code=request.POST.get("code", ""))
+        except ApplicationError as error:
+            context = {"next": _safe_next(request, ""), "error": error.message}
+            return render(request, self.template_name, context, status=error.status)
+        otp_login(request, device)
+        return redirect(_safe_next(request, reverse("home")))

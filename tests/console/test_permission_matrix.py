@@ -318,6 +318,15 @@ ROUTES: dict[str, list[Check]] = {
         Check(
             "POST",
             S(302, 302, 403, 403, 403, 302, 404, 302),
+    # --- platform staff's second factor (issue 15): staff only, 404 for everyone else ----
+    "mfa_setup": [
+        Check("GET", S(404, 404, 404, 404, 404, 302, 404, 200)),
+        Check("POST", S(404, 404, 404, 404, 404, 302, 404, 400), data={"code": "000000"}),
+    ],
+    "mfa_verify": [
+        Check("GET", S(404, 404, 404, 404, 404, 302, 404, 302)),  # staff: no app yet, set up
+        Check("POST", S(404, 404, 404, 404, 404, 302, 404, 400), data={"code": "000000"}),
+    ],
             kwargs=target_pk,
             data={"role": "viewer"},
         )
