@@ -253,3 +253,39 @@ class AutoscaleDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cell.name} {self.decided_at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class ConnectWorker(models.Model):
+    """The Kafka Connect worker of one tenant cluster (issue 19), run by the platform.
+
+    Started on demand (fleet/services/connect_workers.py) when the cluster's first connector is
+    created; its REST listener is on loopback only. `pid`, `rest_port` and `last_rss_bytes`
+    describe the running JVM; `restarts` counts the supervisor's restarts after a crash.
+    """
+
+    class State(models.TextChoices):
+        STARTING = "starting", "Starting"
+        RUNNING = "running", "Running"
+        STOPPED = "stopped", "Stopped"
+        FAILED = "failed", "Failed"
+
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="connect_workers")
+    tenant_prefix = models.CharField(
+        max_length=120, unique=True, help_text="The cluster's wire prefix, '<team>.<cluster>.'."
+    )
+    rest_port = models.PositiveIntegerField(null=True, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.STARTING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    restarts = models.PositiveIntegerField(default=0)
+    last_rss_bytes = models.BigIntegerField(null=True, blank=True)
+    heap_mb = models.PositiveIntegerField(default=320)
+    # Why the last start failed (logs only; never shown to tenants).
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cell__name", "tenant_prefix"]
+
+    def __str__(self) -> str:
+        return f"Connect worker of {self.tenant_prefix} on {self.cell.name} ({self.state})"

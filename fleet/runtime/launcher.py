@@ -270,6 +270,8 @@ class ConnectionLimits:
 
 # The broker-side check of SASL/PLAIN logins (fleet/policy/, built into fleet/lib).
 PLAIN_CALLBACK_HANDLER = "io.skiff.auth.SkiffPlainServerCallbackHandler"
+JMX_REPORTER = "org.apache.kafka.common.metrics.JmxReporter"
+LEGACY_SCRAM_WATCH = "io.skiff.auth.LegacyScramWatch"
 
 
 def replication_defaults(cluster_size: int) -> tuple[int, int]:
@@ -372,6 +374,9 @@ def render_node_properties(
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{admin_username};User:{CONTROLLER_USERNAME}",
+        # JMX as by default, plus Skiff's watch for SCRAM logins that fail with librdkafka's
+        # doubled nonce (librdkafka < 2.6.1, fleet/policy/): the console tells the key's owner.
+        "metric.reporters": f"{JMX_REPORTER},{LEGACY_SCRAM_WATCH}",
         # Topics
         "auto.create.topics.enable": "false",
         "num.partitions": "1",
@@ -1327,21 +1332,9 @@ class LocalCell:
             del self._procs[node_id]
 
     def _java_base(self, runtime: Runtime, heap_mb: int, *, fast_start: bool = True) -> list[str]:
-        return [
-            str(runtime.java),
-            f"-Xms{heap_mb}m",
-            f"-Xmx{heap_mb}m",
-            # Same collector settings as Kafka's kafka-server-start.sh.
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
-            "-XX:InitiatingHeapOccupancyPercent=35",
-            "-XX:+ExplicitGCInvokesConcurrent",
-            *(["-XX:TieredStopAtLevel=1"] if fast_start else []),
-            # A broker that ran out of memory must die loudly rather than limp on.
-            "-XX:+ExitOnOutOfMemoryError",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={runtime.log4j_config}",
-        ]
+        return java_base_command(
+            runtime.java, runtime.log4j_config, heap_mb=heap_mb, fast_start=fast_start
+        )
 
     def _format_missing(self, state: _CellState, runtime: Runtime) -> None:
         """Format the storage of every node that has none yet (in parallel: one JVM each)."""
@@ -1567,6 +1560,27 @@ class LocalCell:
             f"--- {self.console_log(node_id)}\n{_tail(self.console_log(node_id), 20)}\n"
             f"--- {self.server_log(node_id)}\n{_tail(self.server_log(node_id), 30)}"
         )
+
+
+def java_base_command(
+    java: Path, log4j_config: Path, *, heap_mb: int, fast_start: bool = True
+) -> list[str]:
+    """The JVM and its flags for a Kafka process the platform runs (a broker, a Connect worker)."""
+    return [
+        str(java),
+        f"-Xms{heap_mb}m",
+        f"-Xmx{heap_mb}m",
+        # Same collector settings as Kafka's kafka-server-start.sh.
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:InitiatingHeapOccupancyPercent=35",
+        "-XX:+ExplicitGCInvokesConcurrent",
+        *(["-XX:TieredStopAtLevel=1"] if fast_start else []),
+        # A process that ran out of memory must die loudly rather than limp on.
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j_config}",
+    ]
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
