@@ -10,7 +10,7 @@ cannot name anything outside its cluster's prefix.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,7 +119,13 @@ class PlatformSuperuser:
         return scram.revoke_scram_user(self.connection, username, missing_ok=missing_ok)
 
     def list_scram_users(self) -> set[str]:
+        """Every SCRAM user of the cell: its cost grows with the cell's keys; to ask about
+        known users, use `existing_scram_users`."""
         return scram.list_scram_users(self.connection)
+
+    def existing_scram_users(self, usernames: Iterable[str]) -> set[str]:
+        """Which of these users have a SCRAM credential (one request naming only them)."""
+        return scram.existing_scram_users(self.connection, usernames)
 
     @staticmethod
     def authenticate_as(connection: KafkaConnection, address: str) -> None:
@@ -141,6 +147,12 @@ class PlatformSuperuser:
     # Quotas
     def alter_user_quotas(self, username: str | None, values: Mapping[str, float | None]) -> None:
         quotas.alter_user_quotas(self.connection, username, values)
+
+    def alter_many_user_quotas(
+        self, changes: Mapping[str | None, Mapping[str, float | None]]
+    ) -> None:
+        """Quota changes of many users in one request."""
+        quotas.alter_many_user_quotas(self.connection, changes)
 
     def describe_user_quotas(
         self, username: str | None = None

@@ -20,15 +20,28 @@ def alter_user_quotas(
 
     Byte-rate quotas are enforced per broker, not per cell.
     """
+    alter_many_user_quotas(conn, {username: quotas})
+
+
+def alter_many_user_quotas(
+    conn: KafkaConnection, changes: Mapping[str | None, Mapping[str, float | None]]
+) -> None:
+    """`alter_user_quotas` for many users in one AlterClientQuotas request (the reconciler's
+    repair of a whole cell: one request, however many keys drifted)."""
     _import_kafka_python()
     from kafka.protocol.admin import AlterClientQuotasRequest
 
-    unknown = set(quotas) - QUOTA_KEYS
+    changes = {user: quotas for user, quotas in changes.items() if quotas}
+    unknown = {k for quotas in changes.values() for k in quotas} - QUOTA_KEYS
     if unknown:
         raise InvalidKafkaRequest(f"Unknown quota keys: {', '.join(sorted(unknown))}.")
-    if not quotas:
+    if not changes:
         return
-    context = f"Changing quotas of user '{username or '<default>'}'"
+    if len(changes) == 1:
+        username = next(iter(changes))
+        context = f"Changing quotas of user '{username or '<default>'}'"
+    else:
+        context = f"Changing quotas of {len(changes)} users"
     entry_cls = AlterClientQuotasRequest.EntryData
     request = AlterClientQuotasRequest(
         entries=[
@@ -39,6 +52,7 @@ def alter_user_quotas(
                     for k, v in sorted(quotas.items())
                 ],
             )
+            for username, quotas in sorted(changes.items(), key=lambda item: item[0] or "")
         ],
         validate_only=False,
     )

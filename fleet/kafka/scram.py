@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import secrets
+from collections.abc import Iterable
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     ScramCredentialInfo,
@@ -19,6 +21,7 @@ from fleet.kafka.connection import (
     _base_config,
     _Deadline,
     _ErrorTrap,
+    _from_exception,
     _request_timeout,
     _require_cluster_permission,
     _result,
@@ -89,7 +92,7 @@ def revoke_scram_user(
     Returns False if the user had no credential (and ``missing_ok``).
     """
     context = f"Revoking credentials of user '{username}'"
-    if username not in list_scram_users(conn):
+    if username not in existing_scram_users(conn, [username]):
         if missing_ok:
             return False
         raise UnknownUser(f"{context}: no such user.", kafka_error="RESOURCE_NOT_FOUND")
@@ -116,6 +119,32 @@ def list_scram_users(conn: KafkaConnection) -> set[str]:
         _await(admin, trap, deadline, [future], context)
         described = _result(future, context)
     return set(described)
+
+
+def existing_scram_users(conn: KafkaConnection, usernames: Iterable[str]) -> set[str]:
+    """Which of these users have a SCRAM credential: one request naming only them, so its cost
+    does not grow with the other users of the cell (``list_scram_users`` reads them all)."""
+    wanted = sorted(set(usernames))
+    if not wanted:
+        return set()
+    context = "Reading SCRAM users"
+    found: set[str] = set()
+    with _admin(conn) as (admin, trap, deadline):
+        _require_cluster_permission(admin, trap, deadline, "DESCRIBE", context)
+        futures = admin.describe_user_scram_credentials(
+            wanted, request_timeout=_request_timeout(deadline)
+        )
+        assert isinstance(futures, dict)  # users named -> one future per user
+        _await(admin, trap, deadline, futures.values(), context)
+        for username, future in futures.items():
+            try:
+                future.result(timeout=0)
+            except KafkaException as exc:
+                if exc.args and exc.args[0].code() == KafkaError.RESOURCE_NOT_FOUND:
+                    continue
+                raise _from_exception(exc, context) from exc
+            found.add(username)
+    return found
 
 
 def authenticate_on_broker(conn: KafkaConnection, address: str) -> None:

@@ -131,10 +131,23 @@ def partition_ceiling_acls(key: AccessKey) -> list[AclBinding]:
     ]
 
 
-def key_desired_quotas(key: AccessKey) -> dict[str, float]:
+def key_desired_quotas(key: AccessKey, *, brokers: int | None = None) -> dict[str, float]:
+    """The service's client quotas for the key; ``brokers`` (the cell's broker count) spares
+    a count per key when a caller goes through a whole cell."""
     if key.revoked_at is not None:
         return {}
-    return limits.access_key_quotas(cluster_cell(key.cluster).brokers.count())
+    if brokers is None:
+        brokers = cluster_cell(key.cluster).brokers.count()
+    return limits.access_key_quotas(brokers)
+
+
+def quota_changes(desired: dict[str, float], actual: dict[str, float]) -> dict[str, float | None]:
+    """What to set (value) and remove (None) so that a user's quotas go from actual to desired."""
+    changes: dict[str, float | None] = {
+        name: value for name, value in desired.items() if actual.get(name) != value
+    }
+    changes.update({name: None for name in actual if name not in desired})
+    return changes
 
 
 def reconcile_key_acls(
@@ -174,10 +187,7 @@ def reconcile_key_quotas(
     desired = key_desired_quotas(key)
     if actual is None:
         actual = superuser.describe_user_quotas(key.username).get(key.username, {})
-    changes: dict[str, float | None] = {
-        name: value for name, value in desired.items() if actual.get(name) != value
-    }
-    changes.update({name: None for name in actual if name not in desired})
+    changes = quota_changes(desired, actual)
     if changes:
         superuser.alter_user_quotas(key.username, changes)
     return changes
@@ -207,8 +217,18 @@ class CellReport:
     errors: list[str] = field(default_factory=list)
 
 
+# Bindings per CreateAcls/DeleteAcls request and users per AlterClientQuotas request: a cell
+# that drifted everywhere (a restored backup, a new allow-list rule) is repaired in a few
+# requests of a bounded size.
+ACL_BATCH = 1000
+QUOTA_BATCH = 500
+
+
 def reconcile_cell_access(cell: Cell) -> CellReport:
-    """The periodic repair for one cell: one ACL listing and one quota listing for all keys.
+    """The periodic repair for one cell, in a number of admin requests that does not grow with
+    its keys: one ACL listing and one quota listing for all of them, then the differences of
+    every key together: CreateAcls, then DeleteAcls, then AlterClientQuotas (each split only
+    past ACL_BATCH/QUOTA_BATCH entries). No request is made per key.
 
     Keys of ACTIVE clusters get their desired set; revoked keys and keys of FAILED clusters
     get nothing (a failed revoke or provisioning is finished here). Clusters being created or
@@ -231,37 +251,62 @@ def reconcile_cell_access(cell: Cell) -> CellReport:
     for binding in superuser.describe_acls():
         by_principal[binding.principal].append(binding)
     quotas = superuser.describe_user_quotas()
+    brokers = cell.brokers.count()
+    to_create: list[AclBinding] = []
+    to_delete: list[AclBinding] = []
+    quota_plan: dict[str | None, dict[str, float | None]] = {}
     for key in keys:
-        # Keys of a FAILED cluster desire nothing (key_desired_acls): nothing of a failed
-        # cluster may stay on the cell; its keys come back when provisioning is retried.
         report.keys += 1
         try:
-            result = reconcile_key_acls(
-                key, superuser=superuser, actual=by_principal.get(key.principal, [])
-            )
-            if key.cluster.state == Cluster.State.ACTIVE or quotas.get(key.username):
-                changed = _reconcile_quotas_for(key, superuser, quotas.get(key.username, {}))
-                report.quotas_changed += len(changed)
+            # Keys of a FAILED cluster desire nothing (key_desired_acls): nothing of a failed
+            # cluster may stay on the cell; its keys come back when provisioning is retried.
+            desired = set(key_desired_acls(key))
         except PolicyInvalid as exc:
             report.errors.append(f"{key.username}: stored policy is invalid ({exc.messages[0]})")
             logger.error("key %s has an invalid stored policy: %s", key.username, exc.messages)
             continue
-        except KafkaGatewayError as exc:
-            report.errors.append(f"{key.username}: {exc.message}")
-            logger.warning("reconciling key %s failed: %s", key.username, exc.message)
-            continue
-        report.created += len(result.created)
-        report.deleted += len(result.deleted)
+        current = set(by_principal.get(key.principal, []))
+        created, deleted = sorted(desired - current), sorted(current - desired)
+        if created or deleted:
+            logger.info(
+                "reconciling ACLs of %s: %d to create, %d to delete",
+                key.username,
+                len(created),
+                len(deleted),
+            )
+        to_create += created
+        to_delete += deleted
+        active = key.cluster.state == Cluster.State.ACTIVE
+        desired_quotas = key_desired_quotas(key, brokers=brokers) if active else {}
+        changes = quota_changes(desired_quotas, quotas.get(key.username, {}))
+        if changes:
+            quota_plan[key.username] = changes
+    # Create before deleting: a policy change never passes through "less than either". When a
+    # creation fails, nothing is deleted this pass (the next one repairs both).
+    try:
+        for batch in _batches(to_create, ACL_BATCH):
+            superuser.create_acls(batch)
+            report.created += len(batch)
+        for batch in _batches(to_delete, ACL_BATCH):
+            superuser.delete_acls(batch)
+            report.deleted += len(batch)
+    except KafkaGatewayError as exc:
+        report.errors.append(f"ACLs: {exc.message}")
+        logger.warning("reconciling ACLs of cell %s failed: %s", cell.name, exc.message)
+    users = sorted(quota_plan, key=lambda user: user or "")
+    try:
+        for start in range(0, len(users), QUOTA_BATCH):
+            chunk = {user: quota_plan[user] for user in users[start : start + QUOTA_BATCH]}
+            superuser.alter_many_user_quotas(chunk)
+            report.quotas_changed += sum(len(changes) for changes in chunk.values())
+    except KafkaGatewayError as exc:
+        report.errors.append(f"quotas: {exc.message}")
+        logger.warning("reconciling quotas of cell %s failed: %s", cell.name, exc.message)
     return report
 
 
-def _reconcile_quotas_for(key, superuser, actual):
-    if key.cluster.state != Cluster.State.ACTIVE:
-        changes = {name: None for name in actual}
-        if changes:
-            superuser.alter_user_quotas(key.username, changes)
-        return changes
-    return reconcile_key_quotas(key, superuser=superuser, actual=actual)
+def _batches(items: list[AclBinding], size: int) -> list[list[AclBinding]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def reconcile_all_access() -> dict[str, CellReport]:
