@@ -82,6 +82,7 @@ def main() -> int:
     from clusters.models import Cluster, Topic
     from clusters.services import consumer_groups, list_cache, topics
     from clusters.services.list_refresh import refresh_lists
+    from clusters.services.topic_sync import sync_all_topics
     from console.models import User
     from console.services.teams import api_token_create, team_create, user_create
     from fleet.services.cells import cell_admin_connection, fleet_down, fleet_up
@@ -124,7 +125,7 @@ def main() -> int:
             time.sleep(1)
         print(f"{len(names)} topics created in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        topics.sync_all_topics()
+        sync_all_topics()
         print(
             f"topic sync imported {Topic.objects.filter(cluster=cluster).count()} topics in "
             f"{time.perf_counter() - started:.1f} s"

@@ -21,10 +21,9 @@ non-negative deltas:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-
-from prometheus_client.parser import text_string_to_metric_families
 
 # Exporter meter name → our key. Order is the order of the document's keys.
 METERS: dict[str, str] = {
@@ -55,30 +54,90 @@ class BrokerMetrics:
     log_sizes: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
+# One sample line of the text format: name, optional {labels}, value, optional timestamp.
+_SAMPLE_LINE = re.compile(
+    r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^{}]*)\})?[ \t]+(\S+)(?:[ \t]+-?[0-9]+)?[ \t]*"
+)
+_LABELS = re.compile(r'(?:[ \t]*[a-zA-Z_]\w*[ \t]*=[ \t]*"(?:[^"\\]|\\.)*"[ \t]*,?)*[ \t]*')
+_LABEL = re.compile(r'([a-zA-Z_]\w*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"')
+# The exporter's own lines for the families read (labels in its order): one match, no label
+# parsing. Any other line takes the general path.
+_EXPORTER_LINE = re.compile(
+    r'(?:kafka_log_size_bytes\{partition="([0-9]+)",topic="([^"\\]+)",?\}'
+    r'|(kafka_server_brokertopicmetrics_[a-z]+?)(?:_total)?\{topic="([^"\\]+)",?\}) (\S+)'
+)
+# Sample name (a counter with or without its `_total` suffix) → meter key, or LOG_SIZE.
+_READ_NAMES: dict[str, str] = {
+    **{
+        f"{COUNTER_PREFIX}{name}{suffix}": meter
+        for name, meter in METERS.items()
+        for suffix in ("", "_total")
+    },
+    LOG_SIZE: LOG_SIZE,
+}
+
+
+def _labels(text: str, line: str) -> dict[str, str]:
+    if _LABELS.fullmatch(text) is None:
+        raise MetricsParseError(f"not Prometheus text: bad labels in {line[:200]!r}")
+    labels = dict(_LABEL.findall(text))
+    if "\\" in text:
+        for key, value in labels.items():
+            labels[key] = value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+    return labels
+
+
 def parse_broker_metrics(text: str) -> BrokerMetrics:
-    """Parse the exporter's text with prometheus_client's parser; keep what the sampler uses."""
+    """Parse the exporter's text; keep what the sampler uses.
+
+    A line-by-line reader of the text format that checks every sample line and reads the
+    labels and value of the families the sampler uses only: at a pass per second over 1,000
+    topics, prometheus_client's general parser cost about 40 ms of CPU per broker answer, this
+    about a tenth of that (issue 20). Comments (# HELP, # TYPE) are skipped.
+    """
     counters: dict[SeriesKey, int] = {}
     log_sizes: dict[tuple[str, int], int] = {}
-    try:
-        families = list(text_string_to_metric_families(text))
-    except Exception as exc:  # the parser raises bare ValueErrors/IndexErrors on junk
-        raise MetricsParseError(f"not Prometheus text: {exc}") from exc
-    for family in families:
-        for sample in family.samples:
-            topic = sample.labels.get("topic")
-            if not topic:
-                continue  # broker-wide totals, JVM and exporter metrics
-            name = sample.name.removesuffix("_total")
-            if name.startswith(COUNTER_PREFIX):
-                meter = METERS.get(name[len(COUNTER_PREFIX) :])
-                if meter is not None:
-                    counters[(meter, topic)] = _count(sample.value)
-            elif name == LOG_SIZE:
-                try:
-                    partition = int(sample.labels["partition"])
-                except (KeyError, ValueError):
-                    continue
-                log_sizes[(topic, partition)] = _count(sample.value)
+    match_line, match_exporter = _SAMPLE_LINE.fullmatch, _EXPORTER_LINE.fullmatch
+    for line in text.split("\n"):
+        if not line or line[0] == "#" or line.isspace():
+            continue
+        fast = match_exporter(line)
+        if fast is not None:
+            partition, size_topic, counter, counter_topic, raw = fast.groups()
+            try:
+                value = float(raw)
+            except ValueError:
+                raise MetricsParseError(f"not Prometheus text: {line[:200]!r}") from None
+            if counter is None:
+                log_sizes[(size_topic, int(partition))] = _count(value)
+                continue
+            meter = _READ_NAMES.get(counter)
+            if meter is not None and meter != LOG_SIZE:
+                counters[(meter, counter_topic)] = _count(value)
+                continue
+        found = match_line(line)
+        if found is None:
+            raise MetricsParseError(f"not Prometheus text: {line[:200]!r}")
+        name, label_text, raw = found.groups()
+        kind = _READ_NAMES.get(name)
+        if kind is None or not label_text:
+            continue  # broker-wide totals, JVM and exporter metrics
+        try:
+            value = float(raw)
+        except ValueError:
+            raise MetricsParseError(f"not Prometheus text: {line[:200]!r}") from None
+        labels = _labels(label_text, line)
+        topic = labels.get("topic")
+        if not topic:
+            continue
+        if kind != LOG_SIZE:
+            counters[(kind, topic)] = _count(value)
+            continue
+        try:
+            partition = int(labels["partition"])
+        except (KeyError, ValueError):
+            continue
+        log_sizes[(topic, partition)] = _count(value)
     return BrokerMetrics(counters=counters, log_sizes=log_sizes)
 
 
