@@ -169,9 +169,15 @@ def _widget(kind: str, choices: tuple[str, ...]) -> str:
     return "text"
 
 
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
 def _help(definition: Mapping[str, Any], kind: str) -> str:
-    text = " ".join(str(definition.get("documentation") or "").split())
-    if kind == "LIST":
+    """The plugin's documentation as plain text (some plugins write HTML tags in it)."""
+    text = " ".join(_TAG.sub("", str(definition.get("documentation") or "")).split())
+    if text and not text.endswith((".", "!", "?", ")")):
+        text += "."
+    if kind == "LIST" and "comma" not in text.lower():
         text = (text + " " if text else "") + "Comma-separated."
     return text
 
@@ -218,13 +224,13 @@ def build_form(
         name = str(definition.get("name") or value.get("name") or "")
         if not name:
             continue
+        if name in PAGE_KEYS:  # the page's own inputs, with their own errors
+            continue
         kind = str(definition.get("type") or "STRING").upper()
         connect_errors = [str(e) for e in value.get("errors") or ()]
         field_errors = (connect_errors if show_errors else []) + ours.pop(name, [])
-        hidden = name in HIDDEN_KEYS or (offered is not None and not offered(name))
-        if name in PAGE_KEYS or hidden:
-            if name not in PAGE_KEYS:  # the page shows its own keys' errors itself
-                hidden_errors += [f"{name}: {e}" for e in field_errors]
+        if name in HIDDEN_KEYS or (offered is not None and not offered(name)):
+            hidden_errors += [f"{name}: {e}" for e in field_errors]
             continue
         defined.add(name)
         current = "" if kind == "PASSWORD" else _text(values.get(name, ""))

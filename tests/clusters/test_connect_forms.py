@@ -90,7 +90,12 @@ def test_widgets_follow_connect_types(postgres):
     plugin = form.get_field("plugin.name")
     assert plugin.widget == "select" and set(plugin.choices) == {"decoderbufs", "pgoutput"}
     assert form.get_field("tasks.max").default == "1"
-    assert form.get_field("table.include.list").help.endswith("Comma-separated.")
+    assert form.get_field("table.include.list").help.endswith("captured. Comma-separated.")
+    # Plain text: the sink's topics.regex documentation has <code> tags; "comma" said once.
+    sink = build_form(infos("jdbc_sink"), show_errors=False)
+    assert "<code>" not in sink.get_field("topics.regex").help
+    assert "java.util.regex.Pattern" in sink.get_field("topics.regex").help
+    assert not sink.get_field("topics").help.endswith("Comma-separated.")
     assert form.get_field("database.hostname").label == "Hostname"
     assert form.get_field("database.port").column == "col-md-4"  # width SHORT
 
