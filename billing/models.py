@@ -31,6 +31,7 @@ class Meter(models.TextChoices):
     STORAGE = "storage", "Storage"
     DATA_IN = "data_in", "Data in"
     DATA_OUT = "data_out", "Data out"
+    CONNECTOR_HOURS = "connector_hours", "Connector task-hours"
 
 
 class FinalizedInvoiceError(Conflict):

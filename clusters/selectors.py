@@ -21,6 +21,8 @@ from clusters.models import (
     Cluster,
     ClusterDraft,
     ClusterEvent,
+    Connector,
+    ConnectorTaskEvent,
     ManualAclBinding,
     Topic,
     TopicPartitionEvent,
@@ -78,17 +80,23 @@ def cluster_draft_open_get(
 def access_key_list(
     *, cluster: Cluster, active_only: bool = False, order_by: tuple[str, ...] = ("created_at",)
 ) -> QuerySet[AccessKey]:
-    """The cluster's access keys (revoked ones too unless `active_only`)."""
-    keys = cluster.access_keys.all()
+    """The cluster's access keys (revoked ones too unless `active_only`); never the keys the
+    platform made for itself (the Connect worker's)."""
+    keys = cluster.access_keys.filter(platform_managed=False)
     if active_only:
         keys = keys.filter(revoked_at__isnull=True)
     return keys.order_by(*order_by)
 
 
 def access_key_get(*, cluster: Cluster, key_id: int) -> AccessKey:
-    """One access key of the cluster (revoked or not); Http404 for any other."""
+    """One access key of the cluster (revoked or not); Http404 for any other, and for a
+    platform-managed key (tenants can neither see nor edit it)."""
     try:
-        return cluster.access_keys.select_related("cluster__team", "cluster__cell").get(pk=key_id)
+        return (
+            cluster.access_keys.filter(platform_managed=False)
+            .select_related("cluster__team", "cluster__cell")
+            .get(pk=key_id)
+        )
     except AccessKey.DoesNotExist as exc:
         raise Http404("No such access key in this cluster.") from exc
 
@@ -283,3 +291,46 @@ def topic_partition_changes(
         yield PartitionChange(
             cluster_id, topic, count, occurred_at, kind == TopicPartitionEvent.Kind.DELETED
         )
+
+
+# --- connectors (issue 19) ------------------------------------------------------------------
+
+
+def connector_rows(*, cluster: Cluster) -> QuerySet[Connector]:
+    """The cluster's live connectors, by name (their status comes from the worker: services)."""
+    return Connector.objects.live().filter(cluster=cluster).select_related("cluster__team")
+
+
+def connector_get(*, cluster: Cluster, name: str) -> Connector:
+    """One live connector of the cluster by name; Http404 for any other."""
+    try:
+        return (
+            Connector.objects.live()
+            .select_related("cluster__team", "cluster__cell")
+            .get(cluster=cluster, name=name)
+        )
+    except Connector.DoesNotExist as exc:
+        raise Http404("No such connector in this cluster.") from exc
+
+
+class ConnectorTaskChange(NamedTuple):
+    """From `occurred_at` on, `tasks` tasks of one connector of the cluster are billed."""
+
+    cluster_id: int
+    connector_id: int
+    tasks: int
+    occurred_at: dt.datetime
+
+
+def connector_task_changes(
+    *, cluster_ids: Iterable[int], before: dt.datetime
+) -> Iterator[ConnectorTaskChange]:
+    """Every change of the clusters' connectors' billed task counts before `before`, by
+    connector, in the order they happened (billing's source of task-hours)."""
+    changes = (
+        ConnectorTaskEvent.objects.filter(cluster_id__in=list(cluster_ids), occurred_at__lt=before)
+        .order_by("connector_id", "occurred_at", "id")
+        .values_list("cluster_id", "connector_id", "tasks", "occurred_at")
+    )
+    for cluster_id, connector_id, tasks, occurred_at in changes.iterator(chunk_size=5000):
+        yield ConnectorTaskChange(cluster_id, connector_id, tasks, occurred_at)

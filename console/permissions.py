@@ -25,10 +25,12 @@ class Action(StrEnum):
     TEAM_DELETE = "team.delete"
     TOKEN_MANAGE = "token.manage"  # noqa: S105  # own API tokens
     AUDIT_VIEW = "audit.view"
+    CONNECTOR_VIEW = "connector.view"  # connectors, their state, tasks and config (no secrets)
+    CONNECTOR_MANAGE = "connector.manage"  # create, validate, change, pause, resume, delete
 
 
 _ALL = frozenset(Action)
-_CLUSTER_READ = frozenset({Action.CLUSTER_VIEW, Action.TOPIC_VIEW})
+_CLUSTER_READ = frozenset({Action.CLUSTER_VIEW, Action.TOPIC_VIEW, Action.CONNECTOR_VIEW})
 
 ROLE_PERMISSIONS: dict[str, frozenset[Action]] = {
     Role.OWNER: _ALL,
@@ -40,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Action]] = {
         Action.MESSAGE_VIEW,
         Action.ACCESS_VIEW,
         Action.ACCESS_MANAGE,
+        Action.CONNECTOR_MANAGE,
         Action.TOKEN_MANAGE,
     },
     Role.BILLING: _CLUSTER_READ | {Action.BILLING_VIEW, Action.BILLING_MANAGE, Action.TOKEN_MANAGE},

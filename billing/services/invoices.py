@@ -42,7 +42,13 @@ from billing.models import (
     UsageRecord,
 )
 from billing.periods import hours_in_month, month_bounds, month_of, previous_month
-from billing.services.price_book import BILLING_UNITS, METER_LABELS, METER_ORDER, PriceBook
+from billing.services.price_book import (
+    BILLING_UNITS,
+    METER_LABELS,
+    METER_ORDER,
+    OPTIONAL_METERS,
+    PriceBook,
+)
 from billing.services.rollup import (
     HourlyUsage,
     pending_hours,
@@ -150,6 +156,8 @@ def _lines_for_cluster(
             key=lambda item: item[0].effective_from,
         )
         if not used:
+            if meter in OPTIONAL_METERS:
+                continue
             used = [(book.at(meter, zero_price_at), ZERO)]
         split = len(used) > 1
         for version, usage_quantity in used:

@@ -56,7 +56,13 @@ METERS: dict[str, MeterSpec] = {
     Meter.STORAGE: MeterSpec("GiB-hour", "GiB-month", Decimal("0.10")),
     Meter.DATA_IN: MeterSpec("GiB", "GiB", Decimal("0.10")),
     Meter.DATA_OUT: MeterSpec("GiB", "GiB", Decimal("0.05")),
+    # Managed Connect (issue 19): a running connector task for an hour, priced like one MSK
+    # Connect MCU-hour (us-east-1). Seeded by migration 0004.
+    Meter.CONNECTOR_HOURS: MeterSpec("task-hour", "task-hour", Decimal("0.11")),
 }
+# Meters whose invoice line is left out while a cluster did not use them (most clusters run
+# no connector); the others always show, at zero when unused.
+OPTIONAL_METERS: frozenset[str] = frozenset({Meter.CONNECTOR_HOURS})
 METER_ORDER: tuple[str, ...] = tuple(Meter.values)  # lines, columns and exports in this order
 METER_LABELS: dict[str, str] = dict(Meter.choices)
 USAGE_UNITS: dict[str, str] = {meter: spec.usage_unit for meter, spec in METERS.items()}
@@ -75,6 +81,7 @@ DEFAULT_PRICES_EFFECTIVE_FROM = dt.date(2022, 1, 1)
 DEFAULT_PRICES_NOTE = "MSK Serverless, us-east-1"
 DEFAULT_PRICE_NOTES: dict[str, str] = {
     Meter.CLUSTER_HOURS: "No hourly charge for clusters (a platform may set a floor)",
+    Meter.CONNECTOR_HOURS: "MSK Connect, us-east-1, one task = one MCU",
 }
 
 EMPTY_PRICE_BOOK_MESSAGE = (

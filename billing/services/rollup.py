@@ -9,6 +9,8 @@ Sources (all written by other parts of Skiff, read here only, through those apps
 * storage (GiB-hours) — the sampler's per-minute `storage_bytes`, a gauge of one replica: each
   minute weighs the minute's sample, or the last earlier sample when the sampler missed the
   minute (carried forward until the topic is deleted or the cluster is);
+* connector task-hours — each connector's billed task count over time, to the second, inside
+  the cluster's billed interval: `clusters.selectors.connector_task_changes` (issue 19);
 * data in / data out (GiB) — the sampler's per-minute byte deltas; a sampling gap is carried by
   the next delta, so summing the minutes of the hour loses nothing. The per-minute rows and
   what their fields mean are the contract declared in `fleet.selectors`.
@@ -33,7 +35,12 @@ from django.utils import timezone
 
 from billing.models import Meter, RolledUpHour, UsageRecord
 from billing.periods import HOUR, hour_floor, hours_between
-from clusters.selectors import cluster_first_activation, cluster_lifecycles, topic_partition_changes
+from clusters.selectors import (
+    cluster_first_activation,
+    cluster_lifecycles,
+    connector_task_changes,
+    topic_partition_changes,
+)
 from fleet.selectors import minute_usage_latest, minute_usage_rows
 
 logger = logging.getLogger(__name__)
@@ -164,6 +171,29 @@ def _partition_seconds(
     return totals, timelines
 
 
+def _task_seconds(
+    intervals: dict[int, BilledInterval], start: dt.datetime, end: dt.datetime
+) -> dict[dt.datetime, dict[int, Decimal]]:
+    """Connector task-seconds per hour and cluster in `[start, end)`: each connector's task
+    count holds from its event until its next one."""
+    totals: dict[dt.datetime, dict[int, Decimal]] = defaultdict(dict)
+    state: dict[int, tuple[int, int, dt.datetime]] = {}  # connector → (cluster, tasks, since)
+
+    def close(connector_id: int, until: dt.datetime) -> None:
+        cluster_id, tasks, since = state[connector_id]
+        lo, hi = intervals[cluster_id].clip(max(since, start), until)
+        if tasks and hi > lo:
+            _spread(totals, cluster_id, lo, hi, tasks)
+
+    for change in connector_task_changes(cluster_ids=list(intervals), before=end):
+        if change.connector_id in state:
+            close(change.connector_id, change.occurred_at)
+        state[change.connector_id] = (change.cluster_id, change.tasks, change.occurred_at)
+    for connector_id in state:
+        close(connector_id, end)
+    return totals
+
+
 def _storage_byte_seconds(
     intervals: dict[int, BilledInterval],
     start: dt.datetime,
@@ -228,10 +258,12 @@ def compute_usage_by_hour(
             _spread(cluster_seconds, cluster_id, lo, hi, 1)
     partition_seconds, timelines = _partition_seconds(intervals, start, end)
     storage = _storage_byte_seconds(intervals, start, end, timelines)
+    task_seconds = _task_seconds(intervals, start, end)
     for meter, per_hour, divisor in (
         (Meter.CLUSTER_HOURS, cluster_seconds, SECONDS_PER_HOUR),
         (Meter.PARTITION_HOURS, partition_seconds, SECONDS_PER_HOUR),
         (Meter.STORAGE, storage, SECONDS_PER_HOUR * GIB),
+        (Meter.CONNECTOR_HOURS, task_seconds, SECONDS_PER_HOUR),
     ):
         for hour, by_cluster in per_hour.items():
             for cluster_id, value in by_cluster.items():

@@ -87,11 +87,17 @@ def _priced(totals, book: PriceBook, period: dt.date) -> Decimal:
 # - cluster-hours, partition-hours and storage run on at their level now: the clusters,
 #   partitions and stored bytes of the last full hour (NOW_WINDOW), held to the month's end;
 # - data in and out go on at their recent rate: the last FORECAST_WINDOW (or the month so far).
-LEVEL_METERS = (Meter.CLUSTER_HOURS, Meter.PARTITION_HOURS, Meter.STORAGE)
+LEVEL_METERS = (
+    Meter.CLUSTER_HOURS,
+    Meter.PARTITION_HOURS,
+    Meter.STORAGE,
+    Meter.CONNECTOR_HOURS,
+)
 NOW_WINDOW = dt.timedelta(hours=1)
 FORECAST_HOW = (
     "Month to date, plus what runs now held to the month's end: the last hour's clusters, "
-    "partitions and stored bytes, and data in and out at the rate of the last 24 hours"
+    "partitions, stored bytes and connector tasks, and data in and out at the rate of the "
+    "last 24 hours"
 )
 
 

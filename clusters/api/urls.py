@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from clusters.api import access as access_api
+from clusters.api import connectors as connector_api
 from clusters.api import topics as topic_api
 from clusters.api.throughput import ClusterThroughputAPIView, ClusterThroughputHistoryAPIView
 from clusters.api.views import ClusterViewSet
@@ -81,5 +82,46 @@ urlpatterns = [
         name="key-policy",
     ),
     path("clusters/<int:pk>/acls/", access_api.ClusterAclAPIView.as_view(), name="cluster-acls"),
+    # Managed connectors (issue 19); "plugins" and "validate" are not connector names.
+    path(
+        "clusters/<int:pk>/connectors/",
+        connector_api.ConnectorListAPIView.as_view(),
+        name="connector-list",
+    ),
+    path(
+        "clusters/<int:pk>/connectors/plugins/",
+        connector_api.ConnectorPluginsAPIView.as_view(),
+        name="connector-plugins",
+    ),
+    path(
+        "clusters/<int:pk>/connectors/validate/",
+        connector_api.ConnectorValidateAPIView.as_view(),
+        name="connector-validate",
+    ),
+    path(
+        "clusters/<int:pk>/connectors/<str:name>/",
+        connector_api.ConnectorDetailAPIView.as_view(),
+        name="connector-detail",
+    ),
+    path(
+        "clusters/<int:pk>/connectors/<str:name>/config/",
+        connector_api.ConnectorConfigAPIView.as_view(),
+        name="connector-config",
+    ),
+    path(
+        "clusters/<int:pk>/connectors/<str:name>/pause/",
+        connector_api.ConnectorPauseAPIView.as_view(),
+        name="connector-pause",
+    ),
+    path(
+        "clusters/<int:pk>/connectors/<str:name>/resume/",
+        connector_api.ConnectorResumeAPIView.as_view(),
+        name="connector-resume",
+    ),
+    path(
+        "clusters/<int:pk>/connectors/<str:name>/restart/",
+        connector_api.ConnectorRestartAPIView.as_view(),
+        name="connector-restart",
+    ),
     *router.urls,
 ]

@@ -9,6 +9,7 @@ from clusters.models.clusters import (
     PolicyTemplate,
     cluster_name_validator,
 )
+from clusters.models.connectors import Connector, ConnectorTaskEvent
 from clusters.models.topics import Topic, TopicPartitionEvent
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "Cluster",
     "ClusterDraft",
     "ClusterEvent",
+    "Connector",
+    "ConnectorTaskEvent",
     "ManualAclBinding",
     "PolicyTemplate",
     "Topic",

@@ -109,6 +109,9 @@ class AccessKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Made by the platform for its own use in the cluster (the Connect worker's key): not
+    # listed to tenants, not editable by them, revoked by the platform when no longer needed.
+    platform_managed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at"]

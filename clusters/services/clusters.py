@@ -295,6 +295,12 @@ def cluster_delete(*, cluster: Cluster) -> Cluster:
             after={"state": locked.state},
         )
         _enqueue_deletion(locked.pk)
+    if locked.connectors.live().exists():
+        # Its connectors go with it, and its Connect worker stops (issue 19); the worker's key
+        # and internal topics go with the cluster's keys and topics.
+        from clusters.services.connectors import cluster_connectors_remove
+
+        cluster_connectors_remove(cluster=locked)
     locked.refresh_from_db()
     return locked
 

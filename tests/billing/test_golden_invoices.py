@@ -8,7 +8,7 @@ from billing.errors import PriceBookEmptyError
 from billing.models import Invoice, PriceVersion
 from billing.periods import parse_month
 from billing.services.invoices import close_month
-from billing.services.price_book import price_book_seed_defaults
+from billing.services.price_book import DEFAULT_PRICES, price_book_seed_defaults
 from tests.billing.sources import GIB, at, billed_cluster, minute_row, partitions
 
 pytestmark = pytest.mark.django_db
@@ -134,12 +134,12 @@ def test_an_emptied_price_book_is_an_error_until_the_default_prices_are_restored
     with pytest.raises(PriceBookEmptyError):
         close_month(parse_month("2026-11"), now=at("2026-12-01 01:00"))
     assert not PriceVersion.objects.exists()
-    assert price_book_seed_defaults() == 5
+    assert price_book_seed_defaults() == len(DEFAULT_PRICES)  # one per meter
     close_month(parse_month("2026-11"), now=at("2026-12-01 01:00"))
     line = Invoice.objects.get(team=cluster.team).lines.get(meter="cluster_hours")
     # Cluster-hours are free by default: the meter is still measured and shown.
     assert (line.quantity, line.unit_price, line.amount) == (1, Decimal("0"), Decimal("0.00"))
-    assert PriceVersion.objects.count() == 5
+    assert PriceVersion.objects.count() == len(DEFAULT_PRICES)
 
 
 def test_topic_chargeback_prices_each_day_and_adds_up_to_the_invoice():

@@ -315,8 +315,15 @@ def test_every_meter_has_its_units_and_a_default_price_in_the_price_book():
 def test_the_migrations_seed_a_frozen_copy_of_the_default_prices():
     seed = importlib.import_module("billing.migrations.0002_seed_price_book")
     free = importlib.import_module("billing.migrations.0003_cluster_hours_free_by_default")
-    # 0002 seeded MSK's prices; 0003 made cluster-hours free where that seed was untouched.
-    assert {**seed.PRICES, Meter.CLUSTER_HOURS: free.NEW} == DEFAULT_PRICES
+    connect = importlib.import_module("billing.migrations.0004_connector_hours")
+    # 0002 seeded MSK's prices; 0003 made cluster-hours free where that seed was untouched;
+    # 0004 added connector task-hours (issue 19).
+    assert {
+        **seed.PRICES,
+        Meter.CLUSTER_HOURS: free.NEW,
+        Meter.CONNECTOR_HOURS: connect.PRICE,
+    } == DEFAULT_PRICES
+    assert connect.EFFECTIVE_FROM == DEFAULT_PRICES_EFFECTIVE_FROM
     assert seed.EFFECTIVE_FROM == free.EFFECTIVE_FROM == DEFAULT_PRICES_EFFECTIVE_FROM
     assert seed.PRICES[Meter.CLUSTER_HOURS] == free.SEEDED
     assert default_versions() == DEFAULT_PRICES

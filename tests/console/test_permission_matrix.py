@@ -195,6 +195,26 @@ def manual_acl_data(w: World, p: str) -> dict:
     return {"key": access_key(w).pk, "resource_type": "TOPIC", "name": "x", "operation": "READ"}
 
 
+MATRIX_SINK = {
+    "topics": "orders",
+    "connection.url": "jdbc:postgresql://db.example.com:5432/shop",
+    "connection.username": "writer",
+    "connection.password": "pw",
+}
+
+
+def connector_kwargs(w: World, p: str) -> dict:
+    from clusters.models import Connector
+
+    connector, _ = Connector.objects.get_or_create(
+        cluster=w.cluster,
+        name="matrix-sink",
+        deleted_at=None,
+        defaults={"plugin": "jdbc-sink", "config": {"topics": "orders"}},
+    )
+    return {"pk": w.cluster.pk, "name": connector.name}
+
+
 def invoice_pk(w: World, p: str) -> dict:
     """A finalized invoice of team A with one line for its cluster."""
     import datetime as dt
@@ -760,6 +780,55 @@ ROUTES: dict[str, list[Check]] = {
             kwargs=cluster_pk,
             data=lambda w, p: {"id": manual_acl_kwargs(w, p)["binding_id"]},
         ),
+    ],
+    # --- API: managed connectors (issue 19; no broker and no Connect worker here) -------------
+    # Reading a connector asks its worker, which is down here: 200 with state UNKNOWN.
+    "connector-plugins": [
+        Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk)
+    ],
+    "connector-list": [
+        Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=cluster_pk),
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            data={"name": "m", "plugin": "jdbc-sink", "config": MATRIX_SINK},
+        ),
+        Check(
+            "POST",
+            S(400, 400, 400, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            data={"name": "m", "plugin": "file-stream", "config": {}},
+        ),
+    ],
+    "connector-validate": [
+        Check(
+            "POST",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=cluster_pk,
+            data={"plugin": "jdbc-sink", "config": MATRIX_SINK},
+        ),
+    ],
+    "connector-detail": [
+        Check("GET", S(200, 200, 200, 200, 200, 401, 404, 403), kwargs=connector_kwargs),
+        Check("DELETE", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=connector_kwargs),
+    ],
+    "connector-config": [
+        Check(
+            "PUT",
+            S(503, 503, 503, 403, 403, 401, 404, 403),
+            kwargs=connector_kwargs,
+            data={"config": MATRIX_SINK},
+        )
+    ],
+    "connector-pause": [
+        Check("POST", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=connector_kwargs)
+    ],
+    "connector-resume": [
+        Check("POST", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=connector_kwargs)
+    ],
+    "connector-restart": [
+        Check("POST", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=connector_kwargs)
     ],
     # --- API: topics, consumer groups, messages (no broker here: 503) -------------------------
     "topic-list": [

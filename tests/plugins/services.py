@@ -303,6 +303,11 @@ class Postgres:
             "dynamic_shared_memory_type": "mmap",
             "log_min_messages": "warning",
             "logging_collector": "off",
+            # Logical decoding for the Debezium PostgreSQL source's tests (issue 19); costs
+            # nothing until a replication slot exists.
+            "wal_level": "logical",
+            "max_replication_slots": 10,
+            "max_wal_senders": 10,
         }
         return [arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")]
 

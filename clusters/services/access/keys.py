@@ -35,6 +35,7 @@ from clusters.services.access.reconcile import (
 )
 from clusters.services.cells import cluster_cell
 from clusters.services.clusters import access_key_username, new_key_secret, validate_client_ips
+from clusters.services.sealing import seal, unseal
 from clusters.services.snippets import ClientSetup, Snippet, client_setup
 from console.audit import audit_record
 from console.errors import ValidationFailed
@@ -237,6 +238,51 @@ def access_key_create(
     return _with_secret(key, secret)
 
 
+def access_key_create_platform_managed(
+    *, cluster: Cluster, name: str, policy_document: dict
+) -> tuple[AccessKey, str]:
+    """A key the platform makes for its own use in the cluster (the Connect worker's).
+
+    Not listed to tenants and not editable by them (`clusters.selectors` leaves it out). Its
+    secret stays sealed in the row, since the platform needs it again (a worker restart);
+    its ALLOW bindings are for any host (it connects from the platform, not the tenant's
+    allowed addresses). Returns the key and its secret.
+    """
+    _require_active(cluster)
+    analyze_policy(policy_document, cluster=cluster, username="preview", hosts=())
+    secret = new_key_secret()
+    superuser = platform_superuser(cluster_cell(cluster))
+    with transaction.atomic():
+        key = AccessKey.objects.create(
+            cluster=cluster,
+            name=name,
+            description="Platform-managed: the cluster's Kafka Connect workers.",
+            username=access_key_username(cluster, name),
+            policy_template=PolicyTemplate.CUSTOM,
+            policy_document=policy_document,
+            sealed_secret=seal(secret),
+            platform_managed=True,
+        )
+        # Not audited on its own: the platform makes it for a tenant's action, whose event
+        # (connector.create) it belongs to.
+        try:
+            superuser.create_scram_user(key.username, secret)
+            reconcile_key(key, superuser=superuser)
+            wait_until_every_broker_accepts(cluster, key.username, secret)
+        except KafkaGatewayError:
+            _undo(lambda: _remove_key_from_cell(key, superuser))
+            raise
+    return key, secret
+
+
+def platform_key_secret(key: AccessKey) -> str:
+    """The secret of a platform-managed key (kept sealed for the platform's own use)."""
+    secret = unseal(key.sealed_secret) if key.platform_managed else None
+    if secret is None:
+        raise ValidationFailed("The platform key's secret cannot be opened (SECRET_KEY changed?).")
+    return secret
+
+
 def access_key_rotate(*, key: AccessKey) -> KeyWithSecret:
     """A new secret; the old one is refused by every broker when this returns."""
     cluster = key.cluster
@@ -267,7 +313,7 @@ def access_key_rotate(*, key: AccessKey) -> KeyWithSecret:
     return _with_secret(key, secret)
 
 
-def access_key_revoke(*, key: AccessKey) -> AccessKey:
+def access_key_revoke(*, key: AccessKey, audit: bool = True) -> AccessKey:
     """SCRAM user deleted, its ACLs and quotas removed; the key stays listed as revoked.
 
     The credential is first replaced by a throw-away secret that every broker must accept, so
@@ -286,13 +332,14 @@ def access_key_revoke(*, key: AccessKey) -> AccessKey:
         locked.save(update_fields=["revoked_at", "sealed_secret"])
         manual = list(locked.manual_acls.values_list("id", flat=True))
         locked.manual_acls.all().delete()
-        audit_record(
-            team=cluster.team,
-            action="key.revoke",
-            target=locked,
-            before={"revoked_at": None, "manual_acls": len(manual)},
-            after={"revoked_at": locked.revoked_at.isoformat()},
-        )
+        if audit:  # a platform-managed key goes with the tenant action that ends its use
+            audit_record(
+                team=cluster.team,
+                action="key.revoke",
+                target=locked,
+                before={"revoked_at": None, "manual_acls": len(manual)},
+                after={"revoked_at": locked.revoked_at.isoformat()},
+            )
         users = superuser.list_scram_users()
         if locked.username in users:
             throwaway = secrets.token_urlsafe(32)
@@ -441,6 +488,7 @@ def key_quotas(key: AccessKey, *, superuser: PlatformSuperuser | None = None) ->
 __all__ = [
     "KeyWithSecret",
     "access_key_create",
+    "access_key_create_platform_managed",
     "access_key_revoke",
     "access_key_rotate",
     "access_key_set_policy",
@@ -448,5 +496,6 @@ __all__ = [
     "key_desired_acls",
     "key_quotas",
     "manual_acl_bindings",
+    "platform_key_secret",
     "preview_policy",
 ]

@@ -95,9 +95,42 @@ def key_desired_acls(key: AccessKey) -> list[AclBinding]:
         key_policy_document(key),
         cluster=cluster,
         username=key.username,
-        hosts=cluster.allowed_client_ips,
+        # The platform's own key (the Connect worker's) connects from the platform, not from
+        # the tenant's allowed addresses.
+        hosts=() if key.platform_managed else cluster.allowed_client_ips,
     )
-    return sorted(set(compiled) | set(manual_acl_bindings(key)) | set(partition_ceiling_acls(key)))
+    return sorted(
+        set(compiled)
+        | set(manual_acl_bindings(key))
+        | set(partition_ceiling_acls(key))
+        | set(connect_reserved_acls(key))
+    )
+
+
+# The Connect worker group's own resources (short names): while a cluster has a worker, no
+# tenant key may touch them. Writing a connector record into the configs topic would run a
+# connector the console never validated (Connect runs whatever that topic holds).
+CONNECT_RESERVED_TOPICS = ("connect-configs", "connect-offsets", "connect-status")
+CONNECT_RESERVED_GROUP = "connect"
+
+
+def connect_reserved_acls(key: AccessKey) -> list[AclBinding]:
+    """DENY ALL on the worker's internal topics and group for a tenant key, while the cluster
+    has a platform-managed (worker) key."""
+    if key.platform_managed:
+        return []
+    cluster = key.cluster
+    if not cluster.access_keys.filter(platform_managed=True, revoked_at__isnull=True).exists():
+        return []
+    prefix = cluster.wire_prefix
+    resources: list[tuple[ResourceTypeName, str]] = [
+        *(("TOPIC", prefix + name) for name in CONNECT_RESERVED_TOPICS),
+        ("GROUP", prefix + CONNECT_RESERVED_GROUP),
+    ]
+    return [
+        AclBinding(kind, name, "LITERAL", key.principal, "*", "ALL", "DENY")
+        for kind, name in resources
+    ]
 
 
 # Denied to every key of a cluster the topic sync found over its partition limits
