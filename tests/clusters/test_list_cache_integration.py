@@ -213,3 +213,27 @@ def test_console_changes_show_at_once_and_are_read_again(active, member, recorde
     assert stored is not None and not stored.stale
     assert sorted(stored.value.rows) == ["second"]
     assert groups.group_list(cluster=cluster) == []
+
+
+def test_the_refresh_is_scheduled_in_both_topologies(active, member, recorder):
+    """Celery beat and the embedded scheduler run the refresh task, often enough to keep a
+    snapshot within SKIFF_LISTS_REFRESH; run as the scheduler runs it, it re-reads a stale
+    list and issues the bulk reads itself."""
+    from console.periodic import PERIODIC_TASKS, EmbeddedScheduler, beat_schedule
+
+    name = "clusters.tasks.refresh_lists_task"
+    scheduled = [t for t in PERIODIC_TASKS if t.name == name]
+    assert scheduled and scheduled[0].every_seconds <= settings.SKIFF_LISTS_REFRESH
+    assert beat_schedule()[name]["task"] == name
+
+    cluster = active.cluster
+    topics.cluster_topic_snapshot(cluster)  # viewed (and the first, cold read)
+    before = list_cache.snapshot_get("topics", cluster.pk)
+    assert before is not None and not before.stale
+    topics.topics_changed(cluster)
+    assert list_cache.snapshot_get("topics", cluster.pk).stale
+    recorder.calls.clear()
+    EmbeddedScheduler(tasks=scheduled).tasks_by_name()[name].apply()
+    after = list_cache.snapshot_get("topics", cluster.pk)
+    assert after is not None and not after.stale and after.started > before.started
+    assert "list_topics" in recorder.calls
