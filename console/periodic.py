@@ -44,6 +44,8 @@ PERIODIC_TASKS.append(PeriodicTask("billing.tasks.rollup_usage_task", 600.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.reconcile_usage_task", 86400.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.recompute_drafts_task", 86400.0))
 PERIODIC_TASKS.append(PeriodicTask("billing.tasks.close_month_task", 900.0))
+# Clients (issue 17): which keys an old librdkafka (< 2.6.1) failed SCRAM with, for the key page.
+PERIODIC_TASKS.append(PeriodicTask("fleet.tasks.legacy_scram_scan_task", 60.0))
 # Fleet operations (issue 14): resume an operation whose worker stopped heartbeating.
 PERIODIC_TASKS.append(PeriodicTask("fleet.tasks.resume_stale_operations_task", 60.0))
 # Fleet (issue 14): the autoscaler evaluates every local and compose cell. The interval is

@@ -289,3 +289,31 @@ class ConnectWorker(models.Model):
 
     def __str__(self) -> str:
         return f"Connect worker of {self.tenant_prefix} on {self.cell.name} ({self.state})"
+
+
+class LegacyScramFailure(models.Model):
+    """The last SCRAM login of a username on a cell that failed with librdkafka's doubled nonce
+    (librdkafka before 2.6.1, which Kafka 4 answers with "invalid credentials").
+
+    The brokers record it (io.skiff.auth.LegacyScramWatch, fleet/policy/) and publish it on
+    their metrics endpoint; `fleet.services.legacy_clients.legacy_scram_scan` copies it here
+    once a minute, so the hint on the key's page survives a broker restart. `client_versions`
+    are the librdkafka versions below 2.6.1 connected to that broker at that moment ("" when
+    the broker saw none); `failures` is the brokers' count since they started.
+    """
+
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="legacy_scram_failures")
+    username = models.CharField(max_length=200)
+    client_versions = models.CharField(max_length=200, blank=True)
+    last_failed_at = models.DateTimeField()
+    failures = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cell", "username"], name="legacy_scram_failure_unique_cell_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} on {self.cell_id}: librdkafka {self.client_versions or '< 2.6.1'}"

@@ -31,7 +31,14 @@ from django.db.models.functions import TruncDay
 from django.utils import timezone
 
 from fleet import limits
-from fleet.models import AutoscaleDecision, Broker, Cell, FleetOperation, TopicMinuteUsage
+from fleet.models import (
+    AutoscaleDecision,
+    Broker,
+    Cell,
+    FleetOperation,
+    LegacyScramFailure,
+    TopicMinuteUsage,
+)
 from fleet.tenancy import CellTenancy, tenant_directory
 
 _ROW_FIELDS = ("cluster_id", "topic", "minute", "bytes_in", "bytes_out", "storage_bytes")
@@ -307,3 +314,11 @@ def cell_autoscale_decisions(cell: Cell, *, limit: int = 20) -> list[AutoscaleDe
 def operation_list(*, cell: Cell | None = None) -> QuerySet[FleetOperation]:
     operations = FleetOperation.objects.select_related("cell").order_by("-created_at", "-id")
     return operations.filter(cell=cell) if cell is not None else operations
+
+
+def legacy_scram_failure(*, cell_id: int | None, username: str) -> LegacyScramFailure | None:
+    """The last SCRAM login of `username` on the cell that failed with librdkafka's doubled
+    nonce (librdkafka < 2.6.1), if the brokers saw one (fleet/services/legacy_clients.py)."""
+    if cell_id is None:
+        return None
+    return LegacyScramFailure.objects.filter(cell_id=cell_id, username=username).first()

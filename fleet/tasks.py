@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from fleet.services.autoscaler import autoscale_all
+from fleet.services.legacy_clients import legacy_scram_scan
 from fleet.services.operations import resume_stale_operations, run_operation
 
 
@@ -23,3 +24,9 @@ def run_fleet_operation(operation_id: int) -> None:
 def resume_stale_operations_task() -> None:
     """Periodic: pick up operations whose worker stopped heartbeating (crash, restart)."""
     resume_stale_operations()
+
+
+@shared_task(acks_late=True)
+def legacy_scram_scan_task() -> None:
+    """Periodic: copy the brokers' record of old-librdkafka SCRAM failures (issue 17)."""
+    legacy_scram_scan()

@@ -1,9 +1,11 @@
 """Pages of the cluster's Access tab: keys, the policy editor, quotas, ACLs, allow-list."""
 
+import datetime as dt
 import json
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views import View
 
 from clusters.forms import AccessKeyCreateForm, AllowedIpsForm, KeyPolicyForm, ManualAclForm
@@ -35,6 +37,7 @@ from clusters.services.access.reconcile import key_policy_document
 from console.access import TeamViewMixin
 from console.errors import ApplicationError
 from console.permissions import Action
+from fleet.selectors import legacy_scram_failure
 
 
 def _template_choices():
@@ -126,6 +129,24 @@ class AllowedIpsView(TeamViewMixin, View):
 # --- one key: policy editor and quotas ------------------------------------------------------
 
 
+# An old-librdkafka SCRAM failure older than this is no longer shown on the key's page.
+LEGACY_SCRAM_HINT_AGE = dt.timedelta(days=7)
+
+
+def legacy_scram_hint(cluster, key) -> dict | None:
+    """Why a client of this key sees "invalid credentials" when the brokers saw a librdkafka
+    before 2.6.1 fail SCRAM with it lately (fleet/services/legacy_clients.py), and the way in
+    (SASL/PLAIN where the cell offers it, as the kcat snippet decides)."""
+    failure = legacy_scram_failure(cell_id=cluster.cell_id, username=key.username)
+    if failure is None or failure.last_failed_at < timezone.now() - LEGACY_SCRAM_HINT_AGE:
+        return None
+    return {
+        "failure": failure,
+        "plain": cluster.cell is not None and cluster.cell.kind == "local",
+        "bootstrap": cluster.bootstrap_servers,
+    }
+
+
 def render_key(
     request,
     cluster,
@@ -158,6 +179,7 @@ def render_key(
         "preview": preview,
         "problems": problems or [],
         "can_manage": request.team_context.allows(Action.ACCESS_MANAGE),
+        "legacy_scram": legacy_scram_hint(cluster, key) if key.revoked_at is None else None,
     }
     return render(request, "clusters/access_key.html", context, status=status)
 
