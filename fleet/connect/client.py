@@ -166,6 +166,10 @@ class ConnectClient:
     def put_config(self, name: str, config: dict[str, str]) -> JSONDict:
         return dict(self._request("PUT", f"/connectors/{self._name(name)}/config", config))
 
+    def offsets(self, name: str) -> list[JSONDict]:
+        """The connector's committed offsets (KIP-875): [{"partition": {..}, "offset": {..}}]."""
+        return list(self._request("GET", f"/connectors/{self._name(name)}/offsets")["offsets"])
+
     def pause(self, name: str) -> None:
         self._request("PUT", f"/connectors/{self._name(name)}/pause")
 

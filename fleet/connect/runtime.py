@@ -75,6 +75,7 @@ DEFAULT_HEAP_MB = 320
 # few for one small worker group (Kafka's defaults, 25 and 5, would spend the tenant's budget).
 OFFSET_PARTITIONS = 3
 STATUS_PARTITIONS = 1
+OFFSET_FLUSH_MS = 10_000
 SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 CONNECTOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 SECRET_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -152,6 +153,9 @@ def render_worker_properties(
         "status.storage.replication.factor": rf,
         "offset.storage.partitions": str(OFFSET_PARTITIONS),
         "status.storage.partitions": str(STATUS_PARTITIONS),
+        # Source offsets and sink consumer offsets are committed this often: what a crashed
+        # worker replays after its restart (Kafka's default is 60 s).
+        "offset.flush.interval.ms": str(OFFSET_FLUSH_MS),
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
         # REST: loopback only; the console is its one client.

@@ -6,6 +6,10 @@ again with the cell's heap. A node the operator stopped (`manage.py fleet down`,
 has no pid file and is never restarted. Each restart is logged and the cell's Broker rows are
 updated, so the fleet pages show the new pid.
 
+It also watches the Kafka Connect workers of tenant clusters (issue 19): a worker whose JVM died
+without being stopped is started again with its spec, and resumes its connectors from its
+offsets topic (fleet/services/connect_workers.py, `restart_crashed_connect_workers`).
+
 It runs as a thread of `manage.py run_console` (the embedded default) and as
 `manage.py fleet supervise` (compose or a separate process in production).
 """
@@ -22,6 +26,7 @@ from fleet.models import Cell
 from fleet.runtime.classpath import RuntimeUnavailable
 from fleet.runtime.launcher import CellError, LocalCell
 from fleet.services.cells import cell_record_local, local_cell
+from fleet.services.connect_workers import restart_crashed_connect_workers
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +77,18 @@ class SupervisorThread(threading.Thread):
         interval: float | None = None,
         heap_mb: int | None = None,
         on_restart: Callable[[dict[str, list[int]]], None] | None = None,
+        connect_workers: Callable[[], list[str]] | None = None,
     ) -> None:
         super().__init__(name="skiff-supervisor", daemon=True)
         self.cells = cells or local_cells
         self.interval = interval if interval is not None else settings.SKIFF_SUPERVISOR_INTERVAL
         self.heap_mb = heap_mb
         self.on_restart = on_restart if on_restart is not None else record_restarts
+        # The Connect step: on by default; a thread given its own `cells` (a test's cell)
+        # checks Connect workers only when given this too.
+        if connect_workers is None and cells is None:
+            connect_workers = restart_crashed_connect_workers
+        self.connect_workers = connect_workers
         self._stop_event = threading.Event()
         self.checks = 0  # completed checks (tests wait on it)
 
@@ -92,6 +103,11 @@ class SupervisorThread(threading.Thread):
                         self.on_restart(restarted)
                 except Exception:  # the watchdog must outlive any one bad check
                     logger.exception("supervisor check failed")
+                if self.connect_workers is not None:
+                    try:
+                        self.connect_workers()
+                    except Exception:
+                        logger.exception("supervisor check of Connect workers failed")
                 self.checks += 1
                 self._stop_event.wait(self.interval)
         finally:
