@@ -35,6 +35,7 @@ from fleet.models import (
     AutoscaleDecision,
     Broker,
     Cell,
+    ConnectWorker,
     FleetOperation,
     LegacyScramFailure,
     TopicMinuteUsage,
@@ -309,6 +310,13 @@ def cell_active_operation(cell: Cell) -> FleetOperation | None:
 
 def cell_autoscale_decisions(cell: Cell, *, limit: int = 20) -> list[AutoscaleDecision]:
     return list(cell.autoscale_decisions.order_by("-decided_at", "-id")[:limit])
+
+
+def cell_connect_workers(cell: Cell) -> list[ConnectWorker]:
+    """The Kafka Connect workers of tenant clusters on a cell (issue 19), running ones first."""
+    order = {ConnectWorker.State.RUNNING: 0, ConnectWorker.State.STARTING: 1}
+    workers = list(ConnectWorker.objects.filter(cell=cell))
+    return sorted(workers, key=lambda w: (order.get(w.state, 2), w.tenant_prefix))
 
 
 def operation_list(*, cell: Cell | None = None) -> QuerySet[FleetOperation]:

@@ -22,6 +22,7 @@ from fleet.previews import preview_lines
 from fleet.selectors import (
     cell_active_operation,
     cell_autoscale_decisions,
+    cell_connect_workers,
     cell_loads,
     cell_operations,
     placement_candidates,
@@ -100,6 +101,7 @@ def _cell_context(cell: Cell, **extra: Any) -> dict[str, Any]:
         "active_operation": cell_active_operation(cell),
         "operations_available": operations_service() is not None,
         "decisions": cell_autoscale_decisions(cell),
+        "connect_workers": cell_connect_workers(cell),
         "live_poll": LIVE_POLL_SECONDS,
         **extra,
     }
