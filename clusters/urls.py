@@ -1,6 +1,6 @@
 from django.urls import path
 
-from clusters.views import access, clusters, consumer_groups, throughput, topics
+from clusters.views import access, clusters, connectors, consumer_groups, throughput, topics
 
 app_name = "clusters"
 
@@ -110,5 +110,35 @@ urlpatterns = [
         "<int:pk>/throughput/topics/<str:topic>/",
         throughput.TopicThroughputView.as_view(),
         name="topic_throughput",
+    ),
+    # Managed Kafka Connect (issue 19)
+    path("<int:pk>/connectors/", connectors.ConnectorListView.as_view(), name="connectors"),
+    path(
+        "<int:pk>/connectors/new/",
+        connectors.ConnectorCatalogueView.as_view(),
+        name="connector_catalogue",
+    ),
+    path(
+        "<int:pk>/connectors/new/<slug:plugin>/",
+        connectors.ConnectorCreateView.as_view(),
+        name="connector_create",
+    ),
+    path(
+        "<int:pk>/connectors/<slug:name>/",
+        connectors.ConnectorDetailView.as_view(),
+        name="connector_detail",
+    ),
+    path(
+        "<int:pk>/connectors/<slug:name>/edit/",
+        connectors.ConnectorEditView.as_view(),
+        name="connector_edit",
+    ),
+    *(
+        path(
+            f"<int:pk>/connectors/<slug:name>/{action}/",
+            connectors.ConnectorActionView.as_view(action=action),
+            name=f"connector_{action}",
+        )
+        for action in ("pause", "resume", "restart", "delete")
     ),
 ]

@@ -3,7 +3,8 @@
 Not part of the test suite (the file name does not start with test_); `make screenshots`
 runs it with pytest for its fixtures: the live app on the test database, Chromium. The data
 is made up here (a team, a cluster on a placeholder cell, a day of usage and the last
-minutes of throughput), so no Kafka cell is needed. Pages are shot at 1440 x 900 in light
+minutes of throughput), so no Kafka cell is needed (nor a Connect worker: the Connectors page
+shot is the plugin catalogue). Pages are shot at 1440 x 900 in light
 and dark mode, and the cluster list and throughput also at 390 x 844 (a phone).
 
 SKIFF_SCREENSHOTS_DIR writes elsewhere (the default is docs/screenshots/ of this clone).
@@ -121,5 +122,8 @@ def test_screenshots(browser, live_app):
                 page.get_by_role("button", name="Next").click()
                 page.get_by_role("button", name="Next").click()
                 _shoot(page, "wizard-review", theme, width)
+                # Connectors (issue 19): the catalogue needs no worker.
+                page.goto(f"/clusters/{cluster.pk}/connectors/new/")
+                _shoot(page, "connectors-catalogue", theme, width)
             finally:
                 context.close()

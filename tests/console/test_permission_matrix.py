@@ -215,6 +215,15 @@ def connector_kwargs(w: World, p: str) -> dict:
     return {"pk": w.cluster.pk, "name": connector.name}
 
 
+def connector_cluster(w: World, p: str) -> dict:
+    """The cluster, with a connector (the list asks the worker, which is down: UNKNOWN)."""
+    return {"pk": connector_kwargs(w, p)["pk"]}
+
+
+def connector_plugin(w: World, p: str) -> dict:
+    return {"pk": w.cluster.pk, "plugin": "jdbc-sink"}
+
+
 def invoice_pk(w: World, p: str) -> dict:
     """A finalized invoice of team A with one line for its cluster."""
     import datetime as dt
@@ -309,6 +318,15 @@ ROUTES: dict[str, list[Check]] = {
             data={"old_password": "wrong", "new_password1": "x", "new_password2": "x"},
         ),
     ],
+    # --- platform staff's second factor (issue 15): staff only, 404 for everyone else ----
+    "mfa_setup": [
+        Check("GET", S(404, 404, 404, 404, 404, 302, 404, 200)),
+        Check("POST", S(404, 404, 404, 404, 404, 302, 404, 400), data={"code": "000000"}),
+    ],
+    "mfa_verify": [
+        Check("GET", S(404, 404, 404, 404, 404, 302, 404, 302)),  # staff: no app yet, set up
+        Check("POST", S(404, 404, 404, 404, 404, 302, 404, 400), data={"code": "000000"}),
+    ],
     "password_reset": [
         Check("GET", S(200, 200, 200, 200, 200, 200, 200, 200)),
         Check(
@@ -338,15 +356,6 @@ ROUTES: dict[str, list[Check]] = {
         Check(
             "POST",
             S(302, 302, 403, 403, 403, 302, 404, 302),
-    # --- platform staff's second factor (issue 15): staff only, 404 for everyone else ----
-    "mfa_setup": [
-        Check("GET", S(404, 404, 404, 404, 404, 302, 404, 200)),
-        Check("POST", S(404, 404, 404, 404, 404, 302, 404, 400), data={"code": "000000"}),
-    ],
-    "mfa_verify": [
-        Check("GET", S(404, 404, 404, 404, 404, 302, 404, 302)),  # staff: no app yet, set up
-        Check("POST", S(404, 404, 404, 404, 404, 302, 404, 400), data={"code": "000000"}),
-    ],
             kwargs=target_pk,
             data={"role": "viewer"},
         )
@@ -608,6 +617,54 @@ ROUTES: dict[str, list[Check]] = {
     ],
     "clusters:group_delete": [
         Check("POST", S(503, 503, 503, 403, 403, 302, 404, 302), kwargs=group_kwargs)
+    ],
+    # --- Connectors tab (issue 19; no worker here: reads say UNKNOWN, a change goes back) ---
+    "clusters:connectors": [
+        Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=cluster_pk),
+        Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=connector_cluster),
+    ],
+    "clusters:connector_catalogue": [
+        Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=cluster_pk)
+    ],
+    "clusters:connector_create": [
+        # The page answers at once; its fields load after (?fields=1), which needs the worker.
+        Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=connector_plugin),
+        Check(
+            "GET",
+            S(200, 200, 200, 403, 403, 302, 404, 302),  # the worker's error, in place
+            kwargs=connector_plugin,
+            query="fields=1",
+        ),
+        Check(  # no worker: back to the form with the message (the pages' POST error path)
+            "POST",
+            S(302, 302, 302, 403, 403, 302, 404, 302),
+            kwargs=connector_plugin,
+            data={"name": "matrix", "action": "create", "cfg.topics": "orders"},
+        ),
+    ],
+    "clusters:connector_detail": [
+        Check("GET", S(200, 200, 200, 200, 200, 302, 404, 302), kwargs=connector_kwargs)
+    ],
+    "clusters:connector_edit": [
+        Check("GET", S(200, 200, 200, 403, 403, 302, 404, 302), kwargs=connector_kwargs),
+        Check(
+            "POST",
+            S(302, 302, 302, 403, 403, 302, 404, 302),
+            kwargs=connector_kwargs,
+            data={"action": "save", "cfg.topics": "orders"},
+        ),
+    ],
+    "clusters:connector_pause": [
+        Check("POST", S(302, 302, 302, 403, 403, 302, 404, 302), kwargs=connector_kwargs)
+    ],
+    "clusters:connector_resume": [
+        Check("POST", S(302, 302, 302, 403, 403, 302, 404, 302), kwargs=connector_kwargs)
+    ],
+    "clusters:connector_restart": [
+        Check("POST", S(302, 302, 302, 403, 403, 302, 404, 302), kwargs=connector_kwargs)
+    ],
+    "clusters:connector_delete": [
+        Check("POST", S(302, 302, 302, 403, 403, 302, 404, 302), kwargs=connector_kwargs)
     ],
     # --- API: team -----------------------------------------------------------------------
     "api-team": [Check("GET", S(200, 200, 200, 200, 200, 401, 200, 403))],
