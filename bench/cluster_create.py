@@ -7,6 +7,14 @@ baseline, measured in the same run, it times one admin round trip to the cell
 the number says how many round-trip-equivalents a provisioning costs on this machine.
 
     .venv/bin/python bench/cluster_create.py [--count 20] [--nodes 3]
+    .venv/bin/python bench/cluster_create.py --concurrent 20 [--rounds 3]
+
+With `--concurrent N` (issue 20, goal 4) the console is the real embedded server
+(`manage.py run_console --no-fleet`, SQLite, tasks in its process) in a subprocess: N threads
+send their `POST /api/v1/clusters/` at the same moment (a barrier), then each reads its cluster
+until it is ACTIVE. Per round it prints p50/p95/max of create → ACTIVE, and at the end whether
+every cluster was ACTIVE, whether the console's log says "database is locked" anywhere, whether
+any name is in the database twice, and the goal p95 <= 1.0 s.
 """
 
 import argparse
@@ -31,7 +39,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--concurrent", type=int, default=0, help="threads creating at once")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --concurrent creates")
     args = parser.parse_args()
+    if args.concurrent:
+        return concurrent_main(args)
 
     work = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
     os.environ.update(
@@ -98,6 +110,160 @@ def main() -> int:
         print(f"goal p95 <= 1000 ms: {'met' if p95 <= 1.0 else 'NOT met'}")
     finally:
         fleet_down(name="bench")
+    return 0
+
+
+def concurrent_main(args) -> int:
+    """N creates at once against the embedded server, `--rounds` times."""
+    import json
+    import socket
+    import sqlite3
+    import subprocess
+    import threading
+
+    import requests
+
+    work = Path(tempfile.mkdtemp(prefix="skiff-bench-cc-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "console.settings",
+        "SKIFF_HOME": str(work / "home"),
+        "SQLITE_PATH": str(work / "bench.sqlite3"),
+        "SKIFF_TASKS_INLINE": "1",
+        "SKIFF_AUTOSCALE_ENABLED": "false",
+        "SKIFF_MAX_CLUSTERS_PER_TEAM": str(args.concurrent * args.rounds + 1),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    os.environ.clear()
+    os.environ.update(env)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from console.models import User
+    from console.services.teams import api_token_create, team_create, user_create
+    from fleet.services.cells import fleet_down, fleet_up
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    fleet_up(name="bench-cc", nodes=args.nodes)
+    print(f"cell of {args.nodes} node(s) ready in {time.perf_counter() - started:.1f} s")
+    user = user_create(email="bench@example.com", password="bench-Passw0rd!", validate=False)
+    team = team_create(name="Bench", slug="bench", owner=user)
+    _, token = api_token_create(user=User.objects.get(pk=user.pk), team=team, name="bench")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = work / "console.log"
+    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
+    console = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "run_console",
+            "--no-fleet",
+            "--addrport",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    headers = {"Authorization": f"Token {token}"}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if console.poll() is not None:
+                raise RuntimeError(f"the console exited with {console.returncode}")
+            try:
+                requests.get(f"http://127.0.0.1:{port}/login/", timeout=5)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        every: list[float] = []
+        failures: list[str] = []
+        for round_no in range(args.rounds):
+            barrier = threading.Barrier(args.concurrent)
+            took: list[float] = []
+            lock = threading.Lock()
+
+            def create(name: str, barrier=barrier, took=took, lock=lock) -> None:
+                with requests.Session() as http:
+                    http.headers.update(headers)
+                    barrier.wait(timeout=120)
+                    t0 = time.perf_counter()
+                    r = http.post(f"{base}/clusters/", json={"name": name}, timeout=300)
+                    if r.status_code != 201:
+                        with lock:
+                            failures.append(f"{name}: {r.status_code} {r.text[:200]}")
+                        return
+                    pk, state = r.json()["id"], r.json()["state"]
+                    while state == "CREATING" and time.perf_counter() - t0 < 300:
+                        time.sleep(0.02)
+                        state = http.get(f"{base}/clusters/{pk}/", timeout=300).json()["state"]
+                    with lock:
+                        if state == "ACTIVE":
+                            took.append(time.perf_counter() - t0)
+                        else:
+                            failures.append(f"{name}: {state}")
+
+            threads = [
+                threading.Thread(target=create, args=(f"r{round_no}-{i}",))
+                for i in range(args.concurrent)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            every += took
+            if took:
+                print(
+                    f"round {round_no + 1}: {len(took)} of {args.concurrent} ACTIVE; "
+                    f"p50 {percentile(took, 0.5) * 1000:.0f} ms, "
+                    f"p95 {percentile(took, 0.95) * 1000:.0f} ms, max {max(took) * 1000:.0f} ms; "
+                    f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
+                )
+        locked = "database is locked" in log_path.read_text(errors="replace")
+        with sqlite3.connect(f"file:{work / 'bench.sqlite3'}?mode=ro", uri=True) as db:
+            dupes = db.execute(
+                "SELECT name, COUNT(*) FROM clusters_cluster GROUP BY team_id, name "
+                "HAVING COUNT(*) > 1"
+            ).fetchall()
+        p95 = percentile(every, 0.95) if every else float("inf")
+        print(
+            json.dumps(
+                {
+                    "creates": args.concurrent * args.rounds,
+                    "active": len(every),
+                    "failures": failures[:5],
+                    "database_is_locked": locked,
+                    "duplicate_names": dupes,
+                }
+            )
+        )
+        print(
+            f"create -> ACTIVE, {args.concurrent} at once: "
+            f"p50 {percentile(every, 0.5) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; "
+            "goal p95 <= 1000 ms, all ACTIVE, no lock, no duplicate: "
+            f"{'met' if p95 <= 1.0 and not failures and not locked and not dupes else 'NOT met'}"
+        )
+    finally:
+        console.terminate()
+        try:
+            console.wait(30)
+        except subprocess.TimeoutExpired:
+            console.kill()
+        log.close()
+        fleet_down(name="bench-cc")
     return 0
 
 

@@ -281,12 +281,15 @@ def main() -> int:
             t_fill = time.perf_counter()
             errors: list[str] = []
             if fill > 0:
-                with ThreadPoolExecutor(args.workers) as pool:
+                pool = ThreadPoolExecutor(args.workers)
+                try:
                     for fut in [pool.submit(make, made + i) for i in range(fill)]:
                         try:
                             fut.result()
                         except Exception as exc:
                             errors.append(str(exc))
+                finally:  # Ctrl-C: drop the creates not started yet, then tear down
+                    pool.shutdown(wait=True, cancel_futures=True)
                 made += fill
             creates = []
             for i in range(timed):

@@ -295,6 +295,9 @@ SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS = int(
     os.environ.get("SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS", "300000")
 )
 SKIFF_MAX_CLUSTERS_PER_TEAM = int(os.environ.get("SKIFF_MAX_CLUSTERS_PER_TEAM", "10"))
+# The embedded server (run_console, no Redis) runs queued tasks (provisioning, deletion) in
+# this many threads of its process, not in the request that queued them (console/background.py).
+SKIFF_EMBEDDED_TASK_WORKERS = int(os.environ.get("SKIFF_EMBEDDED_TASK_WORKERS", "8"))
 # Live throughput sampler: seconds between scrapes (start to start) and per-broker timeout.
 # 1 s keeps produce → chart under 2 s (issue 20); a cluster's document is pushed when it changed,
 # or every SAMPLER_HEARTBEAT seconds when it did not (0: every pass).

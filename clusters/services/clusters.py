@@ -26,6 +26,7 @@ from clusters.services.access.policy import ClusterScope, analyze_policy
 from clusters.services.capacity import check_fleet_room_for_cluster
 from clusters.services.sealing import seal
 from clusters.tasks import delete_cluster_task, provision_cluster_task
+from console import background
 from console.audit import audit_record
 from console.errors import ValidationFailed
 from console.models import Team, User
@@ -328,10 +329,10 @@ def cluster_update_tags(*, cluster: Cluster, tags) -> Cluster:
 
 
 def _enqueue_provisioning(cluster_id: int) -> None:
-
-    transaction.on_commit(lambda: provision_cluster_task.delay(cluster_id))
+    # console.background: the embedded server's pool, or Celery (inline where tasks are eager).
+    transaction.on_commit(lambda: background.enqueue(provision_cluster_task, cluster_id))
 
 
 def _enqueue_deletion(cluster_id: int) -> None:
 
-    transaction.on_commit(lambda: delete_cluster_task.delay(cluster_id))
+    transaction.on_commit(lambda: background.enqueue(delete_cluster_task, cluster_id))

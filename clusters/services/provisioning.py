@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clusters.models import AccessKey, Cluster, ClusterEvent
 from clusters.services.access.policy import PolicyInvalid
-from clusters.services.access.reconcile import reconcile_key_acls, reconcile_key_quotas
+from clusters.services.access.reconcile import key_desired_acls, key_desired_quotas
 from clusters.services.cells import cluster_cell
 from clusters.services.sealing import unseal
 from console.errors import ApplicationError
@@ -73,7 +73,7 @@ def step_create_keys(cluster: Cluster, superuser: PlatformSuperuser) -> None:
         secret = unseal(key.sealed_secret)
         if secret is None:
             # The secret was wiped after the user saw it, so the SCRAM user exists already.
-            if key.username not in superuser.list_scram_users():
+            if not superuser.existing_scram_users([key.username]):
                 raise ProvisioningError(
                     f"Access key '{key.name}' has no secret left to create; delete this "
                     "cluster and create it again."
@@ -83,14 +83,23 @@ def step_create_keys(cluster: Cluster, superuser: PlatformSuperuser) -> None:
 
 
 def step_apply_acls(cluster: Cluster, superuser: PlatformSuperuser) -> None:
-    """Each key's policy compiled to ACLs and reconciled onto the cell (access.reconcile)."""
-    for key in _active_keys(cluster):
-        reconcile_key_acls(key, superuser=superuser)
+    """Every key's policy compiled to ACLs and created on the cell, in one request.
+
+    No listing first: the keys are new (their usernames are unique) and creating a binding that
+    exists already is a no-op, so a retry is safe; anything extra is the periodic reconciler's
+    (access.reconcile), as for any key.
+    """
+    desired = sorted({b for key in _active_keys(cluster) for b in key_desired_acls(key)})
+    if desired:
+        superuser.create_acls(desired)
 
 
 def step_set_quotas(cluster: Cluster, superuser: PlatformSuperuser) -> None:
-    for key in _active_keys(cluster):
-        reconcile_key_quotas(key, superuser=superuser)
+    """Every key's client quotas set, in one request (setting a value twice is harmless)."""
+    wanted: dict[str | None, dict[str, float | None]] = {
+        key.username: dict(key_desired_quotas(key)) for key in _active_keys(cluster)
+    }
+    superuser.alter_many_user_quotas(wanted)
 
 
 def step_activate(cluster: Cluster) -> None:
@@ -163,15 +172,17 @@ def remove_cluster_footprint(
     4.3.1 deleting a SCRAM credential can make a restarted broker refuse every login
     (see gateway.revoke_scram_user).
     """
-    usernames = set(cluster.access_keys.values_list("username", flat=True))
+    usernames = sorted(set(cluster.access_keys.values_list("username", flat=True)))
     prefix = cluster.wire_prefix
-    principals = {f"User:{username}" for username in usernames}
-    bindings = [b for b in superuser.describe_acls() if b.principal in principals]
+    # Read per principal, not the whole cell: the cost stays the cluster's own as the cell
+    # fills with other tenants' bindings.
+    bindings = [b for u in usernames for b in superuser.describe_acls(f"User:{u}")]
     if bindings:
         superuser.delete_acls(bindings)
-    for username in sorted(usernames):
-        superuser.alter_user_quotas(username, dict.fromkeys(QUOTA_KEYS))
-        superuser.revoke_scram_user(username)
+    if usernames:
+        superuser.alter_many_user_quotas({u: dict.fromkeys(QUOTA_KEYS) for u in usernames})
+    for username in usernames:
+        superuser.revoke_scram_user(username)  # asks about this user only (and PLAIN's file)
     if include_data:
         groups = [group for group in superuser.list_consumer_groups() if group.startswith(prefix)]
         superuser.delete_consumer_groups(groups)

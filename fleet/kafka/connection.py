@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import sys
 import threading
 import time
 import warnings
@@ -380,18 +379,32 @@ def _request_timeout(deadline: _Deadline) -> float:
     return max(0.5, deadline.remaining())
 
 
+_kafka_python_imported = threading.Event()
+_kafka_python_import_lock = threading.Lock()
+
+
 def _import_kafka_python() -> None:
     """Import kafka-python once, hiding its import-time DeprecationWarnings.
 
     kafka-python 3.0 builds ~100 protocol classes from JSON schemas at import and uses the
     deprecated ``importlib.resources.read_text`` for each; only the import is silenced.
+
+    One thread imports; the others wait until the whole package is in: `kafka.admin` is in
+    sys.modules as soon as its import *starts*, and a second thread that went on to import
+    `kafka.protocol.admin` then met the first one's half-done imports (Python's
+    "_DeadlockError: deadlock detected by _ModuleLock('kafka.protocol.admin')", a 500 on one
+    of 20 cluster creates sent at once to a console just started, issue 20).
     """
-    if "kafka.admin" in sys.modules:
+    if _kafka_python_imported.is_set():
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import kafka.admin
-        import kafka.protocol.admin  # noqa: F401
+    with _kafka_python_import_lock:
+        if _kafka_python_imported.is_set():
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import kafka.admin
+            import kafka.protocol.admin  # noqa: F401
+        _kafka_python_imported.set()
 
 
 def _kafka_python_admin(conn: KafkaConnection, *, timeout: float | None = None) -> Any:

@@ -141,7 +141,7 @@ STEP_FAILURES = [
     # Platform operations go through the cell's superuser client (fleet.kafka.platform).
     ("key", PlatformSuperuser, "create_scram_user"),
     ("acls", PlatformSuperuser, "create_acls"),
-    ("quotas", PlatformSuperuser, "alter_user_quotas"),
+    ("quotas", PlatformSuperuser, "alter_many_user_quotas"),
     ("activate", provisioning, "step_activate"),
 ]
 
@@ -213,7 +213,7 @@ def test_delete_removes_topics_groups_users_acls_and_quotas(
 
 DELETE_STEPS = [
     "delete_acls",
-    "alter_user_quotas",
+    "alter_many_user_quotas",
     "revoke_scram_user",
     "delete_consumer_groups",
     "delete_topic",

@@ -208,6 +208,21 @@ def _client(console: Console) -> httpx.Client:
     )
 
 
+def _wait_active(client: httpx.Client, pk: int, tally: Tally | None = None) -> None:
+    """Until the cluster has left CREATING (bounded). The embedded server provisions in the
+    background (console/background.py), as production's Celery worker does: a client waits
+    for ACTIVE before it uses a new cluster (the CLI's --wait, the page's progress)."""
+    deadline = time.monotonic() + REQUEST_TIMEOUT
+    while time.monotonic() < deadline:
+        response = client.get(f"/clusters/{pk}/")
+        if response.status_code != 200 or response.json()["state"] != "CREATING":
+            return
+        time.sleep(0.1)
+    if tally is not None:
+        with tally.lock:
+            tally.problems.append(f"cluster {pk} still CREATING after {REQUEST_TIMEOUT:.0f} s")
+
+
 def _lifecycle(console, tally, index, deadline):
     """Create a cluster, a topic in it, read both, delete the topic, delete the cluster."""
     with _client(console) as client:
@@ -223,6 +238,7 @@ def _lifecycle(console, tally, index, deadline):
             pk = created.json()["id"]
             with tally.lock:
                 tally.clusters_created.add(pk)
+            _wait_active(client, pk, tally)
             tally.call(client, "cluster get", "GET", f"/clusters/{pk}/", {200})
             tally.created_topic(
                 tally.call(
@@ -319,6 +335,7 @@ def _racer(console, tally, index, deadline, barrier):
                 return
             pk = tally.race_winners.get(name)
             if index == 0 and pk is not None:
+                _wait_active(client, pk, tally)
                 deleted = tally.call(client, "cluster delete", "DELETE", f"/clusters/{pk}/", {202})
                 if deleted is not None and deleted.status_code == 202:
                     with tally.lock:
@@ -402,6 +419,8 @@ def test_fifty_api_clients_the_sampler_and_the_command_line_at_once(
             response = client.post("/clusters/", json={"name": f"shared-{i}"})
             assert response.status_code == 201, response.text
             shared.append(response.json()["id"])
+        for pk in shared:
+            _wait_active(client, pk)
     sampled_before = _sqlite(console.db, "SELECT MAX(last_scrape_at) FROM clusters_broker")[0][0]
 
     deadline = time.monotonic() + DURATION

@@ -52,6 +52,19 @@ class AclRow:
     manual_id: int | None = None
 
 
+# Up to this many keys, the access tab reads each key's bindings (the request's cost is the
+# cluster's own); past it, one listing of the cell, filtered (fewer round trips).
+PER_KEY_ACL_READS = 8
+
+
+def _describe_keys_acls(gw: ClusterGateway, principals: list[str]) -> list[AclBinding]:
+    """The bindings on the cell of these keys of the cluster (short names)."""
+    if len(principals) > PER_KEY_ACL_READS:
+        wanted = set(principals)
+        return [b for b in gw.describe_acls() if b.principal in wanted]
+    return [b for principal in principals for b in gw.describe_acls(principal)]
+
+
 def cluster_acl_rows(cluster: Cluster) -> tuple[list[AclRow], list[str]]:
     """Every binding on the cell for the cluster's keys, plus desired ones not there (yet).
 
@@ -66,7 +79,7 @@ def cluster_acl_rows(cluster: Cluster) -> tuple[list[AclRow], list[str]]:
         .prefetch_related("manual_acls")
         .order_by("id")
     }
-    on_cell = [gw.wire_binding(b) for b in gw.describe_acls() if b.principal in keys]
+    on_cell = [gw.wire_binding(b) for b in _describe_keys_acls(gw, list(keys))]
     rows: list[AclRow] = []
     problems: list[str] = []
     desired: dict[str, set[AclBinding]] = {}

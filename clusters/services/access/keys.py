@@ -340,8 +340,7 @@ def access_key_revoke(*, key: AccessKey, audit: bool = True) -> AccessKey:
                 before={"revoked_at": None, "manual_acls": len(manual)},
                 after={"revoked_at": locked.revoked_at.isoformat()},
             )
-        users = superuser.list_scram_users()
-        if locked.username in users:
+        if superuser.existing_scram_users([locked.username]):
             throwaway = secrets.token_urlsafe(32)
             superuser.create_scram_user(locked.username, throwaway)
             wait_until_every_broker_accepts(cluster, locked.username, throwaway)

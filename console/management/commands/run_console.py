@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from console import background
 from console.models import User
 from console.owner_only import ensure_private_dir, write_private_file
 from console.periodic import EmbeddedScheduler
@@ -41,9 +42,11 @@ class Command(BaseCommand):
         self._print_mail()
         scheduler = None
         if settings.CELERY_TASK_ALWAYS_EAGER:
-            # No worker or beat in the embedded default: periodic tasks run in this process.
+            # No worker or beat in the embedded default: periodic tasks run in this process,
+            # and queued ones (provisioning, deletion) in a pool, not in the request's thread.
             scheduler = EmbeddedScheduler()
             scheduler.start()
+            background.start(workers=settings.SKIFF_EMBEDDED_TASK_WORKERS)
         # Live throughput: without a channel layer shared between processes (no Redis), the
         # sampler must run where the WebSocket consumers are, i.e. in this process.
         # Issue 13: a broker of the local cell that dies is started again within seconds.
@@ -64,6 +67,7 @@ class Command(BaseCommand):
                 sampler.stop()
             if scheduler is not None:
                 scheduler.stop()
+                background.stop(wait=False)
             if not no_fleet:
                 self.stdout.write(f"Stopping local cell '{cell_name}'…")
                 fleet_down(name=cell_name)
