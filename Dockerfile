@@ -43,12 +43,13 @@ RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinpu
 
 # One unprivileged uid shared with the Kafka image (fleet/Dockerfile): the fleet-init step
 # writes the cell's certificates and credentials (0600) into the shared volume as this uid and
-# the brokers read them as the same uid. /fleet and /fleet-ca exist here so that fresh named
-# volumes mounted on them start out owned by it.
+# the brokers read them as the same uid. /fleet, /fleet-ca and /connect (Connect workers' specs,
+# shared with the `connect` service) exist here so that fresh named volumes mounted on them
+# start out owned by it.
 RUN useradd --system --uid 10001 --gid 0 --home-dir /var/lib/skiff --create-home skiff \
-    && mkdir -p /fleet /fleet-ca \
-    && chown 10001:0 /fleet /fleet-ca \
-    && chmod 0750 /fleet /fleet-ca
+    && mkdir -p /fleet /fleet-ca /connect \
+    && chown 10001:0 /fleet /fleet-ca /connect \
+    && chmod 0750 /fleet /fleet-ca /connect
 USER 10001
 
 EXPOSE 8000

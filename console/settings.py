@@ -445,6 +445,12 @@ SKIFF_CONNECT_HOME = Path(
 SKIFF_CONNECT_HEAP_MB = int(os.environ.get("SKIFF_CONNECT_HEAP_MB", "320"))
 SKIFF_CONNECT_READY_TIMEOUT = float(os.environ.get("SKIFF_CONNECT_READY_TIMEOUT", "120"))
 SKIFF_CONNECT_TIMEOUT = float(os.environ.get("SKIFF_CONNECT_TIMEOUT", "15"))
+# Who runs the workers: "local" (the console, on its host, REST on 127.0.0.1) or "compose" (the
+# `connect` container of docker-compose.yml, reached over the compose network as
+# SKIFF_CONNECT_REST_HOST on SKIFF_CONNECT_PORT_BASE + the worker's id).
+SKIFF_CONNECT_RUNNER = os.environ.get("SKIFF_CONNECT_RUNNER", "local")
+SKIFF_CONNECT_REST_HOST = os.environ.get("SKIFF_CONNECT_REST_HOST", "127.0.0.1")
+SKIFF_CONNECT_PORT_BASE = int(os.environ.get("SKIFF_CONNECT_PORT_BASE", "18100"))
 
 # Autoscaler (issue 14; fleet/services/autoscaler.py explains each figure). Local and compose
 # cells get a broker added when a figure stays above HIGH x its capacity for WINDOW seconds, and

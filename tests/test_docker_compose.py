@@ -583,3 +583,53 @@ def test_entrypoint_refuses_to_start_without_fleet_init(tmp_path: Path) -> None:
     )
     assert proc.returncode == 64
     assert "fleet-init" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The `connect` service (issue 19): Kafka Connect workers of tenant clusters
+# ---------------------------------------------------------------------------------------------
+
+
+def test_connect_service_runs_the_workers_unpublished(services: dict) -> None:
+    connect = services["connect"]
+    assert connect["build"] == {"context": ".", "dockerfile": "fleet/connect/Dockerfile"}
+    assert connect["command"] == ["python", "manage.py", "run_connect_workers"]
+    assert connect["hostname"] == "connect"
+    # Connect's REST API is unauthenticated: nothing of this service is reachable from the host.
+    assert "ports" not in connect
+    volumes = short_volumes(connect)
+    assert volumes["/connect"] == "connect"
+    assert volumes["/fleet"] == "fleet:ro"  # the cell's CA
+    assert "fleet-ca" not in " ".join(connect.get("volumes", []))
+    assert connect["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_console_hands_workers_to_the_connect_service(services: dict) -> None:
+    for name in ("web", "worker", "connect"):
+        env = services[name]["environment"]
+        assert env["SKIFF_CONNECT_RUNNER"] == "compose", name
+        assert env["SKIFF_CONNECT_HOME"] == "/connect", name
+        assert env["SKIFF_CONNECT_REST_HOST"] == "connect", name
+        assert env["SKIFF_CONNECT_HEAP_MB"] == "320", name
+        assert short_volumes(services[name])["/connect"] == "connect", name
+
+
+def test_connect_image_has_the_catalogue_and_no_filestream() -> None:
+    dockerfile = (REPO / "fleet" / "connect" / "Dockerfile").read_text()
+    assert re.search(r"^FROM maven:3-eclipse-temurin-17 AS build$", dockerfile, re.M)
+    # The same executions of fleet/connect/pom.xml the local resolver runs.
+    assert "dependency:copy-dependencies@worker-classpath dependency:unpack@plugins" in dockerfile
+    for plugin_dir in ("plugins/postgres-cdc", "plugins/jdbc-sink"):
+        assert plugin_dir in dockerfile
+    assert "connect-file" in dockerfile and "exit 1" in dockerfile
+    # The marker ensure_connect_classpath() checks, so the runner never runs Maven.
+    assert "sha256sum pom.xml" in dockerfile and ".skiff-resolved" in dockerfile
+    assert "openjdk-17-jre-headless" in dockerfile
+    assert "--uid 10001" in dockerfile
+    assert 'CMD ["python", "manage.py", "run_connect_workers"]' in dockerfile
+    assert "EXPOSE" not in dockerfile
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {"fleet/connect/lib/", "fleet/connect/plugins/"} <= set(ignored)
+    pom = (REPO / "fleet" / "connect" / "pom.xml").read_text()
+    assert "<artifactId>connect-file</artifactId>" in pom  # only ever as an exclusion
+    assert pom.count("<artifactId>connect-file</artifactId>") == pom.count("<exclusion>\n")

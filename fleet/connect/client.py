@@ -141,6 +141,11 @@ class ConnectClient:
 
     # ---- API -------------------------------------------------------------------------------
 
+    def health(self) -> JSONDict:
+        """Connect's health check (KIP-1017): 200 once the worker has started and joined its
+        group; a 5xx (ConnectUnavailable) while it is starting."""
+        return dict(self._request("GET", "/health"))
+
     def plugins(self) -> list[JSONDict]:
         """The connector plugins the worker has: [{"class", "type", "version"}, ...]."""
         return list(self._request("GET", "/connector-plugins"))

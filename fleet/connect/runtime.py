@@ -99,6 +99,11 @@ class WorkerSpec:
     replication_factor: int
     heap_mb: int = DEFAULT_HEAP_MB
     rest_port: int = 0
+    # Where REST listens and what it advertises: loopback on a host (local runner); in the
+    # compose topology, every address of the `connect` container, reached as `connect` over
+    # the compose network only (never published).
+    rest_bind: str = LOCAL_HOST
+    rest_advertised: str = LOCAL_HOST
 
     def __repr__(self) -> str:  # keep the key's password out of logs and tracebacks
         return f"WorkerSpec(tenant_prefix={self.tenant_prefix!r}, rest_port={self.rest_port})"
@@ -159,8 +164,8 @@ def render_worker_properties(
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
         # REST: loopback only; the console is its one client.
-        "listeners": f"http://{LOCAL_HOST}:{spec.rest_port}",
-        "rest.advertised.host.name": LOCAL_HOST,
+        "listeners": f"http://{spec.rest_bind}:{spec.rest_port}",
+        "rest.advertised.host.name": spec.rest_advertised,
         "rest.advertised.port": str(spec.rest_port),
         "rest.advertised.listener": "http",
         # Plugins: only the catalogue's directories, found through their manifests.
@@ -252,7 +257,8 @@ class LocalConnectWorker:
         except (FileNotFoundError, ValueError, TypeError):
             return None
 
-    def _save_spec(self, spec: WorkerSpec) -> None:
+    def save_spec(self, spec: WorkerSpec) -> None:
+        """Keep `spec` for the next start (by this process, the supervisor or a runner)."""
         certs.write_private_file(self.spec_path, json.dumps(asdict(spec), indent=1))
 
     def pid(self) -> int | None:
@@ -310,9 +316,10 @@ class LocalConnectWorker:
         if running is not None:
             self.wait_ready(spec.rest_port, timeout=timeout, pid=running)
             return running
-        port = spec.rest_port if spec.rest_port and _port_free(spec.rest_port) else free_port()
+        keep = spec.rest_port and _port_free(spec.rest_port, spec.rest_bind)
+        port = spec.rest_port if keep else free_port()
         spec = WorkerSpec(**{**asdict(spec), "rest_port": port})
-        self._save_spec(spec)
+        self.save_spec(spec)
         certs.ensure_private_dir(self.secrets_dir)
         props = render_worker_properties(
             spec,
@@ -359,7 +366,7 @@ class LocalConnectWorker:
         """Until Connect's health check answers 200 (KIP-1017, `GET /health`): the herder has
         created and read its internal topics, joined its group and serves requests. (Other
         endpoints, `/connectors` among them, answer 200 earlier, while it is still starting.)"""
-        url = f"http://{LOCAL_HOST}:{port}/health"
+        url = f"http://{LOCAL_HOST}:{port}/health"  # the worker runs on this host
         deadline = time.monotonic() + timeout
         outcome = "no attempt yet"
         while True:

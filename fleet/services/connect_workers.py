@@ -8,6 +8,14 @@ its group and read its configs. The supervisor (fleet/services/supervisor.py) ca
 `restart_crashed_connect_workers` on every check: a worker whose JVM died is started again with
 the same spec, and Connect resumes its connectors from `<prefix>connect-offsets`.
 
+Runners: with SKIFF_CONNECT_RUNNER=local (the default) the console starts the JVM itself on its
+host and REST listens on 127.0.0.1. With SKIFF_CONNECT_RUNNER=compose (docker-compose.yml) the
+workers run in the `connect` container: `ensure_connect_worker` saves the spec in the shared
+SKIFF_CONNECT_HOME volume and marks the row STARTING; that container's
+`manage.py run_connect_workers` (`run_connect_workers_once`) starts, restarts and stops JVMs so
+they match the rows; REST listens on the compose network only, reached as
+SKIFF_CONNECT_REST_HOST (`connect`).
+
 Secrets of connector configs never go into the configs: `write_connector_secrets` puts them in
 owner-only files of the worker and returns the `${directory:…}` placeholders to use instead.
 """
@@ -15,6 +23,7 @@ owner-only files of the worker and returns the `${directory:…}` placeholders t
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -24,6 +33,7 @@ from console.errors import ServiceUnavailable, ValidationFailed
 from fleet import limits
 from fleet.connect.client import ConnectClient, ConnectUnavailable
 from fleet.connect.runtime import (
+    LOCAL_HOST,
     LocalConnectWorker,
     RuntimeUnavailable,
     WorkerError,
@@ -69,6 +79,8 @@ def ensure_connect_worker(
             f"The connector worker of {tenant_prefix} runs on cell '{worker.cell.name}'.",
             code="connect_cell_mismatch",
         )
+    compose = _compose_runner()
+    compose_port = settings.SKIFF_CONNECT_PORT_BASE + worker.pk
     spec = WorkerSpec(
         tenant_prefix=tenant_prefix,
         bootstrap=cell.bootstrap_servers,
@@ -77,8 +89,13 @@ def ensure_connect_worker(
         ca_path=cell.ca_path,
         replication_factor=_replication_factor(cell),
         heap_mb=worker.heap_mb,
-        rest_port=worker.rest_port or 0,
+        # compose: a port of its own per worker on the `connect` container (never published).
+        rest_port=worker.rest_port or (compose_port if compose else 0),
+        rest_bind="0.0.0.0" if compose else LOCAL_HOST,  # noqa: S104 (compose network only)
+        rest_advertised=settings.SKIFF_CONNECT_REST_HOST,
     )
+    if compose:
+        return _ensure_by_runner(worker, local, spec)
     with local.lock():
         saved = local.load_spec()
         running = local.pid()
@@ -114,6 +131,82 @@ def ensure_connect_worker(
     return worker
 
 
+def _compose_runner() -> bool:
+    return str(settings.SKIFF_CONNECT_RUNNER) == "compose"
+
+
+def _ensure_by_runner(
+    worker: ConnectWorker, local: LocalConnectWorker, spec: WorkerSpec
+) -> ConnectWorker:
+    """compose: hand the spec to the `connect` container's runner; wait until it serves."""
+    with local.lock():
+        saved = local.load_spec()
+        local.save_spec(spec)
+    changed = saved is None or saved.username != spec.username
+    if changed or worker.state != ConnectWorker.State.RUNNING:
+        ConnectWorker.objects.filter(pk=worker.pk).update(
+            state=ConnectWorker.State.STARTING, rest_port=spec.rest_port
+        )
+    client = ConnectClient(
+        f"http://{settings.SKIFF_CONNECT_REST_HOST}:{spec.rest_port}", timeout=5.0
+    )
+    deadline = time.monotonic() + settings.SKIFF_CONNECT_READY_TIMEOUT
+    while True:
+        worker.refresh_from_db()
+        if worker.state == ConnectWorker.State.RUNNING:
+            try:
+                client.health()
+                return worker
+            except ConnectUnavailable:
+                pass
+        if worker.state == ConnectWorker.State.FAILED or time.monotonic() >= deadline:
+            raise ConnectUnavailable(
+                "The connector service of this cluster could not be started; the platform "
+                "team has been told.",
+                detail=f"{worker.tenant_prefix}: {worker.state} {worker.last_error[:200]}",
+            )
+        time.sleep(0.5)
+
+
+def run_connect_workers_once() -> list[str]:
+    """The compose runner's pass (`manage.py run_connect_workers` in the `connect` container):
+    make the JVMs match the rows. STARTING: (re)start with the saved spec; RUNNING without a
+    live JVM: start again; STOPPED with one: stop. Returns the prefixes started."""
+    started: list[str] = []
+    for worker in ConnectWorker.objects.exclude(state=ConnectWorker.State.FAILED):
+        local = _local_worker(worker.tenant_prefix)
+        pid = local.pid()
+        if worker.state == ConnectWorker.State.STOPPED:
+            if pid is not None:
+                with local.lock():
+                    local.stop()
+            continue
+        if worker.state == ConnectWorker.State.RUNNING and pid is not None:
+            ConnectWorker.objects.filter(pk=worker.pk).update(last_rss_bytes=rss_bytes(pid))
+            continue
+        try:
+            with local.lock():
+                if worker.state == ConnectWorker.State.STARTING and pid is not None:
+                    local.stop()  # a new spec (e.g. a rotated key)
+                pid = local.start(timeout=settings.SKIFF_CONNECT_READY_TIMEOUT)
+        except (WorkerError, RuntimeUnavailable, OSError) as exc:
+            logger.error("Connect worker of %s did not start: %s", worker.tenant_prefix, exc)
+            ConnectWorker.objects.filter(pk=worker.pk).update(
+                state=ConnectWorker.State.FAILED, pid=None, last_error=str(exc)[:4000]
+            )
+            continue
+        ConnectWorker.objects.filter(pk=worker.pk).update(
+            pid=pid,
+            state=ConnectWorker.State.RUNNING,
+            started_at=timezone.now(),
+            restarts=worker.restarts + (worker.state == ConnectWorker.State.RUNNING),
+            last_rss_bytes=rss_bytes(pid),
+            last_error="",
+        )
+        started.append(worker.tenant_prefix)
+    return started
+
+
 def connect_client(*, tenant_prefix: str) -> ConnectClient:
     """The REST client of the running worker of `tenant_prefix` (ConnectUnavailable if none)."""
     worker = ConnectWorker.objects.filter(
@@ -122,7 +215,8 @@ def connect_client(*, tenant_prefix: str) -> ConnectClient:
     if worker is None or not worker.rest_port:
         raise ConnectUnavailable(detail=f"no running Connect worker for {tenant_prefix}")
     return ConnectClient(
-        f"http://127.0.0.1:{worker.rest_port}", timeout=settings.SKIFF_CONNECT_TIMEOUT
+        f"http://{settings.SKIFF_CONNECT_REST_HOST}:{worker.rest_port}",
+        timeout=settings.SKIFF_CONNECT_TIMEOUT,
     )
 
 
@@ -130,6 +224,11 @@ def stop_connect_worker(*, tenant_prefix: str) -> None:
     """Stop the worker's JVM; it is not restarted. Its internal topics stay (the clusters app
     deletes them with the cluster), as do its files (secrets are deleted per connector)."""
     local = _local_worker(tenant_prefix)
+    if _compose_runner():  # the runner in the `connect` container stops it on its next pass
+        ConnectWorker.objects.filter(tenant_prefix=tenant_prefix).update(
+            state=ConnectWorker.State.STOPPED, pid=None, last_rss_bytes=None
+        )
+        return
     with local.lock():
         try:
             local.stop()
