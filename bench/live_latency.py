@@ -421,7 +421,20 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    cell = fleet_up(name="benchlive", nodes=args.nodes, heap_mb=args.heap_mb)
+    # Another cell starting on the host at the same moment can take the chosen ports between
+    # the check and the bind: start again under another name (a new port block).
+    from fleet.runtime.launcher import CellError
+
+    for attempt in range(3):
+        cell_name = f"benchlive{attempt or ''}"
+        try:
+            cell = fleet_up(name=cell_name, nodes=args.nodes, heap_mb=args.heap_mb)
+            break
+        except CellError as exc:
+            fleet_down(name=cell_name)
+            if attempt == 2:
+                raise
+            print(f"cell did not start ({exc}); again under another name")
     print(f"cell of {args.nodes} node(s) ready in {time.perf_counter() - started:.1f} s")
     redis = None
     results = []
@@ -458,7 +471,7 @@ def main() -> int:
         extra = [f"{created.cluster.wire_prefix}load{i:05d}" for i in range(args.topics)]
         for first in range(0, len(extra), 200):
             gateway.create_topics(admin, [(n, 1, {}) for n in extra[first : first + 200]])
-        with ThreadPoolExecutor(8) as pool:  # one message each: the brokers export its series
+        with ThreadPoolExecutor(32) as pool:  # one message each: the brokers export its series
             list(pool.map(lambda n: _produce_retrying(gateway, admin, n), extra))
         print(
             f"{len(extra)} more topics, one message each, in {time.perf_counter() - started:.0f} s"
@@ -497,7 +510,7 @@ def main() -> int:
         if redis is not None:
             redis.terminate()
             redis.wait(10)
-        fleet_down(name="benchlive")
+        fleet_down(name=cell_name)
 
     print()
     print(

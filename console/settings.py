@@ -303,6 +303,8 @@ SKIFF_EMBEDDED_TASK_WORKERS = int(os.environ.get("SKIFF_EMBEDDED_TASK_WORKERS", 
 # or every SAMPLER_HEARTBEAT seconds when it did not (0: every pass).
 SKIFF_SAMPLER_INTERVAL = float(os.environ.get("SAMPLER_INTERVAL", "1"))
 SKIFF_SAMPLER_HEARTBEAT = float(os.environ.get("SAMPLER_HEARTBEAT", "5"))
+# Usage rows, checkpoint and snapshot are written every this many seconds (and as a minute closes).
+SKIFF_SAMPLER_FLUSH_INTERVAL = float(os.environ.get("SAMPLER_FLUSH_INTERVAL", "5"))
 SKIFF_SAMPLER_TIMEOUT = float(os.environ.get("SAMPLER_TIMEOUT", "3"))
 # run_console also runs the sampler when REDIS_URL is set (no separate `run_sampler` process).
 SKIFF_EMBEDDED_SAMPLER = env_bool("SKIFF_EMBEDDED_SAMPLER", default=False)

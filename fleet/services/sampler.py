@@ -19,7 +19,8 @@ a produced message shows on the live pages within about a second):
    keep the same document in `ThroughputSnapshot` (for the API and for sockets that connect
    later);
 5. add the deltas to per-minute rows `TopicMinuteUsage` (storage as a gauge) and save the
-   counters they account for (`SamplerCheckpoint`) in the same transaction: rows are written
+   counters they account for (`SamplerCheckpoint`) in the same transaction, every
+   ``SKIFF_SAMPLER_FLUSH_INTERVAL`` seconds (5) and when a minute closes: rows are written
    with SET semantics, so re-running a flush is harmless, and a restarted sampler resumes from
    the checkpoint without losing or double-counting bytes.
 
@@ -408,8 +409,14 @@ class Sampler:
         fetch: Callable[..., str] = fetch_metrics_text,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = timezone.now,
+        flush_every: float = 0.0,
     ) -> None:
         self.timeout = settings.SKIFF_SAMPLER_TIMEOUT if timeout is None else timeout
+        # Seconds between writes of the rows, checkpoint and snapshots (0: every pass). Passes
+        # run every second for the live pages; the database need not follow at that rate.
+        self.flush_every = flush_every
+        self._last_flush: dt.datetime | None = None
+        self._pending_snapshots: dict[int, dict[str, dict]] = {}
         self.publisher = publisher
         self.fetch = fetch
         self.clock = clock
@@ -558,8 +565,35 @@ class Sampler:
             except Exception:  # a channel layer hiccup must not stop sampling
                 logger.exception("publishing throughput failed")
         self._mark_brokers(results, moment)
-        outcome.rows_written = self.flush(moment, targets, snapshots)
+        self._pending_snapshots.update(snapshots)
+        if self._flush_due(moment):
+            outcome.rows_written = self.flush(moment, targets, self._pending_snapshots)
+            self._pending_snapshots = {}
+            self._last_flush = moment
         return outcome
+
+    def _flush_due(self, moment: dt.datetime) -> bool:
+        """Every `flush_every` seconds (a tenth of slack for the pass schedule), and at once
+        when a minute closed, so its rows are final soon after it ends."""
+        last = self._last_flush
+        return (
+            self.flush_every <= 0
+            or last is None
+            or minute_of(moment) != minute_of(last)
+            or (moment - last).total_seconds() >= 0.9 * self.flush_every
+        )
+
+    def flush_pending(self) -> int:
+        """Write what passes since the last write accumulated (on stop). Nothing is lost
+        without it — the checkpoint and rows on disk agree, and a restarted sampler counts the
+        rest from them — but the rows are then late by up to `flush_every` seconds."""
+        if not self._dirty and not self._pending_snapshots:
+            return 0
+        moment = self.now()
+        written = self.flush(moment, self.targets(), self._pending_snapshots)
+        self._pending_snapshots = {}
+        self._last_flush = moment
+        return written
 
     def _live_clusters(self, cell_ids: set[int]) -> dict[tuple[int, str], int]:
         return tenant_directory().live_namespaces(cell_ids=cell_ids)
@@ -750,7 +784,8 @@ def run_sampler_loop(
     stop = stop or threading.Event()
     own_publisher = sampler is None
     sampler = sampler or Sampler(
-        publisher=Publisher(heartbeat=settings.SKIFF_SAMPLER_HEARTBEAT or None)
+        publisher=Publisher(heartbeat=settings.SKIFF_SAMPLER_HEARTBEAT or None),
+        flush_every=settings.SKIFF_SAMPLER_FLUSH_INTERVAL,
     )
     passes = 0
     next_at = time.monotonic()
@@ -783,6 +818,10 @@ def run_sampler_loop(
                 delay = 0
             stop.wait(delay)
     finally:
+        try:
+            sampler.flush_pending()
+        except Exception:  # the database is gone: the checkpoint on disk still agrees
+            logger.exception("writing the sampler's last rows failed")
         if own_publisher and sampler.publisher is not None:
             sampler.publisher.close()
 

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         publisher = Publisher(heartbeat=settings.SKIFF_SAMPLER_HEARTBEAT or None)
-        sampler = Sampler(publisher=publisher)
+        sampler = Sampler(publisher=publisher, flush_every=settings.SKIFF_SAMPLER_FLUSH_INTERVAL)
         self.stdout.write(
             f"Sampler: every {interval:g}s, broker timeout {sampler.timeout:g}s, "
             f"channel layer {type(publisher.layer).__name__}"
