@@ -57,6 +57,11 @@ class ConfigInfosOutput(serializers.Serializer):
         help_text="Kafka Connect's ConfigInfos entries {definition, value}, as this cluster's "
         "tenant sees them: settings the platform sets are left out, secrets have no value.",
     )
+    errors = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The plugin's errors about settings the platform sets (none when the "
+        "platform's settings are right).",
+    )
 
 
 class TaskOutput(serializers.Serializer):

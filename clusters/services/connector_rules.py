@@ -123,7 +123,6 @@ MIRROR_FORCED = {
     # Offset syncs live in a topic named by MirrorMaker (mm2-offset-syncs.…), outside any
     # prefix; ACL sync needs the cell's ACLs. Neither is offered.
     "emit.offset-syncs.enabled": "false",
-    "offset-syncs.topic.location": "target",
     "sync.topic.acls.enabled": "false",
 }
 # PostgreSQL JDBC URL parameters a tenant may use (others load classes or files on the host).
@@ -527,12 +526,16 @@ def tenant_config_infos(
     """Connect's ConfigInfos as the tenant sees it: definitions the rules refuse left out,
     MirrorMaker's source fields added, PASSWORD values never echoed, wire names shortened."""
     configs: list[dict] = []
+    hidden_errors: list[str] = []
     groups = list(answer.get("groups") or [])
     for item in answer.get("configs") or []:
         definition = dict(item.get("definition") or {})
         value = dict(item.get("value") or {})
         key = str(definition.get("name") or value.get("name") or "")
         if not offered_key(plugin_id, key) or key in ("name", "connector.class"):
+            # A setting the platform sets: its errors are the platform's to see, but the
+            # request must still fail with them (under "config").
+            hidden_errors += [tenant_message(str(m), prefix) for m in value.get("errors") or []]
             continue
         if plugin_id == "mirror-source" and key == "source.cluster.alias":
             definition["group"] = "Source cluster"
@@ -555,12 +558,13 @@ def tenant_config_infos(
                 "value": {"name": key, "value": shown, "recommended_values": recommended,
                           "errors": [], "visible": True},
             })  # fmt: skip
-    error_count = sum(len(c["value"]["errors"]) for c in configs)
+    error_count = sum(len(c["value"]["errors"]) for c in configs) + len(hidden_errors)
     return {
         "name": answer.get("name"),
         "error_count": error_count,
         "groups": groups,
         "configs": configs,
+        "errors": hidden_errors,
     }
 
 
@@ -571,6 +575,8 @@ def config_infos_errors(document: Mapping) -> dict[str, list[str]]:
         value = item.get("value") or {}
         if value.get("errors") and value.get("visible", True) is not False:
             errors.setdefault(str(value.get("name")), []).extend(value["errors"])
+    if document.get("errors"):
+        errors.setdefault("config", []).extend(document["errors"])
     return errors
 
 
