@@ -199,13 +199,36 @@ class PlacementCandidate:
     rank: int = 0  # 1 = where the next cluster goes; 0 for a cell that takes none
 
 
-def cell_loads(cells: list[Cell], *, now: dt.datetime | None = None) -> dict[int, CellLoad]:
-    """Per cell: tenant clusters, partitions and replicas, the budget, stored bytes, ingress."""
+def cell_loads(
+    cells: list[Cell], *, now: dt.datetime | None = None, usage: bool = True
+) -> dict[int, CellLoad]:
+    """Per cell: tenant clusters, partitions and replicas, the budget, stored bytes, ingress.
+
+    ``usage=False`` leaves stored bytes and ingress at 0 and skips the only read here that
+    grows with the cell's topics: for callers that need the partition room alone.
+    """
     ids = {cell.pk for cell in cells}
     if not ids:
         return {}
     now = now or timezone.now()
     tenancy = tenant_directory().cell_tenancy(cell_ids=ids)
+    ingress, stored = _cell_usage(ids, now) if usage else ({}, {})
+    out = {}
+    for cell in cells:
+        brokers = _serving_brokers(cell)
+        out[cell.pk] = CellLoad(
+            tenancy=tenancy.get(cell.pk, CellTenancy(0, 0, 0)),
+            brokers=brokers,
+            replication_factor=limits.cell_replication_factor(brokers),
+            budget_replicas=cell_partition_budget(cell),
+            stored_bytes=stored.get(cell.pk, 0),
+            ingress_bytes_per_second=ingress.get(cell.pk, 0) / LOAD_WINDOW.total_seconds(),
+        )
+    return out
+
+
+def _cell_usage(ids: set[int], now: dt.datetime) -> tuple[dict[int, int], dict[int, int]]:
+    """(bytes in over LOAD_WINDOW, bytes stored by the newest gauges) per cell."""
     since = now - LOAD_WINDOW
     # Summed in the database, one row per cell: placement runs this for every new cluster, and
     # the window holds a row per topic per minute (75,000 at 1,000 clusters of 5 topics), which
@@ -232,30 +255,29 @@ def cell_loads(cells: list[Cell], *, now: dt.datetime | None = None) -> dict[int
         .annotate(total=Sum("storage_bytes"))
         .values_list("cluster__cell_id", "total")
     )
-    out = {}
-    for cell in cells:
-        brokers = _serving_brokers(cell)
-        out[cell.pk] = CellLoad(
-            tenancy=tenancy.get(cell.pk, CellTenancy(0, 0, 0)),
-            brokers=brokers,
-            replication_factor=limits.cell_replication_factor(brokers),
-            budget_replicas=cell_partition_budget(cell),
-            stored_bytes=stored.get(cell.pk, 0),
-            ingress_bytes_per_second=ingress.get(cell.pk, 0) / LOAD_WINDOW.total_seconds(),
-        )
-    return out
+    return ingress, stored
 
 
-def placement_candidates(*, now: dt.datetime | None = None) -> list[PlacementCandidate]:
+def placement_candidates(
+    *, now: dt.datetime | None = None, usage: bool | None = True
+) -> list[PlacementCandidate]:
     """Every cell, the one a new serverless cluster goes to first (rank 1).
 
     A cell takes new clusters when it is healthy, open (admission) and has room for one
     default topic under its partition budget. Among those, the most headroom wins:
     free partitions first, then the fewest bytes stored, then the least ingress, then the
     oldest cell. A cluster placed stays on its cell; this ranking only places new ones.
+
+    ``usage`` (stored bytes and ingress, see cell_loads): True for the pages; None reads them
+    only when more than one cell could take the cluster, the only case where they rank
+    anything (placement); False never (the capacity check needs the partition room alone).
+    Every create runs this twice, and the usage rows grow with the cell's topics (issue 20).
     """
     cells = list(Cell.objects.order_by("pk"))
-    loads = cell_loads(cells, now=now)
+    if usage is None:
+        healthy = [c for c in cells if c.state == Cell.State.HEALTHY]
+        usage = sum(1 for c in healthy if c.admission == Cell.Admission.OPEN) > 1
+    loads = cell_loads(cells, now=now, usage=usage)
     candidates = []
     for cell in cells:
         load = loads[cell.pk]

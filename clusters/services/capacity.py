@@ -66,7 +66,7 @@ def check_fleet_room_for_cluster() -> None:
     Which cell a new cluster goes to is fleet.selectors.placement_candidates' ranking; a cell
     that is draining or closed (admission) counts as none.
     """
-    candidates = placement_candidates()
+    candidates = placement_candidates(usage=False)  # eligibility only: no usage rows
     takes_clusters = [
         c
         for c in candidates

@@ -39,7 +39,7 @@ class ProvisioningError(ApplicationError):
 def least_loaded_healthy_cell() -> Cell:
     """The open, healthy cell with the most headroom (fleet.selectors.placement_candidates:
     free partitions, then bytes stored, then ingress). Draining and closed cells take none."""
-    candidates = placement_candidates()
+    candidates = placement_candidates(usage=None)  # usage only to rank several cells
     chosen = next((c for c in candidates if c.eligible), None)
     if chosen is not None:
         return chosen.cell
