@@ -214,3 +214,34 @@ def test_every_captured_definition_is_offered_or_refused_consistently():
     assert "sasl.jaas.config" not in offered["mirror-source"]
     assert "topic.filter.class" not in offered["mirror-source"]
     assert "topics" in offered["mirror-source"]
+
+
+def test_the_tenants_view_of_configinfos():
+    """Refused settings hidden (their errors still fail the request, under "config"),
+    MirrorMaker's source fields added, secrets never echoed, wire names shortened."""
+    import json
+    from pathlib import Path
+
+    from clusters.services.connector_rules import config_infos_errors, tenant_config_infos
+
+    here = Path(__file__).parent / "configinfos"
+    answer = json.loads((here / "validate_mirror_source.json").read_text())
+    for item in answer["configs"]:
+        if item["definition"]["name"] == "emit.offset-syncs.enabled":
+            item["value"]["errors"] = ["offset syncs are off"]
+        if item["definition"]["name"] == "topics":
+            item["value"]["errors"] = ["acme.prod.x is odd"]
+    values = {"source.cluster.sasl.password": "s3cret", "topics": "orders.*"}
+    view = tenant_config_infos("mirror-source", answer, values, "acme.prod.")
+    keys = {c["definition"]["name"]: c for c in view["configs"]}
+    assert "emit.offset-syncs.enabled" not in keys and "sasl.jaas.config" not in keys
+    assert keys["source.cluster.sasl.password"]["definition"]["type"] == "PASSWORD"
+    assert keys["source.cluster.sasl.password"]["value"]["value"] is None
+    assert "s3cret" not in json.dumps(view)
+    assert keys["topics"]["value"]["value"] == "orders.*"
+    assert "Source cluster" in view["groups"]
+    assert config_infos_errors(view) == {
+        "topics": ["x is odd"],
+        "config": ["offset syncs are off"],
+    }
+    assert view["error_count"] == 2
