@@ -269,8 +269,10 @@ def delete_connector_secrets(*, tenant_prefix: str, connector_name: str) -> None
 
 
 def restart_crashed_connect_workers() -> list[str]:
-    """The supervisor's Connect step: start again every worker that died without being
-    stopped; refresh the memory figure of the others. Returns the prefixes restarted."""
+    """The supervisor's Connect step: start again every worker whose row says it runs but whose
+    JVM is gone (killed, out of memory, a failed restart, the host rebooted); workers stopped on
+    purpose are STOPPED and left alone. Refreshes the memory figure of the others. Returns the
+    prefixes restarted."""
     restarted: list[str] = []
     workers = ConnectWorker.objects.filter(
         state__in=[ConnectWorker.State.RUNNING, ConnectWorker.State.STARTING]
@@ -281,12 +283,13 @@ def restart_crashed_connect_workers() -> list[str]:
         if pid is not None:
             ConnectWorker.objects.filter(pk=worker.pk).update(last_rss_bytes=rss_bytes(pid))
             continue
-        if not local.crashed():
-            continue
-        logger.warning("Connect worker of %s died; starting it again", worker.tenant_prefix)
+        logger.warning("Connect worker of %s is not running; starting it", worker.tenant_prefix)
         try:
-            with local.lock():
-                if not local.crashed():  # stopped or restarted meanwhile
+            with local.lock():  # an ensure_connect_worker starting it holds the lock meanwhile
+                if local.pid() is not None:  # started meanwhile
+                    continue
+                worker.refresh_from_db()
+                if worker.state == ConnectWorker.State.STOPPED:  # stopped meanwhile
                     continue
                 pid = local.start(timeout=settings.SKIFF_CONNECT_READY_TIMEOUT)
                 spec = local.load_spec()

@@ -43,6 +43,12 @@ LOOPBACK_V4 = ["0100007F"]
 LOOPBACK_V4_MAPPED = ["0000000000000000FFFF00000100007F"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (user + system): a start's cost apart from the host's load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _listeners(port: int) -> list[str]:
     """Local addresses (hex, as /proc/net/tcp{,6} print them) listening on `port`."""
     found = []
@@ -68,7 +74,10 @@ def test_worker_for_a_tenant_prefix(cell, connect_home, django_capture_on_commit
     try:
         assert worker.state == ConnectWorker.State.RUNNING
         assert worker.pid == worker_pid(prefix)
-        print(f"worker ready in {took:.1f}s, RSS {worker.last_rss_bytes / 2**20:.0f} MiB")
+        print(
+            f"worker ready in {took:.1f}s ({cpu_seconds(worker.pid):.1f} s of CPU, load average "
+            f"{os.getloadavg()[0]:.0f}), RSS {worker.last_rss_bytes / 2**20:.0f} MiB"
+        )
 
         # Idempotent: a second call finds the same JVM.
         again = ensure_connect_worker(
