@@ -24,19 +24,21 @@ RUN apt-get update \
 # changes: install the project from empty stub packages, then drop the stub. The application
 # runs from /app (PYTHONPATH), so settings.BASE_DIR is /app and finds templates/ and static/.
 COPY pyproject.toml ./
-RUN mkdir -p console clusters billing \
-    && touch console/__init__.py clusters/__init__.py billing/__init__.py \
+RUN mkdir -p console clusters billing fleet \
+    && touch console/__init__.py clusters/__init__.py billing/__init__.py fleet/__init__.py \
     && pip install . \
     && pip uninstall -y skiff \
-    && rm -rf console clusters billing build ./*.egg-info
+    && rm -rf console clusters billing fleet build ./*.egg-info
 
 COPY console ./console
 COPY clusters ./clusters
 COPY billing ./billing
+# The whole fleet app (models, gateway, sampler, runtime): INSTALLED_APPS imports it. Its jars,
+# data and Maven output are left out by .dockerignore; the Kafka and Connect images carry those.
+COPY fleet ./fleet
 COPY manage.py ./
 COPY templates ./templates
 COPY static ./static
-COPY fleet/config ./fleet/config
 
 # Static files are collected at build time; the placeholder key exists only for this step.
 RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput

@@ -633,3 +633,20 @@ def test_connect_image_has_the_catalogue_and_no_filestream() -> None:
     pom = (REPO / "fleet" / "connect" / "pom.xml").read_text()
     assert "<artifactId>connect-file</artifactId>" in pom  # only ever as an exclusion
     assert pom.count("<artifactId>connect-file</artifactId>") == pom.count("<exclusion>\n")
+
+
+def test_the_console_image_copies_every_app_it_runs() -> None:
+    """The console image runs `manage.py` with INSTALLED_APPS: each project app must be in it."""
+    from django.conf import settings
+
+    dockerfile = (REPO / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\S+) \./\1\s*$", dockerfile, flags=re.MULTILINE))
+    project_apps = {
+        app.split(".")[0]
+        for app in settings.INSTALLED_APPS
+        if (REPO / app.split(".")[0] / "__init__.py").is_file()
+    }
+    assert project_apps <= copied, f"not copied into the console image: {project_apps - copied}"
+    ignored = (REPO / ".dockerignore").read_text().split()
+    for heavy in ("fleet/lib/", "fleet/agent/", "fleet/connect/lib/", "fleet/connect/plugins/"):
+        assert heavy in ignored, heavy
