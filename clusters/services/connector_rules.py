@@ -447,6 +447,9 @@ def wire_config(
             out["topic.prefix"] = prefix + out["topic.prefix"]
         out["topic.heartbeat.prefix"] = prefix + "__debezium-heartbeat"
         out["tasks.max"] = "1"
+        # Change-event topics are made by the worker (the cells do not auto-create topics).
+        out.setdefault("topic.creation.default.replication.factor", "-1")
+        out.setdefault("topic.creation.default.partitions", "1")
         slot = re.sub(r"[^a-z0-9_]", "_", name.lower())
         out.setdefault("slot.name", f"skiff_{slot}"[:63])
         out.setdefault("publication.name", f"skiff_{slot}"[:63])
@@ -459,6 +462,9 @@ def wire_config(
         if out.get("source.cluster.ssl.truststore.certificates"):
             out["source.cluster.ssl.truststore.type"] = "PEM"
         out.setdefault("replication.factor", "-1")
+        # Records are copied as they are (the worker's default converter is JSON).
+        out.setdefault("key.converter", "org.apache.kafka.connect.converters.ByteArrayConverter")
+        out.setdefault("value.converter", "org.apache.kafka.connect.converters.ByteArrayConverter")
         out.setdefault("sync.topic.configs.enabled", "false")
         if target is not None:
             out["target.cluster.bootstrap.servers"] = target.bootstrap_servers
