@@ -348,7 +348,7 @@ def cell_autoscale_decisions(cell: Cell, *, limit: int = 20) -> list[AutoscaleDe
 
 def cell_connect_workers(cell: Cell) -> list[ConnectWorker]:
     """The Kafka Connect workers of tenant clusters on a cell (issue 19), running ones first."""
-    order = {ConnectWorker.State.RUNNING: 0, ConnectWorker.State.STARTING: 1}
+    order: dict[str, int] = {ConnectWorker.State.RUNNING: 0, ConnectWorker.State.STARTING: 1}
     workers = list(ConnectWorker.objects.filter(cell=cell))
     return sorted(workers, key=lambda w: (order.get(w.state, 2), w.tenant_prefix))
 
