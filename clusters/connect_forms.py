@@ -37,6 +37,10 @@ HIDDEN_KEYS = frozenset(
         "header.converter.plugin.version",
         "config.action.reload",
         "offsets.storage.topic",
+        # Set by the runtime on each converter it makes ("key" or "value"), never by a person.
+        "key.converter.converter.type",
+        "value.converter.converter.type",
+        "header.converter.converter.type",
     }
 )
 
@@ -236,7 +240,13 @@ def build_form(
         current = "" if kind == "PASSWORD" else _text(values.get(name, ""))
         if value.get("visible") is False and not (current or field_errors):
             continue
-        needed = bool(definition.get("required")) and definition.get("default_value") is None
+        # Required with no default, unless the runtime filled it in (an echo nobody typed).
+        filled_by_runtime = value.get("value") not in (None, "") and not values.get(name)
+        needed = (
+            bool(definition.get("required"))
+            and definition.get("default_value") is None
+            and not filled_by_runtime
+        )
         needed = needed or any(h in e.lower() for e in connect_errors for h in _REQUIRED_HINTS)
         choices = tuple(_text(v) for v in value.get("recommended_values") or ())
         if kind == "BOOLEAN":

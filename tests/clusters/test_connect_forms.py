@@ -220,3 +220,38 @@ def test_jdbc_sink_form():
     assert form.get_field("connection.password").widget == "password"
     assert form.get_field("topics").value == "orders"
     assert form.groups[0].name == "Connector"
+
+
+def test_runtime_filled_settings_are_not_asked_for():
+    """Connect adds each converter's own settings; `converter.type` is required without a default
+    but the runtime sets it (its value comes back filled in): no input, no required mark."""
+    doc = infos("mirror_source")
+    converter_type = {
+        "definition": {
+            "name": "key.converter.converter.type",
+            "type": "STRING",
+            "required": True,
+            "default_value": None,
+            "importance": "LOW",
+            "documentation": "How this converter will be used.",
+            "group": None,
+            "order_in_group": 1,
+            "width": "MEDIUM",
+            "display_name": "converter.type",
+            "dependents": [],
+        },
+        "value": {
+            "name": "key.converter.converter.type",
+            "value": "key",
+            "recommended_values": [],
+            "errors": [],
+            "visible": True,
+        },
+    }
+    filled = {**converter_type, "definition": {**converter_type["definition"], "name": "a.b"}}
+    filled["value"] = {**converter_type["value"], "name": "a.b"}
+    doc["configs"] += [converter_type, filled]
+    form = build_form(doc, values={"source.cluster.alias": "upstream"}, show_errors=False)
+    assert form.get_field("key.converter.converter.type") is None
+    assert not form.get_field("a.b").required
+    assert form.get_field("source.cluster.alias").required  # required, typed by the person
