@@ -173,6 +173,11 @@ def access_key(w: World):
     return key
 
 
+def cluster_pk_with_key(w: World, p: str) -> dict:
+    access_key(w)
+    return cluster_pk(w, p)
+
+
 def key_kwargs(w: World, p: str) -> dict:
     return {"pk": w.cluster.pk, "key_id": access_key(w).pk}
 
@@ -819,7 +824,9 @@ ROUTES: dict[str, list[Check]] = {
         ),
     ],
     "cluster-acls": [
-        Check("GET", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=cluster_pk),
+        # With a key, the listing must read the cell (no broker here: 503). A cluster with no
+        # keys has no bindings to read, and answers 200 without asking the cell.
+        Check("GET", S(503, 503, 503, 403, 403, 401, 404, 403), kwargs=cluster_pk_with_key),
         Check(
             "POST",
             S(503, 503, 503, 403, 403, 401, 404, 403),
