@@ -441,9 +441,7 @@ SKIFF_SUPERVISOR_INTERVAL = float(os.environ.get("SKIFF_SUPERVISOR_INTERVAL", "5
 # Managed Kafka Connect (issue 19; fleet/services/connect_workers.py, docs/fleet.md): one worker
 # JVM per tenant cluster with connectors, its files under SKIFF_CONNECT_HOME, this heap (MB), the
 # longest a start may take to answer on REST, and the REST client's timeout per request (s).
-SKIFF_CONNECT_HOME = Path(
-    os.environ.get("SKIFF_CONNECT_HOME", SKIFF_HOME / "connect")
-).expanduser()
+SKIFF_CONNECT_HOME = Path(os.environ.get("SKIFF_CONNECT_HOME", SKIFF_HOME / "connect")).expanduser()
 SKIFF_CONNECT_HEAP_MB = int(os.environ.get("SKIFF_CONNECT_HEAP_MB", "320"))
 SKIFF_CONNECT_READY_TIMEOUT = float(os.environ.get("SKIFF_CONNECT_READY_TIMEOUT", "120"))
 SKIFF_CONNECT_TIMEOUT = float(os.environ.get("SKIFF_CONNECT_TIMEOUT", "15"))

@@ -571,9 +571,7 @@ class MfaSetupView(StaffOnlyMixin, View):
                 "replacing": bool(replacing),
                 "secret": mfa_secret_text(device=device),
                 "qr_svg": mark_safe(  # noqa: S308  # segno's own SVG of our otpauth URL
-                    qr.svg_inline(
-                        scale=5, border=2, dark="#000", light="#fff", svgclass="skiff-qr"
-                    )
+                    qr.svg_inline(scale=5, border=2, dark="#000", light="#fff", svgclass="skiff-qr")
                 ),
             }
         return render(request, self.template_name, context, status=status)

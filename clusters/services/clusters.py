@@ -3,9 +3,7 @@
 The broker work happens in `clusters.services.provisioning`, run by tasks enqueued on commit.
 """
 
-import ipaddress
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -24,6 +22,11 @@ from clusters.models import (
 )
 from clusters.services.access.policy import ClusterScope, analyze_policy
 from clusters.services.capacity import check_fleet_room_for_cluster
+from clusters.services.key_identity import (
+    access_key_username,
+    new_key_secret,
+    validate_client_ips,
+)
 from clusters.services.sealing import seal
 from clusters.tasks import delete_cluster_task, provision_cluster_task
 from console import background
@@ -77,34 +80,6 @@ def validate_tags(tags) -> dict[str, str]:
         if len(value) > 256:
             raise ValidationFailed({"tags": f"Tag '{key}' has a value over 256 characters."})
         clean[key] = value
-    return clean
-
-
-def validate_client_ips(ips) -> list[str]:
-    if ips in (None, ""):
-        return []
-    if isinstance(ips, str):
-        ips = [part for part in re.split(r"[\s,]+", ips) if part]
-    if not isinstance(ips, list):
-        raise ValidationFailed({"allowed_client_ips": "Give a list of IP addresses."})
-    clean: list[str] = []
-    for raw in ips:
-        text = str(raw).strip()
-        if "/" in text:
-            raise ValidationFailed(
-                {
-                    "allowed_client_ips": f"'{text}' is a CIDR range: Kafka ACLs match exact "
-                    "client addresses only, so list each address."
-                }
-            )
-        try:
-            address = str(ipaddress.ip_address(text))
-        except ValueError as exc:
-            raise ValidationFailed(
-                {"allowed_client_ips": f"'{text}' is not a valid IPv4 or IPv6 address."}
-            ) from exc
-        if address not in clean:
-            clean.append(address)
     return clean
 
 
@@ -176,16 +151,6 @@ def check_cluster_limit(team: Team) -> None:
                 "the platform team to raise the limit."
             }
         )
-
-
-def access_key_username(cluster: Cluster, key_name: str) -> str:
-    # The cluster prefix makes usernames unique across teams; the random tail keeps a re-created
-    # cluster of the same name from inheriting an old key's identity.
-    return f"{cluster.wire_prefix}{key_name}.{secrets.token_hex(3)}"
-
-
-def new_key_secret() -> str:
-    return secrets.token_urlsafe(32)  # 43 characters, 256 bits
 
 
 @dataclass(frozen=True)

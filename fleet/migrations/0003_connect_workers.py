@@ -5,30 +5,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fleet', '0002_fleet_operations'),
+        ("fleet", "0002_fleet_operations"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ConnectWorker',
+            name="ConnectWorker",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tenant_prefix', models.CharField(help_text="The cluster's wire prefix, '<team>.<cluster>.'.", max_length=120, unique=True)),
-                ('rest_port', models.PositiveIntegerField(blank=True, null=True)),
-                ('pid', models.PositiveIntegerField(blank=True, null=True)),
-                ('state', models.CharField(choices=[('starting', 'Starting'), ('running', 'Running'), ('stopped', 'Stopped'), ('failed', 'Failed')], default='starting', max_length=16)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('restarts', models.PositiveIntegerField(default=0)),
-                ('last_rss_bytes', models.BigIntegerField(blank=True, null=True)),
-                ('heap_mb', models.PositiveIntegerField(default=320)),
-                ('last_error', models.TextField(blank=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cell', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='connect_workers', to='fleet.cell')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "tenant_prefix",
+                    models.CharField(
+                        help_text="The cluster's wire prefix, '<team>.<cluster>.'.",
+                        max_length=120,
+                        unique=True,
+                    ),
+                ),
+                ("rest_port", models.PositiveIntegerField(blank=True, null=True)),
+                ("pid", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("starting", "Starting"),
+                            ("running", "Running"),
+                            ("stopped", "Stopped"),
+                            ("failed", "Failed"),
+                        ],
+                        default="starting",
+                        max_length=16,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("restarts", models.PositiveIntegerField(default=0)),
+                ("last_rss_bytes", models.BigIntegerField(blank=True, null=True)),
+                ("heap_mb", models.PositiveIntegerField(default=320)),
+                ("last_error", models.TextField(blank=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="connect_workers",
+                        to="fleet.cell",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cell__name', 'tenant_prefix'],
+                "ordering": ["cell__name", "tenant_prefix"],
             },
         ),
     ]

@@ -34,7 +34,7 @@ from clusters.services.access.reconcile import (
     reconcile_key_acls,
 )
 from clusters.services.cells import cluster_cell
-from clusters.services.clusters import access_key_username, new_key_secret, validate_client_ips
+from clusters.services.key_identity import access_key_username, new_key_secret, validate_client_ips
 from clusters.services.sealing import seal, unseal
 from clusters.services.snippets import ClientSetup, Snippet, client_setup
 from console.audit import audit_record
