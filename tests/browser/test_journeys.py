@@ -307,7 +307,9 @@ def test_admin_journey_on_a_phone(page, context, browser, live_app, tmp_path):
         other.get_by_role("link", name="orders", exact=True).click()
         expect(other.get_by_role("heading", name="orders", exact=True)).to_be_visible()
         tabs = other.get_by_role("list", name="Cluster sections").get_by_role("link")
-        expect(tabs).to_have_text(["Overview", "Topics", "Consumer groups", "Throughput"])
+        expect(tabs).to_have_text(
+            ["Overview", "Topics", "Consumer groups", "Connectors", "Throughput"]
+        )
         seen.check("cluster")
         other.get_by_role("button", name="Menu").click()
         menu = other.get_by_role("complementary", name="Main navigation")
