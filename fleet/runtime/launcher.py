@@ -559,14 +559,19 @@ def _claim(base: int, state_dir: Path) -> None:
 
 def _claim_is_live(base: int, claim: Mapping[str, object]) -> bool:
     state_dir = Path(str(claim.get("state_dir")))
+    claimed_at = claim.get("at")
+    recent = isinstance(claimed_at, int | float) and time.time() - claimed_at < CLAIM_GRACE_SECONDS
     try:
         state = json.loads((state_dir / "cell.json").read_text())
     except (FileNotFoundError, ValueError, OSError):
-        return False  # the cell was deleted
+        # A cell being created has claimed its block but not yet written cell.json (its CA and
+        # node certificates come first, seconds under load): a recent claim holds. Treating it
+        # as dead let a second cell take the same block, and a probe of one cell's metrics port
+        # reached the other's exporter (HTTP 401 with this cell's credential).
+        return recent and state_dir.exists()
     if state.get("port_base") != base:
         return False
-    claimed_at = claim.get("at")
-    if isinstance(claimed_at, int | float) and time.time() - claimed_at < CLAIM_GRACE_SECONDS:
+    if recent:
         return True
     return any(
         _pid_file_is_kafka(d / "kafka.pid", d / "node.properties") for d in _node_dirs(state_dir)

@@ -168,3 +168,21 @@ def test_the_agents_bind_error_is_found_only_since_the_last_start(tmp_path: Path
     assert cell._agent_failed_to_bind(1)
     log.write_text(log.read_text() + "\n==== skiff: starting node 1 at now\nKafka started\n")
     assert not cell._agent_failed_to_bind(1)
+
+
+def test_a_block_claimed_by_a_cell_still_being_created_is_not_given_to_another(
+    tmp_path: Path, private_claims: Path
+) -> None:
+    # The first cell has chosen its block but not yet written cell.json (its certificates come
+    # first). A second cell choosing at that moment must take another block: two cells on one
+    # block answered each other's metrics probes with 401.
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    base = launcher._choose_port_base(first, 1)
+    assert not (first / "cell.json").exists()
+    assert launcher._choose_port_base(second, 1) != base
+    # A claim whose cell directory is gone is free again.
+    (tmp_path / "third").mkdir()
+    first.rmdir()
+    assert launcher._choose_port_base(tmp_path / "third", 1) == base
