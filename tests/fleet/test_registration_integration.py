@@ -10,10 +10,12 @@ allow.everyone.if.no.acl.found=true, is refused with that reason and recorded no
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import os
 import stat
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,10 +50,30 @@ class OpenAclCell(LocalCell):
 def _start(cell: LocalCell) -> CellInfo:
     atexit.register(cell.down)
     try:
-        return cell.up(nodes=1, heap_mb=HEAP_MB, timeout=START_TIMEOUT)
+        info = cell.up(nodes=1, heap_mb=HEAP_MB, timeout=START_TIMEOUT)
     except CellError as exc:
         cell.down()
         pytest.fail(f"the 1-node cell could not start: {exc}", pytrace=False)
+    # A loaded machine may serve the cell before its metrics exporter answers (the launcher
+    # goes on after 45 s with a warning). The Kafka being registered must be whole: wait until
+    # its metrics endpoint answers its own credential, or fail saying what it answered.
+    node = info.nodes[0]
+    url = f"http://{node.host}:{node.metrics_port}/metrics"
+    token = base64.b64encode(f"{info.metrics_username}:{info.metrics_password}".encode())
+
+    def metrics_answer() -> None:
+        request = urllib.request.Request(url, headers={"Authorization": f"Basic {token.decode()}"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (http to our cell)
+            assert response.status == 200, f"{url} answered {response.status}"
+
+    try:
+        eventually(metrics_answer, timeout=START_TIMEOUT, interval=1.0)
+    except Exception as exc:
+        cell.down()
+        pytest.fail(
+            f"the 1-node cell's metrics endpoint {url} never answered: {exc}", pytrace=False
+        )
+    return info
 
 
 @pytest.fixture(scope="module")
