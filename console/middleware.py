@@ -1,9 +1,12 @@
 import time
 from urllib.parse import urlencode
 
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -14,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from console.access import team_context_from_session
 from console.audit import SYSTEM, Actor, client_ip, set_actor
 from console.errors import ApplicationError, log_application_error
-from console.services.mfa import mfa_confirmed_device, mfa_required_for
+from console.services.mfa import mfa_confirmed_device, mfa_required_for, mfa_session_verified
 
 
 class CurrentTeamMiddleware:
@@ -225,3 +228,23 @@ class StaffMFAMiddleware:
             response["HX-Redirect"] = url
             return response
         return redirect(url)
+
+
+class StaffMFAWebSocketMiddleware(BaseMiddleware):
+    """The socket side of ``StaffMFAMiddleware``: a staff session that must pass a second factor
+    and has not opens sockets as nobody, so every consumer refuses the handshake as it does an
+    anonymous one. Sits inside Channels' AuthMiddlewareStack (console/asgi.py), which put the
+    session's user and the session in the scope.
+    """
+
+    async def __call__(self, scope, receive, send):
+        if await database_sync_to_async(self._second_factor_missing)(scope):
+            scope = dict(scope, user=AnonymousUser())
+        return await super().__call__(scope, receive, send)
+
+    @staticmethod
+    def _second_factor_missing(scope) -> bool:
+        user = scope.get("user")
+        if user is None or not user.is_authenticated or not mfa_required_for(user=user):
+            return False
+        return not mfa_session_verified(user=user, session=scope["session"])

@@ -18,6 +18,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from console.audit import audit_record
@@ -46,6 +48,17 @@ def mfa_required_for(*, user: User) -> bool:
     if settings.SKIFF_REQUIRE_STAFF_MFA:
         return True
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def mfa_session_verified(*, user: User, session) -> bool:
+    """Whether this session passed the user's second factor: it names one of the user's
+    confirmed devices (what django-otp's middleware checks for HTTP; WebSockets have no
+    such middleware, so the socket handshake asks here)."""
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+    if not persistent_id:
+        return False
+    device = Device.from_persistent_id(persistent_id)
+    return device is not None and device.user_id == user.pk and bool(device.confirmed)
 
 
 def mfa_pending_device(*, user: User) -> TOTPDevice:

@@ -204,3 +204,49 @@ def test_replacing_the_authenticator_needs_the_current_one(settings):
     assert client.post(SETUP, {"code": code_for(new_key)}).status_code == 302
     (device,) = TOTPDevice.objects.filter(user=user)
     assert device.confirmed and device.bin_key == new_key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_required_staff_sockets_wait_for_the_second_factor(settings):
+    """Live throughput sockets follow the pages: refused until the session passed the code."""
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from console.asgi import application
+    from tests.factories import ClusterFactory
+
+    settings.SKIFF_REQUIRE_STAFF_MFA = True
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = staff_user()
+    membership = MembershipFactory(user=user)
+    cluster = ClusterFactory(team=membership.team)
+    path = f"/ws/clusters/{cluster.pk}/throughput/"
+
+    def socket_opens(client: Client) -> bool:
+        cookie = (
+            f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        )
+        headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+        headers.append((b"cookie", cookie.encode()))
+
+        async def attempt() -> bool:
+            communicator = WebsocketCommunicator(application, path, headers=headers)
+            connected, _ = await communicator.connect(timeout=10)
+            await communicator.disconnect()
+            return connected
+
+        return async_to_sync(attempt)()
+
+    client = sign_in(user)
+    assert not socket_opens(client)  # signed in, no authenticator yet
+    key = enrol(client, user)
+    assert socket_opens(client)  # enrolling verified this session
+
+    client = sign_in(user)  # a new sign-in: no code yet
+    assert not socket_opens(client)
+    right = client.post(VERIFY, {"code": code_for(key, steps_ahead=1), "next": "/"})
+    assert right.status_code == 302
+    assert socket_opens(client)
+
+    settings.SKIFF_REQUIRE_STAFF_MFA = False  # off, but enrolled: still asked, as for pages
+    assert not socket_opens(sign_in(user))
