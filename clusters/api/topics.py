@@ -428,13 +428,23 @@ class ConsumerGroupListAPIView(ClusterScopedAPIView):
     serializer_class = GroupRowOutput
 
     @extend_schema(
-        parameters=[OpenApiParameter("search", str)],
+        parameters=[
+            OpenApiParameter("search", str, description="Substring of the group id."),
+            OpenApiParameter(
+                "ordering",
+                str,
+                description="group, state, members or lag; '-' for descending. Sorts the whole "
+                "list before it is paged.",
+            ),
+        ],
         responses={200: GroupRowOutput(many=True)},
         operation_id="clusters_consumer_groups_list",
     )
     def get(self, request, pk):
         rows = group_services.group_list(
-            cluster=self.get_cluster(), search=request.query_params.get("search", "")
+            cluster=self.get_cluster(),
+            search=request.query_params.get("search", ""),
+            ordering=request.query_params.get("ordering", "group"),
         )
         page = self.paginate_queryset(rows)  # the documented page object, like every list
         return self.get_paginated_response(GroupRowOutput(page, many=True).data)

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import attrgetter
 
 from django.db import transaction
 from django.utils import timezone
@@ -199,22 +200,98 @@ def groups_changed(cluster: Cluster, *, gone: str | None = None) -> None:
     list_cache.mark_stale("groups", cluster.pk)
 
 
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+# Sort keys of the list (prefix '-' for descending); every sort ends on the group id.
+ORDERINGS = ("group", "state", "members", "lag")
+
+
 @dataclass(frozen=True)
 class GroupPage:
-    rows: list[GroupRow]
+    rows: list[GroupRow]  # this page's rows
     read_at: datetime
+    total: int = 0  # groups matching the search
+    page: int = 1
+    page_size: int = PAGE_SIZE
+    search: str = ""
+    ordering: str = "group"
+    cluster_groups: int = 0  # every group of the cluster
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
 
 
-def group_page(*, cluster: Cluster, search: str = "") -> GroupPage:
-    """The cluster's groups whose id contains `search`, and when they were read."""
-    snapshot = group_snapshot(cluster=cluster)
+def _ordering(ordering: str | None) -> tuple[str, str, bool]:
+    key = (ordering or "group").strip()
+    field_name = key.lstrip("-")
+    if field_name not in ORDERINGS:
+        raise ValidationFailed(
+            {"ordering": f"Sort by one of: {', '.join(ORDERINGS)} (prefix '-' for descending)."}
+        )
+    return key, field_name, key.startswith("-")
+
+
+def _matching(
+    snapshot: GroupSnapshot, *, search: str, field_name: str, descending: bool
+) -> list[GroupRow]:
+    """The snapshot's rows whose id contains `search`, sorted over the whole list."""
     needle = (search or "").strip().lower()
-    return GroupPage([r for r in snapshot.rows if needle in r.group.lower()], snapshot.read_at)
+    rows = [r for r in snapshot.rows if needle in r.group.lower()]
+    if field_name != "group":
+        # The snapshot is in id order and the sort is stable (reverse too): ties stay by id.
+        rows.sort(key=attrgetter(field_name), reverse=descending)
+    elif descending:
+        rows.reverse()
+    return rows
 
 
-def group_list(*, cluster: Cluster, search: str = "") -> list[GroupRow]:
-    """The cluster's groups whose id contains `search` (the stored snapshot's rows)."""
-    return group_page(cluster=cluster, search=search).rows
+def group_page(
+    *,
+    cluster: Cluster,
+    search: str = "",
+    ordering: str = "group",
+    page: str | int | None = 1,  # a query parameter's text, or a number
+    page_size: str | int | None = PAGE_SIZE,
+) -> GroupPage:
+    """One page of the cluster's groups whose id contains `search`, sorted over all of them,
+    and when they were read."""
+    key, field_name, descending = _ordering(ordering)
+    try:
+        page_number = max(1, int(page or 1))
+        size = min(MAX_PAGE_SIZE, max(1, int(page_size or PAGE_SIZE)))
+    except (TypeError, ValueError):
+        raise ValidationFailed({"page": "Page and page_size must be whole numbers."}) from None
+    snapshot = group_snapshot(cluster=cluster)
+    rows = _matching(snapshot, search=search, field_name=field_name, descending=descending)
+    total = len(rows)
+    page_number = min(page_number, max(1, -(-total // size)))
+    return GroupPage(
+        rows=rows[(page_number - 1) * size : page_number * size],
+        read_at=snapshot.read_at,
+        total=total,
+        page=page_number,
+        page_size=size,
+        search=search or "",
+        ordering=key,
+        cluster_groups=len(snapshot.rows),
+    )
+
+
+def group_list(*, cluster: Cluster, search: str = "", ordering: str = "group") -> list[GroupRow]:
+    """Every group of the cluster whose id contains `search`, sorted (the stored snapshot's
+    rows; the API pages them)."""
+    _, field_name, descending = _ordering(ordering)
+    snapshot = group_snapshot(cluster=cluster)
+    return _matching(snapshot, search=search, field_name=field_name, descending=descending)
 
 
 def group_get(*, cluster: Cluster, group: str) -> GroupDetail:

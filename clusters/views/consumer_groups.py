@@ -10,6 +10,9 @@ from clusters.views.topics import ClusterTabMixin
 from console.errors import ApplicationError
 from console.permissions import Action
 
+# The list's sortable columns: (ordering key, heading).
+ORDERINGS = [("group", "Group"), ("state", "State"), ("members", "Members"), ("lag", "Total lag")]
+
 
 class ConsumerGroupListView(ClusterTabMixin, View):
     required_action = Action.TOPIC_VIEW
@@ -17,16 +20,20 @@ class ConsumerGroupListView(ClusterTabMixin, View):
     def get(self, request, pk):
         cluster = self.get_cluster(pk)
         context = self.base_context(cluster, "groups")
-        context["search"] = request.GET.get("search", "")
         status = 200
         try:
-            page = group_services.group_page(cluster=cluster, search=context["search"])
-            context["groups"], context["groups_read_at"] = page.rows, page.read_at
+            context["page"] = group_services.group_page(
+                cluster=cluster,
+                search=request.GET.get("search", ""),
+                ordering=request.GET.get("ordering", "group"),
+                page=request.GET.get("page", 1),
+            )
         except ApplicationError as exc:
             context["error"], status = exc.message, exc.status
+        context["orderings"] = ORDERINGS
         template = (
             "clusters/partials/_group_table.html"
-            if request.htmx
+            if request.htmx and not request.htmx.boosted
             else "clusters/consumer_group_list.html"
         )
         return render(request, template, context, status=status)
