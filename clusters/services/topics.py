@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
@@ -716,8 +717,11 @@ def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSna
         return refresh_topic_snapshot(cluster=cluster)
 
 
-def _topic_rates(cluster: Cluster) -> dict[str, tuple[float, float]]:
-    """Bytes in/out per second per topic over the last complete minute the sampler recorded."""
+def _topic_rates(
+    cluster: Cluster, names: list[str] | None = None
+) -> dict[str, tuple[float, float]]:
+    """Bytes in/out per second per topic over the last complete minute the sampler recorded:
+    of `names` only, or of every topic (a sort by rate needs them all: 2,400 rows)."""
     try:
         usage = apps.get_model("fleet", "TopicMinuteUsage")  # moved to fleet (clusters 0005)
     except LookupError:
@@ -730,12 +734,55 @@ def _topic_rates(cluster: Cluster) -> dict[str, tuple[float, float]]:
     )
     if latest is None or latest < timezone.now() - timedelta(minutes=3):
         return {}
+    rows = usage.objects.filter(cluster=cluster, minute=latest)
+    if names is not None:
+        rows = rows.filter(topic__in=names)
     return {
         topic: (bytes_in / 60.0, bytes_out / 60.0)
-        for topic, bytes_in, bytes_out in usage.objects.filter(
-            cluster=cluster, minute=latest
-        ).values_list("topic", "bytes_in", "bytes_out")
+        for topic, bytes_in, bytes_out in rows.values_list("topic", "bytes_in", "bytes_out")
     }
+
+
+_SNAPSHOT_ORDERINGS = ("name", "partitions", "size", "messages")
+
+
+def _snapshot_sort_key(field_name: str) -> Callable[[TopicRow], Any]:
+    if field_name == "name":
+        return attrgetter("name")
+    column = {"partitions": "partitions", "size": "size_bytes", "messages": "messages"}[field_name]
+    return lambda row: (getattr(row, column) or 0, row.name)
+
+
+@dataclass
+class _Served:
+    """What requests derive from one stored snapshot, computed once per snapshot: it is
+    replaced, never changed, so its sorted orders hold until the next one (sorting 2,400 rows
+    costs a few ms of CPU, and every request sorted them)."""
+
+    snapshot: TopicSnapshot
+    partitions: int
+    orders: dict[str, list[TopicRow]] = field(default_factory=dict)
+
+    def ordered(self, field_name: str) -> list[TopicRow]:
+        rows = self.orders.get(field_name)
+        if rows is None:
+            rows = sorted(self.snapshot.rows.values(), key=_snapshot_sort_key(field_name))
+            self.orders[field_name] = rows
+        return rows
+
+
+_SERVED_SIZE = 256
+_served: dict[int, _Served] = {}
+
+
+def _served_from(cluster_id: int, snapshot: TopicSnapshot) -> _Served:
+    served = _served.get(cluster_id)
+    if served is None or served.snapshot is not snapshot:
+        if len(_served) >= _SERVED_SIZE:
+            _served.pop(next(iter(_served)), None)
+        partitions = sum(r.partitions for r in snapshot.rows.values())
+        served = _served[cluster_id] = _Served(snapshot, partitions)
+    return served
 
 
 def topic_list(
@@ -762,41 +809,42 @@ def topic_list(
     if cluster.state != Cluster.State.ACTIVE or cluster.cell_id is None:
         return TopicPage([], 0, 1, size, search, key)
     snapshot = cluster_topic_snapshot(cluster)
+    served = _served_from(cluster.pk, snapshot)
     needle = (search or "").strip().lower()
-    rows = [r for r in snapshot.rows.values() if needle in r.name.lower()]
-    rates = _topic_rates(cluster) if rows else {}
-
-    def sort_key(row: TopicRow):
-        if field_name == "name":
-            return row.name
-        if field_name == "bytes_in":
-            return rates.get(row.name, (0.0, 0.0))[0]
-        if field_name == "bytes_out":
-            return rates.get(row.name, (0.0, 0.0))[1]
-        value = {"partitions": row.partitions, "size": row.size_bytes, "messages": row.messages}
-        return (value[field_name] or 0, row.name)
-
-    rows.sort(key=sort_key, reverse=descending)
+    rates: dict[str, tuple[float, float]] | None = None
+    if field_name in _SNAPSHOT_ORDERINGS:
+        rows = served.ordered(field_name)  # ascending; shared, never changed in place
+        if descending:
+            rows = rows[::-1]
+    else:  # by rate: every topic's rate of the last minute
+        every = rates = _topic_rates(cluster)
+        index = 0 if field_name == "bytes_in" else 1
+        rows = sorted(
+            served.ordered("name"),  # ties by name
+            key=lambda row: every.get(row.name, (0.0, 0.0))[index],
+            reverse=descending,
+        )
+    if needle:
+        rows = [r for r in rows if needle in r.name.lower()]
     total = len(rows)
     pages = max(1, -(-total // size))
     page_number = min(page_number, pages)
     window = rows[(page_number - 1) * size : page_number * size]
+    names = [r.name for r in window]
+    if rates is None:
+        rates = _topic_rates(cluster, names) if window else {}
     policies = dict(
-        Topic.objects.filter(cluster=cluster, name__in=[r.name for r in window]).values_list(
-            "name", "cleanup_policy"
-        )
+        Topic.objects.filter(cluster=cluster, name__in=names).values_list("name", "cleanup_policy")
     )
     out = []
     for row in window:
         rate = rates.get(row.name)
         out.append(
-            TopicRow(
-                **{
-                    **row.__dict__,
-                    "cleanup_policy": policies.get(row.name),
-                    "bytes_in_per_sec": rate[0] if rate else None,
-                    "bytes_out_per_sec": rate[1] if rate else None,
-                }
+            replace(
+                row,
+                cleanup_policy=policies.get(row.name),
+                bytes_in_per_sec=rate[0] if rate else None,
+                bytes_out_per_sec=rate[1] if rate else None,
             )
         )
     return TopicPage(
@@ -806,7 +854,7 @@ def topic_list(
         page_size=size,
         search=search or "",
         ordering=key,
-        cluster_partitions=sum(r.partitions for r in snapshot.rows.values()),
+        cluster_partitions=served.partitions,
         cluster_topics=len(snapshot.rows),
         taken_at=snapshot.taken_at,
         sizes_unavailable=snapshot.sizes_unavailable,
