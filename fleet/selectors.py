@@ -138,15 +138,18 @@ def topic_day_usage(
     ]
 
 
-def cell_partition_budget(cell: Cell) -> int:
+def cell_partition_budget(cell: Cell, *, brokers: int | None = None) -> int:
     """Partition replicas the cell can host: its brokers x SKIFF_PARTITIONS_PER_BROKER.
 
     The budget per broker is what a broker's heap carries with room to spare (issue 13,
-    README "Sizing a cell"); placement and topic creation admit work within it.
+    README "Sizing a cell"); placement and topic creation admit work within it. ``brokers``
+    (the serving brokers, already counted by the caller) spares counting them again.
     """
     # A cell whose brokers are not recorded (yet) counts as one: it has at least that.
     # A broker retired by a fleet operation (unregistered) carries nothing any more.
-    return max(1, _serving_brokers(cell)) * settings.SKIFF_PARTITIONS_PER_BROKER
+    if brokers is None:
+        brokers = _serving_brokers(cell)
+    return max(1, brokers) * settings.SKIFF_PARTITIONS_PER_BROKER
 
 
 def _serving_brokers(cell: Cell) -> int:
@@ -220,7 +223,7 @@ def cell_loads(
             tenancy=tenancy.get(cell.pk, CellTenancy(0, 0, 0)),
             brokers=brokers,
             replication_factor=limits.cell_replication_factor(brokers),
-            budget_replicas=cell_partition_budget(cell),
+            budget_replicas=cell_partition_budget(cell, brokers=brokers),
             stored_bytes=stored.get(cell.pk, 0),
             ingress_bytes_per_second=ingress.get(cell.pk, 0) / LOAD_WINDOW.total_seconds(),
         )

@@ -79,19 +79,40 @@ def config_repairs(
     return repairs
 
 
-def repair_topic_configs(*, cluster: Cluster, gw: ClusterGateway) -> list[ConfigRepair]:
-    """Revert every dynamic topic config of the cluster that is outside the settable table."""
+def cell_rebalancing(cell_id: int) -> bool:
+    """Whether a fleet operation moves partitions on the cell now (issue 14): then the
+    throttled-replica lists are the platform's; at any other time they are drift."""
+    return FleetOperation.objects.filter(
+        cell_id=cell_id, state__in=FleetOperation.ACTIVE_STATES
+    ).exists()
+
+
+def repair_topic_configs(
+    *,
+    cluster: Cluster,
+    gw: ClusterGateway,
+    rows: dict[str, str] | None = None,
+    described: dict[str, dict[str, ConfigEntryDescription]] | None = None,
+    rebalancing: bool | None = None,
+) -> list[ConfigRepair]:
+    """Revert every dynamic topic config of the cluster that is outside the settable table.
+
+    The periodic sync passes what it read once for the whole cell (issue 20): ``rows`` (the
+    cluster's topics and their cleanup.policy), ``described`` (their configs, short names) and
+    ``rebalancing`` (`cell_rebalancing`); each is read here when not given.
+    """
     if cluster.cell_id is None or cluster.state != Cluster.State.ACTIVE:
         return []
-    rows = dict(Topic.objects.filter(cluster=cluster).values_list("name", "cleanup_policy"))
+    if rows is None:
+        rows = dict(Topic.objects.filter(cluster=cluster).values_list("name", "cleanup_policy"))
     if not rows:
         return []
-    described = gw.describe_many_topic_configs(sorted(rows))
-    # While a fleet operation moves partitions on the cell (issue 14), the throttled-replica
-    # lists are the platform's; at any other time they are drift like any other config.
-    rebalancing = FleetOperation.objects.filter(
-        cell_id=cluster.cell_id, state__in=FleetOperation.ACTIVE_STATES
-    ).exists()
+    if described is None:
+        described = gw.describe_many_topic_configs(sorted(rows))
+    else:
+        described = {name: entries for name, entries in described.items() if name in rows}
+    if rebalancing is None:
+        rebalancing = cell_rebalancing(cluster.cell_id)
     keep = frozenset(TOPIC_THROTTLE_KEYS) if rebalancing else frozenset()
     repairs: list[ConfigRepair] = []
     for name, entries in described.items():
@@ -151,16 +172,28 @@ def partition_ceiling_message(total: int, compacted: int) -> str:
     )
 
 
-def check_partition_ceiling(*, cluster: Cluster) -> bool | None:
+def over_partition_limits(total: int, compacted: int) -> bool:
+    return total > limits.MAX_PARTITIONS or compacted > limits.MAX_COMPACTED_PARTITIONS
+
+
+def check_partition_ceiling(
+    *, cluster: Cluster, totals: tuple[int, int] | None = None
+) -> bool | None:
     """Mark or unmark the cluster as over its partition limits.
 
     Returns True when it was just marked, False when just unmarked, None when nothing changed.
-    The caller reconciles the cluster's keys' ACLs when something changed.
+    The caller reconciles the cluster's keys' ACLs when something changed. ``totals`` (what
+    `partition_totals` would say, from rows the caller already read) skips the locked re-read
+    when they agree with the cluster's mark: the periodic sync's common case (issue 20).
     """
+    if totals is not None and over_partition_limits(*totals) == (
+        cluster.partitions_over_limit_since is not None
+    ):
+        return None
     with transaction.atomic():
         locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
         total, compacted = partition_totals(locked)
-        over = total > limits.MAX_PARTITIONS or compacted > limits.MAX_COMPACTED_PARTITIONS
+        over = over_partition_limits(total, compacted)
         was_over = locked.partitions_over_limit_since is not None
         if over == was_over:
             return None

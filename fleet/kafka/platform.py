@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from fleet.kafka import acls, brokers, groups, logdirs, quotas, scram, topics
+from fleet.kafka import acls, brokers, configs, groups, logdirs, quotas, scram, topics
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import CellUnreachable
 from fleet.kafka.plain import PlainCredentials, plain_credentials_path
@@ -24,6 +24,7 @@ from fleet.kafka.types import (
     AclBinding,
     BrokerDescription,
     ClusterDescription,
+    ConfigEntryDescription,
     ResourceTypeName,
     TopicDescription,
 )
@@ -97,6 +98,13 @@ class PlatformSuperuser:
 
     def delete_topic(self, name: str, *, missing_ok: bool = False) -> bool:
         return topics.delete_topic(self.connection, name, missing_ok=missing_ok)
+
+    def describe_many_topic_configs(
+        self, names: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, dict[str, ConfigEntryDescription]]:
+        """Configs of many topics of any tenant in one DescribeConfigs round (the periodic
+        topic sync reads a cell's once, not once per cluster; issue 20)."""
+        return configs.describe_many_topic_configs(self.connection, names, keys)
 
     def list_consumer_groups(self) -> dict[str, str]:
         return groups.list_consumer_groups(self.connection)

@@ -273,6 +273,18 @@ class ClusterGateway:
                 out[short] = entries
         return out
 
+    def scope_topic_configs(
+        self, by_wire: Mapping[str, dict[str, ConfigEntryDescription]]
+    ) -> dict[str, dict[str, ConfigEntryDescription]]:
+        """This cluster's topic configs out of a whole cell's (the periodic sync reads them
+        once for all its clusters), with short names; everything else is dropped."""
+        out: dict[str, dict[str, ConfigEntryDescription]] = {}
+        for wire, entries in by_wire.items():
+            short = self.short_name(wire)
+            if short is not None:
+                out[short] = entries
+        return out
+
     def alter_topic_configs(self, name: str, changes: Mapping[str, str | None]) -> None:
         self._transport.alter_topic_configs(self._conn, self.wire_topic_name(name), changes)
 

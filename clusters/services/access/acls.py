@@ -84,9 +84,13 @@ def cluster_acl_rows(cluster: Cluster) -> tuple[list[AclRow], list[str]]:
     problems: list[str] = []
     desired: dict[str, set[AclBinding]] = {}
     manual: dict[AclBinding, int] = {}
+    # Whether the cluster has a Connect worker, from the keys already read (not once per key).
+    workers = frozenset(
+        key.cluster_id for key in keys.values() if key.platform_managed and key.revoked_at is None
+    )
     for principal, key in keys.items():
         try:
-            desired[principal] = set(key_desired_acls(key))
+            desired[principal] = set(key_desired_acls(key, worker_clusters=workers))
         except PolicyInvalid as exc:
             desired[principal] = set()
             problems.append(f"Key '{key.name}': its stored policy is invalid ({exc.messages[0]}).")
