@@ -68,6 +68,10 @@ class Broker(models.Model):
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField()
     metrics_url = models.URLField(max_length=300)
+    # The broker's own per-topic metrics endpoint (io.skiff.metrics.TopicMetricsEndpoint, issue
+    # 20): what the sampler reads every second. Blank for brokers without it (registered cells,
+    # nodes still running from before it): the sampler then reads `metrics_url` (the exporter).
+    topic_metrics_url = models.URLField(max_length=300, blank=True, default="")
     pid = models.PositiveIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UP)
     last_seen_at = models.DateTimeField(null=True, blank=True)

@@ -30,7 +30,7 @@ The console is inside the compose network and cannot dial CLIENT's advertised (h
 address, so INTERNAL also lists the platform admin; tenants' SCRAM users fail SASL there.
 Connection guard rails come from the SKIFF_KAFKA_* variables (``ConnectionLimits.from_env``);
 each node's metrics endpoint asks for the cell's metrics credential (``<host>/jmx-exporter.yaml``,
-the password in ``cell.json``).
+the password in ``cell.json``), and so does its per-topic metrics endpoint (port 7072, issue 20).
 
     python -m fleet.runtime.compose --out /fleet --ca-dir /fleet-ca
 """
@@ -58,6 +58,7 @@ from fleet.runtime.launcher import (
     METRICS_USERNAME,
     ConnectionLimits,
     NodeAddress,
+    TopicMetricsEndpoint,
     new_cluster_id,
     render_metrics_config,
     render_node_properties,
@@ -68,6 +69,8 @@ DEFAULT_HOSTNAMES = ("kafka-1", "kafka-2", "kafka-3")
 INTERNAL_PORT = 9092
 CONTROLLER_PORT = 9093
 METRICS_PORT = 7071
+# Each broker's own per-topic metrics endpoint (issue 20), read by the sampler every second.
+TOPIC_METRICS_PORT = 7072
 EXTERNAL_BASE_PORT = 19092
 # Where each container mounts its data volume (fleet/Dockerfile: VOLUME /var/lib/kafka/data).
 DATA_DIR = "/var/lib/kafka/data"
@@ -186,6 +189,8 @@ def write_compose_cell(
         Path(metrics_base_config or DEFAULT_FLEET_DIR / "config" / "jmx-exporter.yaml").read_text(),
         username=METRICS_USERNAME,
         password=metrics_password,
+        # The per-topic series come from each node's TopicMetricsEndpoint (issue 20).
+        topic_series=False,
     )
 
     ca = certs.ensure_ca(ca_dir, common_name=f"Skiff cell {cell_name} CA")
@@ -231,6 +236,13 @@ def write_compose_cell(
             internal_platform_login=True,
             # Topic policies (issue 13): rules rendered from fleet/topic_rules.py, beside it.
             policy_rules_path=str(node_dir / topic_policy.RULES_FILE_NAME),
+            # Inside the compose network, like the exporter; same credential (issue 20).
+            topic_metrics=TopicMetricsEndpoint(
+                host="0.0.0.0",  # noqa: S104 (the container's own network namespace)
+                port=TOPIC_METRICS_PORT,
+                username=METRICS_USERNAME,
+                password=metrics_password,
+            ),
         )
         certs.write_private_file(
             node_dir / topic_policy.RULES_FILE_NAME,
@@ -280,6 +292,7 @@ def write_compose_cell(
                 "client_address": a.client_advertised,
                 "controller_address": f"{a.host}:{a.controller_port}",
                 "metrics_url": f"http://{a.host}:{METRICS_PORT}/metrics",
+                "topic_metrics_url": f"http://{a.host}:{TOPIC_METRICS_PORT}/metrics",
             }
             for a in addresses
         ],

@@ -79,6 +79,9 @@ PORT_SEARCH_END = 31900
 PORT_SEARCH_STEP = 100
 # node i (0-based) of a block uses base + i*10 + offset
 CLIENT_OFFSET, INTERNAL_OFFSET, CONTROLLER_OFFSET, METRICS_OFFSET = 0, 1, 2, 3
+# The broker's own per-topic metrics endpoint (io.skiff.metrics.TopicMetricsEndpoint, issue 20).
+TOPIC_METRICS_OFFSET = 4
+PORTS_PER_NODE = 5
 MAX_NODES_PER_BLOCK = PORT_SEARCH_STEP // 10
 COMBINED_ROLES = "broker,controller"
 BROKER_ROLES = "broker"
@@ -133,6 +136,9 @@ class NodeInfo:
     # for nodes added later by add_broker.
     roles: str = "broker,controller"
     rack: str = ""
+    # The broker's own per-topic metrics endpoint (issue 20); 0 when the running JVM was
+    # started without it (a node started before it existed).
+    topic_metrics_port: int = 0
 
     @property
     def is_controller(self) -> bool:
@@ -145,6 +151,13 @@ class NodeInfo:
     @property
     def metrics_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/metrics"
+
+    @property
+    def topic_metrics_url(self) -> str:
+        """What the sampler reads each second; "" when the node has no such endpoint."""
+        if not self.topic_metrics_port:
+            return ""
+        return f"http://{self.host}:{self.topic_metrics_port}/metrics"
 
 
 @dataclass(frozen=True)
@@ -272,6 +285,39 @@ class ConnectionLimits:
 PLAIN_CALLBACK_HANDLER = "io.skiff.auth.SkiffPlainServerCallbackHandler"
 JMX_REPORTER = "org.apache.kafka.common.metrics.JmxReporter"
 LEGACY_SCRAM_WATCH = "io.skiff.auth.LegacyScramWatch"
+TOPIC_METRICS_REPORTER = "io.skiff.metrics.TopicMetricsEndpoint"
+TOPIC_METRICS_PREFIX = "skiff.metrics.topics."
+
+
+@dataclass(frozen=True)
+class TopicMetricsEndpoint:
+    """The broker's per-topic metrics endpoint (issue 20; fleet/policy/, io.skiff.metrics).
+
+    The sampler reads the per-topic byte and message counters and per-partition log sizes from
+    it every second instead of from the JMX exporter (about 135 ms of CPU per exporter scrape at
+    1,000 topics). It asks for the same credential as the node's exporter; the broker's
+    properties hold only a salted SHA-256 of the password (as the exporter's configuration).
+    """
+
+    host: str
+    port: int
+    username: str
+    password: str
+
+    def properties(self) -> dict[str, str]:
+        if not self.username.isidentifier():
+            raise ValueError("the metrics username must be a plain identifier")
+        if not self.password:
+            raise ValueError("the per-topic metrics endpoint needs the metrics password")
+        salt = secrets.token_hex(16)
+        digest = hashlib.sha256(f"{salt}:{self.password}".encode()).hexdigest()
+        return {
+            f"{TOPIC_METRICS_PREFIX}host": self.host,
+            f"{TOPIC_METRICS_PREFIX}port": str(self.port),
+            f"{TOPIC_METRICS_PREFIX}username": self.username,
+            f"{TOPIC_METRICS_PREFIX}salt": salt,
+            f"{TOPIC_METRICS_PREFIX}password.sha256": digest,
+        }
 
 
 def replication_defaults(cluster_size: int) -> tuple[int, int]:
@@ -297,6 +343,7 @@ def render_node_properties(
     internal_platform_login: bool = False,
     policy_rules_path: str | None = None,
     plain_credentials_path: str | None = None,
+    topic_metrics: TopicMetricsEndpoint | None = None,
 ) -> str:
     """The server.properties of one node of a secured Skiff cell.
 
@@ -375,8 +422,9 @@ def render_node_properties(
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{admin_username};User:{CONTROLLER_USERNAME}",
         # JMX as by default, plus Skiff's watch for SCRAM logins that fail with librdkafka's
-        # doubled nonce (librdkafka < 2.6.1, fleet/policy/): the console tells the key's owner.
-        "metric.reporters": f"{JMX_REPORTER},{LEGACY_SCRAM_WATCH}",
+        # doubled nonce (librdkafka < 2.6.1, fleet/policy/): the console tells the key's owner;
+        # and the per-topic metrics endpoint (issue 20), which serves only when configured.
+        "metric.reporters": f"{JMX_REPORTER},{LEGACY_SCRAM_WATCH},{TOPIC_METRICS_REPORTER}",
         # Topics
         "auto.create.topics.enable": "false",
         "num.partitions": "1",
@@ -413,6 +461,8 @@ def render_node_properties(
         props["listener.name.client.plain.sasl.server.callback.handler.class"] = (
             PLAIN_CALLBACK_HANDLER
         )
+    if topic_metrics is not None:
+        props.update(topic_metrics.properties())
     if extra:
         props.update(extra)
     lines = ["# Rendered by fleet.runtime.launcher.render_node_properties: do not edit."]
@@ -450,12 +500,18 @@ def _escape_property(value: str) -> str:
 
 
 # Metrics behind authentication (issue 13) ---------------------------------------------------
-def render_metrics_config(base_config: str, *, username: str, password: str) -> str:
+def render_metrics_config(
+    base_config: str, *, username: str, password: str, topic_series: bool = True
+) -> str:
     """The exporter's configuration with HTTP basic auth on its server (jmx_exporter >= 1.0).
 
     Only a salted SHA-256 of the password is written (the agent compares SHA-256 of
     ``<salt>:<password>``); the password itself stays in the cell's owner-only credentials.
+    ``topic_series=False`` (the platform's own cells, whose brokers serve the per-topic series
+    on their TopicMetricsEndpoint) leaves them out: see `without_topic_series`.
     """
+    if not topic_series:
+        base_config = without_topic_series(base_config)
     if "httpServer:" in base_config:
         raise ValueError("the base exporter configuration already has an httpServer section")
     if not username.isidentifier():
@@ -472,6 +528,53 @@ def render_metrics_config(base_config: str, *, username: str, password: str) -> 
         + f'      salt: "{salt}"\n'
         + f'      passwordHash: "{digest}"\n'
     )
+
+
+# The per-topic MBeans of the exporter's rules (fleet/config/jmx-exporter.yaml); the broker-wide
+# totals of the same meters (no topic key) stay.
+_PER_TOPIC_INCLUDES = (
+    '"kafka.server:type=BrokerTopicMetrics,name=BytesInPerSec,*"',
+    '"kafka.server:type=BrokerTopicMetrics,name=BytesOutPerSec,*"',
+    '"kafka.server:type=BrokerTopicMetrics,name=MessagesInPerSec,*"',
+    '"kafka.log:type=Log,name=Size,*"',
+)
+
+
+def without_topic_series(base_config: str) -> str:
+    """The exporter rules without the per-topic and per-partition MBeans (issue 20).
+
+    fleet/config/jmx-exporter.yaml stays the rule set a registered cell's exporter needs (the
+    sampler meters such a cell through it). The platform's own brokers serve those series on
+    their TopicMetricsEndpoint instead, and the exporter (1.0.1) reads every included MBean on
+    every scrape whatever the name[] filter: at 1,000 topics about 135 ms of CPU per scrape.
+    Without them it keeps the broker-wide totals, the replica manager and controller gauges and
+    the old-librdkafka SCRAM records, which the cell page and the legacy-client scan read.
+    """
+    out: list[str] = []
+    rule: list[str] = []
+
+    def end_rule() -> None:
+        # A rule with a topic label reads per-topic MBeans that are no longer included.
+        if rule and not any(line.strip().startswith("topic:") for line in rule):
+            out.extend(rule)
+        rule.clear()
+
+    for line in base_config.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- ") and stripped[2:] in _PER_TOPIC_INCLUDES:
+            if "BrokerTopicMetrics" in stripped:
+                out.append(line.replace(',*"', '"'))  # the broker-wide totals only
+            continue
+        if line.startswith("  - pattern:"):
+            end_rule()
+            rule.append(line)
+        elif rule and (line.startswith("    ") or not stripped):
+            rule.append(line)
+        else:
+            end_rule()
+            out.append(line)
+    end_rule()
+    return "\n".join(out) + "\n"
 
 
 # Lighter defaults for cells on a developer machine: fewer internal-topic partitions make the
@@ -518,7 +621,7 @@ def _port_free(port: int, host: str = LOCAL_HOST) -> bool:
 
 
 def _block_ports(base: int, nodes: int) -> list[int]:
-    return [base + i * 10 + off for i in range(nodes) for off in range(4)]
+    return [base + i * 10 + off for i in range(nodes) for off in range(PORTS_PER_NODE)]
 
 
 _CLAIMS_FILE = Path(tempfile.gettempdir()) / f"skiff-port-claims-{os.getuid()}.json"
@@ -768,6 +871,9 @@ class _NodeState:
     # Broker settings of this node beyond the rendered ones (a rolling restart's config change,
     # issue 14); applied on the node's next start. See NODE_CONFIG_FORBIDDEN for what may not.
     config: dict[str, str] = field(default_factory=dict)
+    # The per-topic metrics endpoint (issue 20). cell.json files from before it get the
+    # block's slot for it (client port + TOPIC_METRICS_OFFSET) when read.
+    topic_metrics_port: int = 0
 
     @property
     def is_controller(self) -> bool:
@@ -810,7 +916,10 @@ class _CellState:
             name=data["name"],
             cluster_id=data["cluster_id"],
             port_base=data["port_base"],
-            nodes=tuple(_NodeState(**n) for n in data["nodes"]),
+            nodes=tuple(
+                _NodeState(**{"topic_metrics_port": n["client_port"] + TOPIC_METRICS_OFFSET, **n})
+                for n in data["nodes"]
+            ),
             admin_password=data["admin_password"],
             controller_password=data["controller_password"],
             metrics_password=data.get("metrics_password", ""),
@@ -830,8 +939,12 @@ class LocalCell:
         fleet_dir: Path = DEFAULT_FLEET_DIR,
         connection_limits: ConnectionLimits | None = None,
         topic_policy: bool = True,
+        exporter_topic_series: bool = False,
     ):
         self.state_dir = Path(state_dir).resolve()
+        # The exporter's per-topic series (issue 20): off, since each node's TopicMetricsEndpoint
+        # serves them; on only to compare the two (tests, bench/live_latency.py).
+        self.exporter_topic_series = exporter_topic_series
         # Topic policies (issue 13) on every node; off only to simulate a cell registered
         # without them (drift-repair tests).
         self.topic_policy = topic_policy
@@ -1119,6 +1232,7 @@ class LocalCell:
             internal_port=base + INTERNAL_OFFSET,
             controller_port=base + CONTROLLER_OFFSET,
             metrics_port=base + METRICS_OFFSET,
+            topic_metrics_port=base + TOPIC_METRICS_OFFSET,
             roles=BROKER_ROLES,
             rack=rack,
         )
@@ -1172,6 +1286,7 @@ class LocalCell:
                     internal_port=port_base + i * 10 + INTERNAL_OFFSET,
                     controller_port=port_base + i * 10 + CONTROLLER_OFFSET,
                     metrics_port=port_base + i * 10 + METRICS_OFFSET,
+                    topic_metrics_port=port_base + i * 10 + TOPIC_METRICS_OFFSET,
                 )
                 for i in range(nodes)
             ),
@@ -1236,6 +1351,15 @@ class LocalCell:
             connection_limits=self.connection_limits,
             policy_rules_path=policy_rules_path,
             plain_credentials_path=str(plain_credentials_path(self.state_dir)),
+            # Loopback only, like the exporter: metrics are for the platform's sampler.
+            topic_metrics=TopicMetricsEndpoint(
+                host=LOCAL_HOST,
+                port=node.topic_metrics_port,
+                username=METRICS_USERNAME,
+                password=state.metrics_password,
+            )
+            if node.topic_metrics_port and state.metrics_password
+            else None,
         )
         certs.write_private_file(self._properties_path(node.node_id), text)
 
@@ -1245,6 +1369,8 @@ class LocalCell:
             runtime.metrics_config.read_text(),
             username=METRICS_USERNAME,
             password=state.metrics_password,
+            # The per-topic series come from each node's TopicMetricsEndpoint (issue 20).
+            topic_series=self.exporter_topic_series,
         )
         certs.write_private_file(self._metrics_config_path, text)
 
@@ -1264,6 +1390,9 @@ class LocalCell:
                     alive=pid is not None,
                     roles=n.roles,
                     rack=n.rack,
+                    topic_metrics_port=n.topic_metrics_port
+                    if self._serves_topic_metrics(n.node_id, alive=pid is not None)
+                    else 0,
                 )
             )
         return CellInfo(
@@ -1278,6 +1407,16 @@ class LocalCell:
             metrics_username=METRICS_USERNAME,
             metrics_password=state.metrics_password,
         )
+
+    def _serves_topic_metrics(self, node_id: int, *, alive: bool) -> bool:
+        """Whether the node has the per-topic metrics endpoint: its properties (written at its
+        start, or to be used by its next one) configure it. A node still running from before
+        the endpoint existed has properties without it, and the sampler reads its exporter."""
+        try:
+            text = self._properties_path(node_id).read_text()
+        except OSError:
+            return not alive  # a node never started yet gets the endpoint when it starts
+        return f"{TOPIC_METRICS_PREFIX}port=" in text
 
     # ---- processes -------------------------------------------------------------------------
 
@@ -1306,8 +1445,9 @@ class LocalCell:
                     node.internal_port,
                     node.controller_port,
                     node.metrics_port,
+                    node.topic_metrics_port,
                 )
-                if not _port_free(port)
+                if port and not _port_free(port)
             ]
             if not busy or time.monotonic() >= deadline:
                 break

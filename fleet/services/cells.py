@@ -104,6 +104,9 @@ def _record_node(cell: Cell, node: NodeInfo) -> Broker:
             "host": node.host,
             "port": node.client_port,
             "metrics_url": node.metrics_url,
+            # "" for a node running from before the endpoint existed (the sampler reads its
+            # exporter until it restarts).
+            "topic_metrics_url": node.topic_metrics_url,
             "pid": node.pid,
             "state": Broker.State.UP if node.alive else Broker.State.DOWN,
             "last_seen_at": timezone.now() if node.alive else None,
@@ -235,7 +238,13 @@ def cell_register_manifest(*, manifest_path: Path, name: str, kind: str) -> Cell
         Broker.objects.update_or_create(
             cell=cell,
             node_id=node["node_id"],
-            defaults={"host": host, "port": int(port), "metrics_url": node["metrics_url"]},
+            defaults={
+                "host": host,
+                "port": int(port),
+                "metrics_url": node["metrics_url"],
+                # Manifests written before issue 20 have none: the sampler reads the exporter.
+                "topic_metrics_url": node.get("topic_metrics_url", ""),
+            },
         )
     return cell
 

@@ -1,6 +1,8 @@
 """Broker metrics → per-topic deltas and rates. Pure: no I/O, no Django, no clock.
 
-Input is the Prometheus text each broker's JMX exporter serves (fleet/config/jmx-exporter.yaml):
+Input is the Prometheus text each broker serves: in the platform's cells its own per-topic
+endpoint (io.skiff.metrics.TopicMetricsEndpoint in fleet/policy/, issue 20), elsewhere its JMX
+exporter with Skiff's rules (fleet/config/jmx-exporter.yaml); the same names and labels:
 
     kafka_server_brokertopicmetrics_bytesinpersec_total{topic="acme.orders.payments"} 1234.0
     kafka_log_size_bytes{partition="0",topic="acme.orders.payments"} 5678.0
@@ -24,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # Exporter meter name → our key. Order is the order of the document's keys.
 METERS: dict[str, str] = {
@@ -52,6 +55,11 @@ class BrokerMetrics:
     counters: dict[SeriesKey, int] = field(default_factory=dict)
     # (wire topic, partition) → bytes on this broker's disk for that replica.
     log_sizes: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    @cached_property
+    def hosted_topics(self) -> frozenset[str]:
+        """The topics this broker has a log for (computed once per parsed answer)."""
+        return frozenset(topic for topic, _partition in self.log_sizes)
 
 
 # One sample line of the text format: name, optional {labels}, value, optional timestamp.
@@ -154,6 +162,10 @@ class _BrokerState:
     # Time (seconds, any monotonic origin) of the last live scrape; None after `restore`.
     at: float | None = None
     seen: bool = False  # any previous scrape or a checkpoint to compare with
+    # The counters and hosted topics of the last observation, by identity: the sampler hands
+    # back the very same objects for an answer byte for byte the same as the previous one.
+    last_counters: Mapping[SeriesKey, int] | None = None
+    last_hosted: Iterable[str] | None = None
 
 
 @dataclass
@@ -197,6 +209,18 @@ class CounterTracker:
         result = Observation(first_sample=not state.seen)
         interval = (at - state.at) if state.at is not None else None
         result.rated = interval is not None and interval > 0
+        if (
+            state.seen
+            and state.last_counters is counters
+            and state.last_hosted is hosted_topics
+            and hosted_topics is not None
+        ):
+            # The same answer as last time (a quiet broker): nothing moved, nothing to forget.
+            result.deltas = dict.fromkeys(counters, 0)
+            if result.rated:
+                result.rates = dict.fromkeys(counters, 0.0)
+            state.at = at
+            return result
         for key, value in counters.items():
             if state.seen:
                 previous = state.values.get(key)
@@ -214,6 +238,7 @@ class CounterTracker:
                 del state.values[key]
         state.at = at
         state.seen = True
+        state.last_counters, state.last_hosted = counters, hosted_topics
         return result
 
     def forget(self, broker: Hashable) -> None:

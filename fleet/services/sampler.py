@@ -3,15 +3,20 @@
 One pass (`Sampler.run_once`), every ``SKIFF_SAMPLER_INTERVAL`` seconds (1 s by default, so that
 a produced message shows on the live pages within about a second):
 
-1. scrape the metrics endpoint of every broker of every cell concurrently, each with a timeout;
-   every broker's outcome is recorded (`Broker.last_scrape_at`, `last_scrape_error`). A broker
-   whose scrape fails is skipped (the others go on) and, when its Kafka port does not accept a
-   connection either, marked DOWN; it is UP again at its next answered scrape. A failed scrape
-   of a broker whose Kafka port still answers (an exporter problem) leaves its state alone.
+1. scrape the metrics endpoint of every broker of every cell concurrently, each with a timeout:
+   the broker's own per-topic endpoint (`Broker.topic_metrics_url`, served by
+   io.skiff.metrics.TopicMetricsEndpoint in the platform's cells, issue 20), or its exporter
+   (`Broker.metrics_url`) where it has none (registered cells) or refuses the connection (a node
+   still running from before it); every broker's outcome is recorded (`Broker.last_scrape_at`,
+   `last_scrape_error`). A broker whose scrape fails is skipped (the others go on) and, when its
+   Kafka port does not accept a connection either, marked DOWN; it is UP again at its next
+   answered scrape. A failed scrape of a broker whose Kafka port still answers (an exporter
+   problem) leaves its state alone.
    Unregistered brokers (retired by a fleet operation) are not scraped;
-2. parse each answer (`rates.parse_broker_metrics`) and turn the cumulative counters into deltas
-   and rates per (broker, topic) series (`rates.CounterTracker`: resets, missing series, first
-   sample);
+2. parse each answer (`rates.parse_broker_metrics`; an answer byte for byte the same as the
+   broker's previous one — a quiet broker — is not parsed again) and turn the cumulative counters
+   into deltas and rates per (broker, topic) series (`rates.CounterTracker`: resets, missing
+   series, first sample);
 3. map wire topic names to clusters by their prefix `<team>.<cluster>.` and aggregate per
    cluster;
 4. send one message per cluster to `throughput_group_name(cluster_id)` — when its document
@@ -106,6 +111,9 @@ class BrokerTarget:
     auth: tuple[str, str] | None = field(default=None, repr=False, compare=False)
     # "host:port" of the broker's Kafka listener: probed when the scrape fails (issue 14).
     kafka_address: str = ""
+    # The exporter, read when `url` is the broker's per-topic endpoint and refuses the
+    # connection (a node started before the endpoint existed; issue 20). "" when `url` is it.
+    fallback_url: str = ""
 
 
 @dataclass
@@ -183,26 +191,72 @@ def metrics_credentials(cell_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     return found
 
 
+def _refused(exc: BaseException) -> bool:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, ConnectionRefusedError)
+
+
+class _ParseCache:
+    """Each broker's last answer and what it parsed to: a quiet broker answers the same bytes
+    pass after pass (no counter moved, no log grew), and parsing them again is the pass's
+    biggest cost at a pass per second (issue 20). The same `BrokerMetrics` object comes back,
+    which `CounterTracker.observe` also recognises."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[str, BrokerMetrics]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def parse(self, pk: int, text: str) -> BrokerMetrics:
+        with self._lock:
+            last = self._last.get(pk)
+        if last is not None and last[0] == text:
+            with self._lock:
+                self.hits += 1
+            return last[1]
+        metrics = parse_broker_metrics(text)
+        with self._lock:
+            self._last[pk] = (text, metrics)
+        return metrics
+
+
 def scrape_brokers(
     targets: list[BrokerTarget],
     *,
     timeout: float,
     fetch: Callable[..., str] = fetch_metrics_text,
     clock: Callable[[], float] = time.monotonic,
+    parse: Callable[[int, str], BrokerMetrics] | None = None,
 ) -> list[ScrapeResult]:
     """Scrape all targets at once; each gets `timeout` seconds, a failure is a result."""
+
+    def get(url: str, target: BrokerTarget) -> str:
+        # fetch(url, timeout[, auth]): the credential only where the cell has one.
+        return fetch(url, timeout) if target.auth is None else fetch(url, timeout, target.auth)
 
     def one(target: BrokerTarget) -> ScrapeResult:
         sent = clock()
         try:
-            # fetch(url, timeout[, auth]): the credential only where the cell has one.
-            text = (
-                fetch(target.url, timeout)
-                if target.auth is None
-                else fetch(target.url, timeout, target.auth)
-            )
+            try:
+                text = get(target.url, target)
+                fallback = False
+            except (OSError, urllib.error.URLError) as exc:
+                if not (target.fallback_url and _refused(exc)):
+                    raise
+                text = get(target.fallback_url, target)
+                fallback = True
             at = (sent + clock()) / 2
-            return ScrapeResult(target, at=at, metrics=parse_broker_metrics(text))
+            metrics = (
+                parse_broker_metrics(text) if parse is None or fallback else parse(target.pk, text)
+            )
+            if fallback and not metrics.counters and not metrics.log_sizes:
+                # The platform's exporters leave the per-topic series to the endpoint: an
+                # empty answer here must not read as "every topic is gone" (storage 0).
+                raise MetricsParseError(
+                    f"{target.url} refused the connection and the exporter serves no per-topic "
+                    "series"
+                )
+            return ScrapeResult(target, at=at, metrics=metrics)
         except (OSError, urllib.error.URLError, MetricsParseError, ValueError) as exc:
             error = str(exc) or type(exc).__name__
             reachable = (
@@ -422,6 +476,7 @@ class Sampler:
         self.clock = clock
         self.now = now
         self.tracker = CounterTracker()
+        self._parsed = _ParseCache()
         # Last good log sizes per broker, used while a broker does not answer.
         self._log_sizes: dict[int, dict[tuple[str, int], int]] = {}
         self._totals: dict[UsageKey, _MinuteTotals] = {}
@@ -449,7 +504,15 @@ class Sampler:
             Broker.objects.exclude(metrics_url="")
             .exclude(state=Broker.State.UNREGISTERED)
             .values_list(
-                "pk", "cell_id", "node_id", "metrics_url", "state", "last_seen_at", "host", "port"
+                "pk",
+                "cell_id",
+                "node_id",
+                "metrics_url",
+                "topic_metrics_url",
+                "state",
+                "last_seen_at",
+                "host",
+                "port",
             )
         )
         auth = metrics_credentials({row[1] for row in rows})
@@ -458,20 +521,27 @@ class Sampler:
                 pk,
                 cell_id,
                 node_id,
-                url,
+                topic_url or url,
                 state,
                 last_seen_at,
                 auth.get(cell_id),
                 kafka_address=f"{host}:{port}" if host and port else "",
+                fallback_url=url if topic_url else "",
             )
-            for pk, cell_id, node_id, url, state, last_seen_at, host, port in rows
+            for pk, cell_id, node_id, url, topic_url, state, last_seen_at, host, port in rows
         ]
 
     def run_once(self) -> PassResult:
         targets = self.targets()
         self._restore_checkpoints({t.cell_id for t in targets})
         scrape_started = self.clock()
-        results = scrape_brokers(targets, timeout=self.timeout, fetch=self.fetch, clock=self.clock)
+        results = scrape_brokers(
+            targets,
+            timeout=self.timeout,
+            fetch=self.fetch,
+            clock=self.clock,
+            parse=self._parsed.parse,
+        )
         moment = self.now()
         minute = minute_of(moment)
         outcome = PassResult(
@@ -502,7 +572,7 @@ class Sampler:
                 (target.cell_id, target.node_id),
                 result.at,
                 metrics.counters,
-                hosted_topics={topic for topic, _partition in metrics.log_sizes},
+                hosted_topics=metrics.hosted_topics,
             )
             if observed.rated:
                 has_rates[target.cell_id] = True

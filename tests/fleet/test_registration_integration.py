@@ -78,7 +78,11 @@ def _start(cell: LocalCell) -> CellInfo:
 
 @pytest.fixture(scope="module")
 def external_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CellInfo]:
-    cell = LocalCell(tmp_path_factory.mktemp("external-cell"), name="strimzi-like")
+    # Its exporter has Skiff's full rules, per-topic series included, as a registered cell's
+    # must (docs/fleet.md); the platform's own cells serve those from each node's endpoint.
+    cell = LocalCell(
+        tmp_path_factory.mktemp("external-cell"), name="strimzi-like", exporter_topic_series=True
+    )
     try:
         yield _start(cell)
     finally:

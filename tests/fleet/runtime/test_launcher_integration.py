@@ -109,8 +109,10 @@ def test_every_broker_exposes_growing_per_topic_counters(
             what=f"leaders of the new topic {topic}",
         )
         leaders = {p.id: p.leader for p in layout.partitions}
+        # The per-topic series come from each node's own endpoint (issue 20), not the exporter.
         before = {
-            n.node_id: scrape(n.metrics_url, kafka_cell.metrics_auth) for n in kafka_cell.nodes
+            n.node_id: scrape(n.topic_metrics_url, kafka_cell.metrics_auth)
+            for n in kafka_cell.nodes
         }
 
         payload = [b"x" * 100] * 5
@@ -122,7 +124,7 @@ def test_every_broker_exposes_growing_per_topic_counters(
                 continue  # a broker only counts bytes of the partitions it leads
 
             def grew(node=node) -> None:
-                after = scrape(node.metrics_url, kafka_cell.metrics_auth)
+                after = scrape(node.topic_metrics_url, kafka_cell.metrics_auth)
                 b_old = topic_counter(before[node.node_id], BYTES_IN, topic)
                 assert topic_counter(after, BYTES_IN, topic) >= b_old + 500
                 m_old = topic_counter(before[node.node_id], MESSAGES_IN, topic)
@@ -131,7 +133,7 @@ def test_every_broker_exposes_growing_per_topic_counters(
             eventually(grew)
         assert set(leaders.values()) == {1, 2, 3}, "3 partitions spread over 3 brokers"
 
-        samples = scrape(kafka_cell.nodes[0].metrics_url, kafka_cell.metrics_auth)
+        samples = scrape(kafka_cell.nodes[0].topic_metrics_url, kafka_cell.metrics_auth)
         sizes = {
             labels: value
             for (name, labels), value in samples.items()

@@ -1,0 +1,172 @@
+"""The sampler reads each broker's own per-topic endpoint (issue 20), the exporter where a broker
+has none or its endpoint refuses; a quiet broker's repeated answer is not parsed again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from fleet.models import Broker, TopicMinuteUsage
+from fleet.services import sampler as sampler_module
+from fleet.services.rates import CounterTracker
+from fleet.services.sampler import Sampler
+from tests.factories import CellFactory, ClusterFactory, TeamFactory
+from tests.fleet.metrics_texts import exporter_text
+
+START = dt.datetime(2026, 3, 1, 12, 0, 10, tzinfo=dt.UTC)
+
+
+class Endpoints:
+    """Answers by URL; a URL in `refusing` refuses the connection like a closed port."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.refusing: set[str] = set()
+        self.asked: list[str] = []
+        self.t = 0.0
+        self.moment = START
+
+    def fetch(self, url: str, timeout: float) -> str:
+        self.asked.append(url.split("?", 1)[0])
+        if url.split("?", 1)[0] in self.refusing:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return self.texts[url.split("?", 1)[0]]
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+        self.moment += dt.timedelta(seconds=seconds)
+
+    def sampler(self) -> Sampler:
+        return Sampler(timeout=1.0, fetch=self.fetch, clock=lambda: self.t, now=lambda: self.moment)
+
+
+EXPORTER = "http://h:7071/metrics"
+ENDPOINT = "http://h:7072/metrics"
+
+
+@pytest.fixture
+def broker(db):
+    cell = CellFactory()
+    team = TeamFactory(slug=f"t{uuid.uuid4().hex[:8]}")
+    cluster = ClusterFactory(team=team, name="orders", cell=cell)
+    row = Broker.objects.create(
+        cell=cell,
+        node_id=1,
+        host="h",
+        port=0,
+        metrics_url=EXPORTER,
+        topic_metrics_url=ENDPOINT,
+    )
+    return row, cluster
+
+
+def test_the_endpoint_is_read_and_the_exporter_is_not(broker) -> None:
+    _row, cluster = broker
+    topic = f"{cluster.wire_prefix}pay"
+    fake = Endpoints()
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 100}, {(topic, 0): 10})
+    fake.texts[EXPORTER] = "should not be read"
+    sampler = fake.sampler()
+    [target] = sampler.targets()
+    assert (target.url, target.fallback_url) == (ENDPOINT, EXPORTER)
+    sampler.run_once()
+    fake.advance(1)
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 300}, {(topic, 0): 10})
+    outcome = sampler.run_once()
+    assert set(fake.asked) == {ENDPOINT}
+    assert outcome.documents[cluster.pk]["topics"]["pay"]["bytes_in_per_sec"] == 200.0
+
+
+def test_a_broker_without_the_endpoint_is_read_through_its_exporter(broker) -> None:
+    row, _cluster = broker
+    Broker.objects.filter(pk=row.pk).update(topic_metrics_url="")
+    fake = Endpoints()
+    fake.texts[EXPORTER] = exporter_text({}, {})
+    sampler = fake.sampler()
+    [target] = sampler.targets()
+    assert (target.url, target.fallback_url) == (EXPORTER, "")
+    assert not sampler.run_once().unreachable
+    assert fake.asked == [EXPORTER]
+
+
+def test_a_refusing_endpoint_falls_back_to_an_exporter_with_the_series(broker) -> None:
+    """A node still running from before the endpoint existed: its exporter has the series."""
+    row, cluster = broker
+    topic = f"{cluster.wire_prefix}pay"
+    fake = Endpoints()
+    fake.refusing.add(ENDPOINT)
+    fake.texts[EXPORTER] = exporter_text({("messages_in", topic): 5}, {(topic, 0): 10})
+    outcome = fake.sampler().run_once()
+    assert not outcome.unreachable
+    assert fake.asked == [ENDPOINT, EXPORTER]
+    row.refresh_from_db()
+    assert row.last_scrape_error == ""
+
+
+def test_a_refusing_endpoint_with_an_exporter_without_the_series_is_a_failed_scrape(
+    broker,
+) -> None:
+    """The platform's exporters leave the per-topic series out: their answer must not read as
+    "every topic is gone" (storage 0 in the minute rows); the last sizes are kept instead."""
+    row, cluster = broker
+    topic = f"{cluster.wire_prefix}pay"
+    fake = Endpoints()
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 1}, {(topic, 0): 4096})
+    sampler = fake.sampler()
+    sampler.run_once()
+    fake.advance(1)
+    fake.refusing.add(ENDPOINT)
+    fake.texts[EXPORTER] = exporter_text({}, {})  # broker-wide totals only
+    outcome = sampler.run_once()
+    assert [t.pk for t in outcome.unreachable] == [row.pk]
+    row.refresh_from_db()
+    assert "serves no per-topic series" in row.last_scrape_error
+    storage = TopicMinuteUsage.objects.filter(cluster=cluster, topic="pay").values_list(
+        "storage_bytes", flat=True
+    )
+    assert set(storage) == {4096}
+
+
+def test_a_quiet_brokers_same_answer_is_parsed_once_and_counts_the_same(
+    broker, monkeypatch
+) -> None:
+    _row, cluster = broker
+    topic = f"{cluster.wire_prefix}pay"
+    parsed: list[int] = []
+    real_parse = sampler_module.parse_broker_metrics
+
+    def counting_parse(text: str):
+        parsed.append(1)
+        return real_parse(text)
+
+    monkeypatch.setattr(sampler_module, "parse_broker_metrics", counting_parse)
+    fake = Endpoints()
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 100}, {(topic, 0): 10})
+    sampler = fake.sampler()
+    documents = []
+    for _ in range(4):
+        documents.append(sampler.run_once().documents)
+        fake.advance(1)
+    assert len(parsed) == 1, "the same bytes were parsed again"
+    assert documents[1][cluster.pk]["topics"]["pay"]["bytes_in_per_sec"] == 0.0
+    assert documents[1][cluster.pk]["topics"]["pay"] == documents[3][cluster.pk]["topics"]["pay"]
+    # Traffic again: parsed, and counted from the last value.
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 150}, {(topic, 0): 60})
+    outcome = sampler.run_once()
+    assert len(parsed) == 2
+    assert outcome.documents[cluster.pk]["topics"]["pay"]["bytes_in_per_sec"] == 50.0
+    assert outcome.documents[cluster.pk]["topics"]["pay"]["storage_bytes"] == 60
+
+
+def test_the_trackers_shortcut_gives_what_the_full_comparison_gives() -> None:
+    counters = {("bytes_in", "a.b.c"): 10, ("messages_in", "a.b.c"): 2}
+    hosted = frozenset({"a.b.c"})
+    fast, slow = CounterTracker(), CounterTracker()
+    fast.observe("b", 0.0, counters, hosted)
+    slow.observe("b", 0.0, counters, hosted)
+    same = fast.observe("b", 1.0, counters, hosted)  # the very same objects: the shortcut
+    full = slow.observe("b", 1.0, dict(counters), set(hosted))  # equal copies: the full path
+    assert (same.deltas, same.rates, same.rated) == (full.deltas, full.rates, full.rated)
+    assert fast.checkpoint("b") == slow.checkpoint("b")
