@@ -1,14 +1,26 @@
 """Benchmark: what one cell's costs do as it fills with tenants (issue 20, goal 3).
 
-    .venv/bin/python bench/density.py [--max 1000] [--nodes 3] [--workers 3] [--timed 20]
+    .venv/bin/python bench/density.py [--steps 10,100,1000] [--max N] [--workers 3]
+        [--timed 20] [--kafka-timeout 60] [--sampler-interval S] [--workdir DIR]
 
-Starts a throwaway 3-node local cell and the embedded console (`manage.py run_console
---no-fleet`, SQLite, in-process tasks, its own sampler and periodic jobs) in a temp dir, and
-fills the cell step by step to 10, 100 and 1,000 serverless clusters (`--max` stops earlier:
-`--max 100` is the quick run). Every cluster is made through the API (its key, the default
-produce-and-consume policy: ~10 ACLs) and gets 5 topics of one partition (made in one
-CreateTopics request by the platform, then imported by the topic sync). Teams hold 10 clusters
-each, as tenants would.
+Starts a 3-node local cell and the embedded console (`manage.py run_console --no-fleet`,
+SQLite, in-process tasks, its own sampler and periodic jobs) in a work dir, and fills the cell
+step by step to 10, 100 and 1,000 serverless clusters (`--steps` sets other counts, `--max`
+stops earlier: `--max 100` is the quick run).
+
+Knobs for a small or loaded host: `--kafka-timeout` is the console's SKIFF_KAFKA_TIMEOUT (60 s
+here; the service's 15 s made creates fail on a 2-core host at load 85-95 past ~350 clusters),
+`--workers` the threads filling the cell, `--retries` the retries of a failed create. While
+filling, a line every `--progress` clusters gives that batch's create -> ACTIVE and topic
+creation times, the console's and the brokers' CPU seconds and the load average: where the
+time goes as the cell fills. Each step's figures are printed and saved (density.json) as soon
+as they are measured. With `--workdir DIR` the cell, the database and the clusters' keys stay
+in DIR: a run stopped by Ctrl-C or a crash is resumed by the same command (the cell restarts
+with its data, the steps measured are kept, the fill goes on from where it stopped).
+
+Every cluster is made through the API (its key, the default produce-and-consume policy: ~10
+ACLs) and gets 5 topics of one partition (made in one CreateTopics request by the platform,
+then imported by the topic sync). Teams hold 10 clusters each, as tenants would.
 
 At each step:
 
@@ -18,7 +30,7 @@ At each step:
   whole cell, each with its own key and a connected producer and consumer: produce one record
   (acks=all), wait until the consumer has it;
 * the reconciler's full pass (`reconcile_all_access`, the 60 s periodic repair of every key's
-  ACLs and quotas): wall time (median of 3) and the number of admin calls it made;
+  ACLs and quotas): wall and CPU time (median of 3) and the number of admin calls it made;
 * the sampler's CPU per pass (`Sampler.run_once`: scrape every broker, parse, map to clusters,
   write): process CPU seconds, median of 3 passes after a first one;
 * broker heap in use after a full GC (`jcmd GC.run`, then `jstat -gc`), the mean of the nodes;
@@ -33,6 +45,7 @@ The load average is printed at every step: on a shared 2-core machine it explain
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -52,11 +65,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import free_port, percentile, rss_mb  # noqa: E402
+from bench.measure import cpu_seconds, free_port, percentile, rss_mb  # noqa: E402
 
 STEPS = (10, 100, 1000)
 TOPICS_PER_CLUSTER = 5
 CLUSTERS_PER_TEAM = 10
+# Seconds between a fill create's GETs (the timed creates poll every 0.05 s).
+FILL_POLL = 0.25
 
 
 def heap_used_mb(pid: int) -> float:
@@ -128,8 +143,11 @@ class Console:
             sessions[token] = s
         return sessions[token]
 
-    def create_cluster(self, token: str, name: str, timeout: float = 180) -> tuple[dict, float]:
-        """POST, then GET until ACTIVE. Returns (the create response, seconds to ACTIVE)."""
+    def create_cluster(
+        self, token: str, name: str, timeout: float = 180, poll: float = 0.05
+    ) -> tuple[dict, float]:
+        """POST, then GET every `poll` s until ACTIVE. Returns (the create response, seconds
+        to ACTIVE)."""
         s = self._session(token)
         t0 = time.perf_counter()
         r = s.post(f"{self.base}/api/v1/clusters/", json={"name": name}, timeout=timeout)
@@ -141,25 +159,73 @@ class Console:
         while state != "ACTIVE":
             if state == "FAILED" or time.perf_counter() > deadline:
                 raise RuntimeError(f"cluster {name} ended {state}: {body.get('state_reason')}")
-            time.sleep(0.05)
+            time.sleep(poll)
             got = s.get(f"{self.base}/api/v1/clusters/{body['id']}/", timeout=timeout).json()
             state = got.get("state")
         return body, time.perf_counter() - t0
 
 
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):  # gone: counts no more
+            total += cpu_seconds(pid)
+    return total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max", type=int, default=1000, help="the last step (10, 100 or 1000)")
+    parser.add_argument(
+        "--steps",
+        default=",".join(str(s) for s in STEPS),
+        help="cluster counts to measure at, comma-separated (default 10,100,1000)",
+    )
+    parser.add_argument("--max", type=int, default=None, help="stop after this step")
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--workers", type=int, default=3, help="threads filling the cell")
     parser.add_argument("--timed", type=int, default=20, help="timed creates per step")
     parser.add_argument("--rt-clusters", type=int, default=10)
     parser.add_argument("--rt-rounds", type=int, default=5)
     parser.add_argument("--heap-mb", type=int, default=None)
+    parser.add_argument(
+        "--kafka-timeout",
+        type=float,
+        default=60.0,
+        help="SKIFF_KAFKA_TIMEOUT of the console and the bench, s (the service's default, 15, "
+        "fails creates on a loaded 2-core host past a few hundred clusters)",
+    )
+    parser.add_argument(
+        "--sampler-interval",
+        type=float,
+        default=None,
+        help="SAMPLER_INTERVAL of the console, s (default: the service's, 1)",
+    )
+    parser.add_argument("--retries", type=int, default=1, help="retries of a failed create")
+    parser.add_argument(
+        "--progress", type=int, default=25, help="a progress line every N clusters filled"
+    )
+    parser.add_argument(
+        "--workdir",
+        default=None,
+        help="keep the cell, database and state here; run again with the same --workdir "
+        "to resume where a stopped run left off (its measured steps are kept)",
+    )
     args = parser.parse_args()
-    steps = [s for s in STEPS if s <= args.max] or [args.max]
+    steps = sorted({int(s) for s in args.steps.split(",") if s.strip()})
+    if args.max is not None:
+        steps = [s for s in steps if s <= args.max] or [args.max]
 
-    work = Path(tempfile.mkdtemp(prefix="skiff-bench-density-"))
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="skiff-bench-density-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    state_path = work / "density-state.json"
+    results_path = work / "density.json"
+    resuming = state_path.exists()
+    state = (
+        json.loads(state_path.read_text())
+        if resuming
+        else {"tokens": [], "clusters": [], "next_index": 0}
+    )
+    results: list[dict] = json.loads(results_path.read_text()) if results_path.exists() else []
     teams_needed = -(-steps[-1] // CLUSTERS_PER_TEAM)
     env_vars = {
         "DJANGO_SETTINGS_MODULE": "console.settings",
@@ -167,11 +233,15 @@ def main() -> int:
         "SQLITE_PATH": str(work / "bench.sqlite3"),
         "SKIFF_TASKS_INLINE": "1",
         "SKIFF_AUTOSCALE_ENABLED": "false",
-        "SKIFF_MAX_CLUSTERS_PER_TEAM": str(CLUSTERS_PER_TEAM),
+        # Teams hold CLUSTERS_PER_TEAM; the room above it is for creates that failed.
+        "SKIFF_MAX_CLUSTERS_PER_TEAM": str(2 * CLUSTERS_PER_TEAM),
         # 1,000 clusters x 5 topics x RF 3 on 3 brokers: 5,000 replicas per broker.
         "SKIFF_PARTITIONS_PER_BROKER": str(max(4000, 2 * steps[-1] * TOPICS_PER_CLUSTER)),
+        "SKIFF_KAFKA_TIMEOUT": str(args.kafka_timeout),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
     }
+    if args.sampler_interval is not None:
+        env_vars["SAMPLER_INTERVAL"] = str(args.sampler_interval)
     os.environ.update(env_vars)
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)
@@ -184,7 +254,7 @@ def main() -> int:
 
     from clusters.services.access.reconcile import reconcile_all_access
     from clusters.services.topic_sync import sync_all_topics
-    from console.models import User
+    from console.models import Team, User
     from console.services.teams import api_token_create, team_create, user_create
     from fleet.models import Broker
     from fleet.services.cells import fleet_down, fleet_up
@@ -193,7 +263,12 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     t0 = time.perf_counter()
     cell = fleet_up(name="density", nodes=args.nodes, heap_mb=args.heap_mb)
-    print(f"cell of {args.nodes} node(s) ready in {time.perf_counter() - t0:.1f} s; work {work}")
+    print(
+        f"cell of {args.nodes} node(s) {'restarted' if resuming else 'ready'} in "
+        f"{time.perf_counter() - t0:.1f} s; work {work}"
+        + (f" (resuming at {len(state['clusters'])} clusters)" if resuming else ""),
+        flush=True,
+    )
     creds = json.loads(Path(cell.credentials_path).read_text())
     secured = {
         "bootstrap.servers": cell.bootstrap_servers,
@@ -210,16 +285,31 @@ def main() -> int:
     )
 
     # One owner of every team (a password hash per user would cost seconds per team here).
-    owner = user_create(email="owner@example.com", password="bench-Passw0rd!", validate=False)
-    owner = User.objects.get(pk=owner.pk)
-    tokens = []
-    for t in range(teams_needed):
-        team = team_create(name=f"Tenant {t}", slug=f"tenant{t}", owner=owner)
+    owner = User.objects.filter(email="owner@example.com").first()
+    if owner is None:
+        owner = user_create(email="owner@example.com", password="bench-Passw0rd!", validate=False)
+        owner = User.objects.get(pk=owner.pk)
+    tokens: list[str] = state["tokens"]
+    for t in range(len(tokens), teams_needed):
+        team = Team.objects.filter(slug=f"tenant{t}").first() or team_create(
+            name=f"Tenant {t}", slug=f"tenant{t}", owner=owner
+        )
         tokens.append(api_token_create(user=owner, team=team, name="bench")[1])
+    clusters: list[dict] = state["clusters"]  # {"id", "prefix", "username", "secret"}
+    lock = threading.Lock()
+
+    def save_state() -> None:
+        with lock:
+            text = json.dumps(state)
+        tmp = state_path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(state_path)
+
+    save_state()
 
     port = free_port()
     py = sys.executable
-    log = open(work / "console.log", "wb")  # noqa: SIM115 (closed below)
+    log = open(work / "console.log", "ab")  # noqa: SIM115 (closed below)
     console_proc = subprocess.Popen(
         [py, "manage.py", "run_console", "--no-fleet", "--addrport", f"127.0.0.1:{port}"],
         cwd=ROOT,
@@ -228,24 +318,36 @@ def main() -> int:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    results: list[dict] = []
-    clusters: list[dict] = []  # {"name", "id", "prefix", "username", "secret"}
-    lock = threading.Lock()
     try:
         wait_port(port, console_proc)
         api = Console(port)
 
-        def make(index: int) -> float:
+        def make(index: int, poll: float = 0.05) -> tuple[float, float]:
+            """One cluster: (seconds to ACTIVE, seconds to create its 5 topics). The fill
+            polls less often than the timed creates: its GETs were a good part of the
+            console's CPU."""
             token = tokens[index // CLUSTERS_PER_TEAM]
-            body, seconds = api.create_cluster(token, f"d{index}")
+            last: Exception | None = None
+            for attempt in range(args.retries + 1):
+                name = f"d{index}" if not attempt else f"d{index}r{attempt}"
+                try:
+                    body, seconds = api.create_cluster(token, name, poll=poll)
+                    break
+                except Exception as exc:  # a timeout under load: try once more
+                    last = exc
+            else:
+                assert last is not None
+                raise last
             prefix = body["prefix"]  # `team.cluster.`
             key = body["initial_key"]
+            t_topics = time.perf_counter()
             futures = admin.create_topics(
                 [NewTopic(f"{prefix}t{n}", 1, min(3, args.nodes)) for n in range(5)],
-                request_timeout=60,
+                request_timeout=args.kafka_timeout,
             )
             for f in futures.values():
-                f.result(timeout=90)
+                f.result(timeout=args.kafka_timeout + 30)
+            topics_s = time.perf_counter() - t_topics
             with lock:
                 clusters.append(
                     {
@@ -255,32 +357,68 @@ def main() -> int:
                         "secret": key["secret"],
                     }
                 )
-            return seconds
+            return seconds, topics_s
 
-        made = 0
+        def broker_pids() -> list[int]:
+            return [p for p in Broker.objects.filter(cell=cell).values_list("pid", flat=True) if p]
+
+        def fill(first: int, count: int, errors: list[str]) -> None:
+            """Create `count` clusters from index `first`, a progress line every --progress."""
+            brokers = broker_pids()
+            done = 0
+            while done < count:
+                batch = min(args.progress, count - done)
+                c0, b0, w0 = _cpu([console_proc.pid]), _cpu(brokers), time.perf_counter()
+                active, topics_s = [], []
+                with ThreadPoolExecutor(args.workers) as pool:
+                    futures = [pool.submit(make, first + done + i, FILL_POLL) for i in range(batch)]
+                    try:
+                        for fut in futures:
+                            try:
+                                a, t = fut.result()
+                                active.append(a)
+                                topics_s.append(t)
+                            except Exception as exc:
+                                errors.append(str(exc))
+                    except BaseException:  # Ctrl-C: drop the creates not started yet
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
+                done += batch
+                with lock:
+                    state["next_index"] = first + done
+                save_state()
+                wall = time.perf_counter() - w0
+                load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(
+                    f"  filled {len(clusters)} ({batch} in {wall:.0f} s, {len(errors)} failed "
+                    f"so far): to ACTIVE p50 {_ms(active, 0.5)} p95 {_ms(active, 0.95)}, "
+                    f"5 topics p50 {_ms(topics_s, 0.5)}; CPU console "
+                    f"{_cpu([console_proc.pid]) - c0:.1f} s, brokers {_cpu(brokers) - b0:.1f} s; "
+                    f"load {load}",
+                    flush=True,
+                )
+
+        measured = {r["clusters"] for r in results}
         for step in steps:
-            timed = min(args.timed, step - made)
-            fill = step - made - timed
+            if step in measured or step < len(clusters):
+                continue  # measured by the run this one resumes, or passed already
+            timed = max(0, min(args.timed, step - len(clusters)))
+            to_fill = step - len(clusters) - timed
             t_fill = time.perf_counter()
             errors: list[str] = []
-            if fill > 0:
-                pool = ThreadPoolExecutor(args.workers)
-                try:
-                    for fut in [pool.submit(make, made + i) for i in range(fill)]:
-                        try:
-                            fut.result()
-                        except Exception as exc:
-                            errors.append(str(exc))
-                finally:  # Ctrl-C: drop the creates not started yet, then tear down
-                    pool.shutdown(wait=True, cancel_futures=True)
-                made += fill
+            if to_fill > 0:
+                print(f"filling to {step - timed} clusters", flush=True)
+                fill(state["next_index"], to_fill, errors)
             creates = []
-            for i in range(timed):
+            for _ in range(timed):
+                index = state["next_index"]
+                with lock:
+                    state["next_index"] = index + 1
                 try:
-                    creates.append(make(made + i))
+                    creates.append(make(index)[0])
                 except Exception as exc:
                     errors.append(str(exc))
-            made += timed
+            save_state()
             fill_seconds = time.perf_counter() - t_fill
             if errors:
                 print(f"  {len(errors)} create(s) failed, first: {errors[0]}", file=sys.stderr)
@@ -291,11 +429,13 @@ def main() -> int:
 
             # The reconciler's full pass.
             passes, calls = [], Counter()
+            cpu_passes = []
             for _ in range(3):
                 with counted_superuser_calls() as counts:
-                    p0 = time.perf_counter()
+                    p0, c0 = time.perf_counter(), time.process_time()
                     reports = reconcile_all_access()
                     passes.append(time.perf_counter() - p0)
+                    cpu_passes.append(time.process_time() - c0)
                 calls = counts
             keys = sum(r.keys for r in reports.values())
 
@@ -308,16 +448,17 @@ def main() -> int:
                 sampler.run_once()
                 cpu.append(time.process_time() - c0)
 
-            pids = [p for p in Broker.objects.filter(cell=cell).values_list("pid", flat=True) if p]
+            pids = broker_pids()
             heap = statistics.mean(heap_used_mb(pid) for pid in pids) if pids else float("nan")
             row = {
-                "clusters": made,
+                "clusters": len(clusters),
                 "keys": keys,
                 "create_p95": percentile(creates, 0.95) if creates else float("nan"),
                 "create_p50": percentile(creates, 0.50) if creates else float("nan"),
                 "rt_p95": percentile(rt, 0.95),
                 "rt_p50": percentile(rt, 0.50),
                 "reconcile_s": statistics.median(passes),
+                "reconcile_cpu_s": statistics.median(cpu_passes),
                 "reconcile_calls": sum(calls.values()),
                 "reconcile_calls_by": dict(calls),
                 "sampler_cpu_s": statistics.median(cpu),
@@ -329,8 +470,9 @@ def main() -> int:
             }
             results.append(row)
             print_row(row)
-            (work / "density.json").write_text(json.dumps(results, indent=1))
-        print_summary(results)
+            results_path.write_text(json.dumps(results, indent=1))
+        print_summary(sorted(results, key=lambda r: r["clusters"]))
+        print(f"\nstate kept in {work}: run again with --workdir {work} to resume or go further")
     finally:
         console_proc.terminate()
         try:
@@ -340,6 +482,10 @@ def main() -> int:
         log.close()
         fleet_down(name="density")
     return 0
+
+
+def _ms(values: list[float], q: float) -> str:
+    return f"{percentile(values, q) * 1000:.0f} ms" if values else "-"
 
 
 def round_trips(clusters: list[dict], secured: dict, count: int, rounds: int) -> list[float]:
@@ -395,7 +541,8 @@ def print_row(row: dict) -> None:
         f"p95 {row['create_p95'] * 1000:7.0f} ms\n"
         f"  round trip (tenant)   p50 {row['rt_p50'] * 1000:7.0f} ms   "
         f"p95 {row['rt_p95'] * 1000:7.0f} ms\n"
-        f"  reconciler pass       {row['reconcile_s'] * 1000:7.0f} ms, "
+        f"  reconciler pass       {row['reconcile_s'] * 1000:7.0f} ms "
+        f"({row.get('reconcile_cpu_s', float('nan')) * 1000:.0f} ms CPU), "
         f"{row['reconcile_calls']} admin calls {row['reconcile_calls_by']}\n"
         f"  sampler CPU per pass  {row['sampler_cpu_s'] * 1000:7.0f} ms\n"
         f"  broker heap in use    {row['heap_mb']:7.0f} MB (mean of nodes, after a full GC)\n"
