@@ -263,6 +263,7 @@ class _AdminClientCache:
         self._clients: OrderedDict[KafkaConnection, tuple[AdminClient, _ErrorTrap]] = OrderedDict()
         self._pid = os.getpid()
         self._abandoned: list[object] = []
+        self.created = 0  # clients made since start (a test counts them)
 
     def get(self, conn: KafkaConnection) -> tuple[AdminClient, _ErrorTrap]:
         with self._lock:
@@ -276,6 +277,7 @@ class _AdminClientCache:
                 return entry
             trap = _ErrorTrap(cell=conn.cell_name, timeout=conn.timeout)
             admin = AdminClient(_base_config(conn, trap, "skiff-admin"))
+            self.created += 1
             self._clients[conn] = (admin, trap)
             while len(self._clients) > self._size:
                 self._clients.popitem(last=False)
@@ -307,6 +309,7 @@ def close_clients() -> None:
     (until the broker's ``connections.max.reauth.ms``); producers and consumers never do.
     """
     _admin_clients.clear()
+    _kafka_python_clients.clear()
 
 
 @contextmanager
@@ -445,7 +448,135 @@ def _kafka_python_admin(conn: KafkaConnection, *, timeout: float | None = None) 
     return _AdminClient(**configs)
 
 
-def _kafka_python_call(conn: KafkaConnection, context: str, fn: Callable[[Any], T]) -> T:
+class _KafkaPythonClient:
+    """One cached kafka-python admin client and the calls using it right now."""
+
+    __slots__ = ("admin", "last_used", "retired", "users")
+
+    def __init__(self, admin: Any) -> None:
+        self.admin = admin
+        self.users = 0
+        self.retired = False
+        self.last_used = time.monotonic()
+
+
+class _KafkaPythonClientCache:
+    """kafka-python admin clients reused across calls, per connection (LRU, a handful).
+
+    A fresh client costs two TLS + SCRAM handshakes (bootstrap, then the broker it sends to)
+    and a metadata round trip: ~35 ms of CPU and ~150 ms on a busy 2-core host, for a request
+    that then takes ~2 ms of CPU on a warm connection. Provisioning sets every new cluster's
+    quotas this way, and the reconciler reads and repairs them, so they reuse a client
+    (`_kafka_python_call(..., reuse=True)`); calls aimed at one broker while another may be
+    stopped (log dirs, quorum, reassignments) keep making fresh ones.
+
+    kafka-python 3 runs a client's IO in its own daemon thread and lets several threads call
+    it at once. A client is retired (closed once its last call returns) when a call through it
+    failed other than by a broker's answer (a connection, timeout or authentication error) or
+    ran out of time, so the next call connects anew — to the brokers that answer, with the
+    credentials of now. One unused for IDLE_SECONDS is closed at the next call (an idle client
+    would otherwise refresh metadata, and log each failure, while its cell is down). After a
+    fork (Celery prefork) the inherited clients are abandoned, never closed: their sockets
+    belong to the parent.
+    """
+
+    IDLE_SECONDS = 120.0
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._clients: OrderedDict[KafkaConnection, _KafkaPythonClient] = OrderedDict()
+        self._pid = os.getpid()
+        self._abandoned: list[object] = []
+        self.created = 0  # clients made since start (a test counts them)
+
+    def acquire(self, conn: KafkaConnection) -> _KafkaPythonClient:
+        with self._lock:
+            self._forget_after_fork()
+            idle_since = time.monotonic() - self.IDLE_SECONDS
+            idle = [
+                (c, e)
+                for c, e in self._clients.items()
+                if e.users == 0 and e.last_used < idle_since
+            ]
+            for c, e in idle:
+                e.retired = True
+                del self._clients[c]
+            entry = self._clients.get(conn)
+            if entry is not None:
+                self._clients.move_to_end(conn)
+                entry.users += 1
+        self._close_idle([e for _, e in idle])
+        if entry is not None:
+            return entry
+        # Connect outside the lock: a bootstrap takes a while and other cells' calls go on.
+        entry = _KafkaPythonClient(_kafka_python_admin(conn))
+        retired: list[_KafkaPythonClient] = []
+        with self._lock:
+            self.created += 1
+            entry.users = 1
+            other = self._clients.get(conn)
+            if other is not None:  # another thread connected meanwhile: keep one
+                entry.retired = True
+                other.users += 1
+                self._clients.move_to_end(conn)
+                chosen = other
+            else:
+                self._clients[conn] = entry
+                chosen = entry
+                while len(self._clients) > self._size:
+                    _, old = self._clients.popitem(last=False)
+                    old.retired = True
+                    retired.append(old)
+        if chosen is not entry:
+            entry.users = 0
+            retired.append(entry)
+        self._close_idle(retired)
+        return chosen
+
+    def release(self, conn: KafkaConnection, entry: _KafkaPythonClient, *, retire: bool) -> None:
+        with self._lock:
+            entry.users -= 1
+            entry.last_used = time.monotonic()
+            if retire and not entry.retired:
+                entry.retired = True
+                if self._clients.get(conn) is entry:
+                    del self._clients[conn]
+        self._close_idle([entry])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._forget_after_fork()
+            entries = list(self._clients.values())
+            self._clients.clear()
+            for entry in entries:
+                entry.retired = True
+        self._close_idle(entries)
+
+    def _forget_after_fork(self) -> None:
+        if os.getpid() != self._pid:
+            self._abandoned.extend(self._clients.values())
+            self._clients.clear()
+            self._pid = os.getpid()
+
+    def _close_idle(self, entries: list[_KafkaPythonClient]) -> None:
+        for entry in entries:
+            with self._lock:
+                closing = entry.retired and entry.users == 0 and entry.admin is not None
+                admin, entry.admin = (entry.admin, None) if closing else (None, entry.admin)
+            if admin is not None:
+                try:
+                    admin.close()
+                except Exception:  # closing a broken client: nothing to keep
+                    log.debug("closing a kafka-python admin client failed", exc_info=True)
+
+
+_kafka_python_clients = _KafkaPythonClientCache()
+
+
+def _kafka_python_call(
+    conn: KafkaConnection, context: str, fn: Callable[[Any], T], *, reuse: bool = False
+) -> T:
     """`fn(admin)` with a kafka-python admin client, bounded in wall-clock time.
 
     kafka-python bounds its requests but not a TLS handshake with a broker that accepted the
@@ -454,6 +585,9 @@ def _kafka_python_call(conn: KafkaConnection, context: str, fn: Callable[[Any], 
     connection's timeout (or what is left of the request's budget): past it the caller gets a
     CellTimeout naming the cell, and the abandoned thread ends when the broker answers or
     closes.
+
+    With `reuse`, the client comes from `_kafka_python_clients` (a warm, authenticated
+    connection) instead of being made and closed for this call alone.
     """
     from kafka import errors as kp_errors
 
@@ -462,14 +596,27 @@ def _kafka_python_call(conn: KafkaConnection, context: str, fn: Callable[[Any], 
         raise CellTimeout(context, cell=conn.cell_name, timeout=conn.timeout)
     outcome: dict[str, Any] = {}
     done = threading.Event()
+    abandoned = threading.Event()
 
     def work() -> None:
         try:
-            admin = _kafka_python_admin(conn, timeout=limit)
-            try:
-                outcome["value"] = fn(admin)
-            finally:
-                admin.close()
+            if reuse:
+                entry = _kafka_python_clients.acquire(conn)
+                failed = True
+                try:
+                    outcome["value"] = fn(entry.admin)
+                    failed = False
+                except KafkaGatewayError:
+                    failed = False  # a broker answered with an error: the connection is fine
+                    raise
+                finally:
+                    _kafka_python_clients.release(conn, entry, retire=failed or abandoned.is_set())
+            else:
+                admin = _kafka_python_admin(conn, timeout=limit)
+                try:
+                    outcome["value"] = fn(admin)
+                finally:
+                    admin.close()
         except BaseException as exc:  # handed to the caller below
             outcome["error"] = exc
         finally:
@@ -477,6 +624,7 @@ def _kafka_python_call(conn: KafkaConnection, context: str, fn: Callable[[Any], 
 
     threading.Thread(target=work, name="skiff-kafka-python", daemon=True).start()
     if not done.wait(limit + 0.5):
+        abandoned.set()
         raise CellTimeout(
             context,
             cell=conn.cell_name,

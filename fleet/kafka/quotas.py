@@ -1,4 +1,8 @@
-"""Client quotas per user, by kafka-python: librdkafka has no (Alter|Describe)ClientQuotas."""
+"""Client quotas per user, by kafka-python: librdkafka has no (Alter|Describe)ClientQuotas.
+
+Both calls reuse a warm kafka-python client per connection (connection._kafka_python_clients):
+provisioning sets every new cluster's quotas and the reconciler reads them every pass.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +69,7 @@ def alter_many_user_quotas(
                     _kafka_python_error_name(entry.error_code), entry.error_message or "", context
                 )
 
-    _kafka_python_call(conn, context, call)
+    _kafka_python_call(conn, context, call, reuse=True)
 
 
 def describe_user_quotas(
@@ -97,4 +101,4 @@ def describe_user_quotas(
             out[user] = {v.key: float(v.value) for v in entry.values}
         return out
 
-    return _kafka_python_call(conn, context, call)
+    return _kafka_python_call(conn, context, call, reuse=True)

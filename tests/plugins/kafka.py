@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.kafka.connection import KafkaConnection
+from fleet.kafka.connection import KafkaConnection, close_clients
 from fleet.runtime.classpath import RuntimeUnavailable
 from fleet.runtime.launcher import CellError, CellInfo, LocalCell
 
@@ -42,6 +42,7 @@ def kafka_local_cell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
     try:
         yield cell
     finally:
+        close_clients()  # cached admin clients would go on asking the stopped cell
         cell.down()
         atexit.unregister(cell.down)
 
