@@ -15,6 +15,12 @@ send their `POST /api/v1/clusters/` at the same moment (a barrier), then each re
 until it is ACTIVE. Per round it prints p50/p95/max of create → ACTIVE, and at the end whether
 every cluster was ACTIVE, whether the console's log says "database is locked" anywhere, whether
 any name is in the database twice, and the goal p95 <= 1.0 s.
+
+Wall time on a loaded host says more about the host than the console, so each round also
+prints where a create's time went and what it cost: the POST's answer time, the provisioning
+(the cluster's "requested" to "activated" events, server clocks), the lag until the client saw
+ACTIVE, and the console process's CPU time per create (its /proc counters over the round:
+requests, polls and provisioning together).
 """
 
 import argparse
@@ -190,14 +196,17 @@ def concurrent_main(args) -> int:
         for round_no in range(args.rounds):
             barrier = threading.Barrier(args.concurrent)
             took: list[float] = []
+            seen: dict[str, tuple[float, float, float]] = {}  # (sent, answered, ACTIVE)
             lock = threading.Lock()
 
-            def create(name: str, barrier=barrier, took=took, lock=lock) -> None:
+            def create(name: str, barrier=barrier, took=took, seen=seen, lock=lock) -> None:
                 with requests.Session() as http:
                     http.headers.update(headers)
                     barrier.wait(timeout=120)
                     t0 = time.perf_counter()
+                    sent = time.time()
                     r = http.post(f"{base}/clusters/", json={"name": name}, timeout=300)
+                    answered = time.time()
                     if r.status_code != 201:
                         with lock:
                             failures.append(f"{name}: {r.status_code} {r.text[:200]}")
@@ -209,6 +218,7 @@ def concurrent_main(args) -> int:
                     with lock:
                         if state == "ACTIVE":
                             took.append(time.perf_counter() - t0)
+                            seen[str(pk)] = (sent, answered, time.time())
                         else:
                             failures.append(f"{name}: {state}")
 
@@ -216,10 +226,12 @@ def concurrent_main(args) -> int:
                 threading.Thread(target=create, args=(f"r{round_no}-{i}",))
                 for i in range(args.concurrent)
             ]
+            cpu_before = process_cpu_seconds(console.pid)
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
+            cpu = process_cpu_seconds(console.pid) - cpu_before
             every += took
             if took:
                 print(
@@ -228,6 +240,7 @@ def concurrent_main(args) -> int:
                     f"p95 {percentile(took, 0.95) * 1000:.0f} ms, max {max(took) * 1000:.0f} ms; "
                     f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
                 )
+                print_breakdown(work / "bench.sqlite3", seen, cpu, args.concurrent)
         locked = "database is locked" in log_path.read_text(errors="replace")
         with sqlite3.connect(f"file:{work / 'bench.sqlite3'}?mode=ro", uri=True) as db:
             dupes = db.execute(
@@ -261,6 +274,57 @@ def concurrent_main(args) -> int:
         log.close()
         fleet_down(name="bench-cc")
     return 0
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_breakdown(
+    database: Path, seen: dict[str, tuple[float, float, float]], cpu: float, creates: int
+) -> None:
+    """Where a round's creates spent their time, by the server's own event times."""
+    import datetime as dt
+    import sqlite3
+
+    if not seen:
+        return
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT cluster_id, kind, occurred_at FROM clusters_clusterevent "
+            "WHERE kind IN ('requested', 'activated')"
+        ).fetchall()
+    events: dict[str, dict[str, float]] = {}
+    for pk, kind, at in rows:
+        if str(pk) not in seen:
+            continue
+        when = dt.datetime.fromisoformat(str(at))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        events.setdefault(str(pk), {})[kind] = when.timestamp()
+    post = [answered - sent for sent, answered, _ in seen.values()]
+    provisioning, lag = [], []
+    for pk, (_, _, active) in seen.items():
+        marks_of = events.get(str(pk), {})
+        if "requested" in marks_of and "activated" in marks_of:
+            provisioning.append(marks_of["activated"] - marks_of["requested"])
+            lag.append(active - marks_of["activated"])
+
+    def ms(values: list[float]) -> str:
+        if not values:
+            return "n/a"
+        return (
+            f"p50 {percentile(values, 0.5) * 1000:.0f} / p95 "
+            f"{percentile(values, 0.95) * 1000:.0f} ms"
+        )
+
+    print(
+        f"  POST answered in {ms(post)}; provisioning (requested -> activated) {ms(provisioning)}; "
+        f"seen ACTIVE after {ms(lag)}; console CPU {cpu:.2f} s, "
+        f"{cpu / creates * 1000:.0f} ms per create"
+    )
 
 
 if __name__ == "__main__":

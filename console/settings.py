@@ -124,7 +124,17 @@ ASGI_APPLICATION = "console.asgi.application"
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # No persistent connections by default: under Daphne, Django runs each request's
+    # synchronous code in a thread of its own (so concurrent requests never queue behind one
+    # another), and a connection kept for reuse there is never reused: it stays open after
+    # its request, one per request, until garbage collection (Django's documentation says to
+    # disable them under ASGI). Request end closes each request's connection. A process that
+    # does reuse its threads (a Celery worker) may keep them: SKIFF_DB_CONN_MAX_AGE seconds.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=int(os.environ.get("SKIFF_DB_CONN_MAX_AGE", "0"))
+        )
+    }
 else:
     # The embedded default: many threads (requests, sampler, scheduler) and command-line
     # processes write at once. WAL lets readers go on beside the writer; writers wait up to the

@@ -4,6 +4,7 @@ The broker work happens in `clusters.services.provisioning`, run by tasks enqueu
 """
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -166,18 +167,32 @@ def cluster_create(
     """Record a CREATING cluster with its first access key and enqueue provisioning.
 
     Submitting the same draft twice returns the first cluster (one cluster per draft).
+
+    Validation, the capacity check and the key's secret come before the transaction: they
+    only read, and on SQLite every transaction holds the database's one write lock from its
+    BEGIN (IMMEDIATE) to its commit, so 20 creates at once wait for each other's transactions
+    (issue 20). The name's uniqueness is the database's (a constraint; a create that lost the
+    race answers as validation would) and the team's limit is counted under the lock.
     """
+    if draft is not None and (before := _draft_cluster(draft.pk)) is not None:
+        return before
+    try:
+        clean = validate_cluster_spec(team, spec)
+    except ValidationFailed:
+        # The same draft, submitted twice at once: the other submission's cluster now has
+        # the name. Answer with it, as when the submissions come one after the other.
+        if draft is not None and (before := _draft_cluster(draft.pk)) is not None:
+            return before
+        raise
+    check_fleet_room_for_cluster()
+    secret = new_key_secret()
+    sealed_secret = seal(secret)
     with transaction.atomic():
         if draft is not None:
             draft = ClusterDraft.objects.select_for_update().get(pk=draft.pk)
             if draft.cluster is not None:
-                cluster = draft.cluster
-                # Created with the cluster; keys are revoked, never deleted.
-                initial_key = cluster.access_keys.earliest("created_at")
-                return CreatedCluster(cluster, initial_key, None)
-        clean = validate_cluster_spec(team, spec)
+                return _created_before(draft.cluster)
         check_cluster_limit(team)
-        check_fleet_room_for_cluster()
         cluster = Cluster(
             team=team,
             name=clean.name,
@@ -192,7 +207,6 @@ def cluster_create(
             raise ValidationFailed(
                 {"name": f"Your team already has a cluster named '{clean.name}'."}
             ) from exc
-        secret = new_key_secret()
         key = AccessKey.objects.create(
             cluster=cluster,
             name="initial",
@@ -200,7 +214,7 @@ def cluster_create(
             username=access_key_username(cluster, "initial"),
             policy_template=clean.policy_template,
             policy_document=clean.policy_document,
-            sealed_secret=seal(secret),
+            sealed_secret=sealed_secret,
         )
         ClusterEvent.objects.create(
             cluster=cluster, kind=ClusterEvent.Kind.REQUESTED, occurred_at=timezone.now()
@@ -222,6 +236,17 @@ def cluster_create(
         _enqueue_provisioning(cluster.pk)
     cluster.refresh_from_db()
     return CreatedCluster(cluster, key, secret)
+
+
+def _draft_cluster(draft_id: uuid.UUID) -> CreatedCluster | None:
+    """The cluster a draft was already submitted as, if it was."""
+    cluster = ClusterDraft.objects.get(pk=draft_id).cluster
+    return None if cluster is None else _created_before(cluster)
+
+
+def _created_before(cluster: Cluster) -> CreatedCluster:
+    # Created with the cluster; keys are revoked, never deleted.
+    return CreatedCluster(cluster, cluster.access_keys.earliest("created_at"), None)
 
 
 def cluster_retry(*, cluster: Cluster) -> Cluster:
