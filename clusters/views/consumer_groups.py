@@ -31,6 +31,8 @@ class ConsumerGroupListView(ClusterTabMixin, View):
         except ApplicationError as exc:
             context["error"], status = exc.message, exc.status
         context["orderings"] = ORDERINGS
+        # A table alone also brings the search form's sort up to date (out of band).
+        context["oob"] = bool(request.htmx and not request.htmx.boosted)
         template = (
             "clusters/partials/_group_table.html"
             if request.htmx and not request.htmx.boosted

@@ -68,6 +68,8 @@ class TopicListView(ClusterTabMixin, View):
             ("bytes_in", "In"),
             ("bytes_out", "Out"),
         ]
+        # A table alone also brings the search form's sort up to date (out of band).
+        context["oob"] = bool(request.htmx and not request.htmx.boosted)
         template = (
             "clusters/partials/_topic_table.html"
             if request.htmx and not request.htmx.boosted

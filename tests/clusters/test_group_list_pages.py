@@ -129,6 +129,13 @@ def test_htmx_gets_the_table_alone_and_a_bad_ordering_says_what_sorts(cluster, p
     fragment = page.get(url, {"page": 2}, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in fragment and _shown(fragment)[0] == "g050"
     assert 'hx-target="#group-table"' in fragment
+    # The search form's sort follows a click on a heading (swapped in out of band).
+    sorted_fragment = page.get(url, {"ordering": "-lag"}, HTTP_HX_REQUEST="true").content.decode()
+    assert '<input type="hidden" name="ordering" id="group-ordering" value="-lag" hx-swap-oob' in (
+        sorted_fragment
+    )
+    full = page.get(url, {"ordering": "-lag"}).content.decode()
+    assert 'id="group-ordering" value="-lag">' in full and "hx-swap-oob" not in full
     bad = page.get(url, {"ordering": "size"})
     assert bad.status_code == 400 and "Sort by one of: group, state, members, lag" in (
         bad.content.decode()
