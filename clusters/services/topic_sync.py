@@ -21,6 +21,7 @@ from clusters.models import Cluster, Topic
 from clusters.services.access.reconcile import reconcile_cluster_keys
 from clusters.services.cells import cluster_cell
 from clusters.services.topic_guard import (
+    DYNAMIC_TOPIC_CONFIG,
     cell_rebalancing,
     check_partition_ceiling,
     repair_topic_configs,
@@ -101,7 +102,8 @@ def sync_all_topics(clusters: Iterable[Cluster] | None = None) -> dict[int, Sync
         rebalancing = cell_rebalancing(cell.pk)
         for cluster in members:
             gw = cluster_gateway(cluster)
-            metadata = gw.scope_topics(by_prefix.get(cluster.wire_prefix, {}))
+            own = by_prefix.get(cluster.wire_prefix, {})  # its topics only, by wire name
+            metadata = gw.scope_topics(own)
             rows = known[cluster.pk]
             unchanged = rows.same_as(metadata)
             if unchanged:
@@ -120,7 +122,11 @@ def sync_all_topics(clusters: Iterable[Cluster] | None = None) -> dict[int, Sync
                 # A cluster the sync just changed reads its rows again; the others' are current.
                 rows={n: t[2] for n, t in rows.topics.items()} if unchanged else None,
                 totals=rows.totals() if unchanged else None,
-                described=None if configs is None else gw.scope_topic_configs(configs),
+                described=(
+                    None
+                    if configs is None
+                    else gw.scope_topic_configs({w: configs[w] for w in own if w in configs})
+                ),
                 rebalancing=rebalancing,
             )
     return results
@@ -134,7 +140,13 @@ def _cell_topic_configs(
     out: dict[str, dict[str, ConfigEntryDescription]] = {}
     try:
         for start in range(0, len(names), CONFIG_BATCH):
-            out.update(superuser.describe_many_topic_configs(names[start : start + CONFIG_BATCH]))
+            out.update(
+                superuser.describe_many_topic_configs(
+                    # The guard repairs dynamic overrides only: the defaults are not kept.
+                    names[start : start + CONFIG_BATCH],
+                    sources=(DYNAMIC_TOPIC_CONFIG,),
+                )
+            )
     except KafkaGatewayError as exc:
         logger.warning("topic configs of cell %s not read: %s", cell_name, exc.message)
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka.admin import (
@@ -90,9 +90,15 @@ def _incremental_alter_configs(
 
 
 def describe_many_topic_configs(
-    conn: KafkaConnection, names: Sequence[str], keys: Sequence[str] | None = None
+    conn: KafkaConnection,
+    names: Sequence[str],
+    keys: Sequence[str] | None = None,
+    *,
+    sources: Collection[str] | None = None,
 ) -> dict[str, dict[str, ConfigEntryDescription]]:
-    """Configs of many topics in one DescribeConfigs round (``keys`` narrows what is kept).
+    """Configs of many topics in one DescribeConfigs round (``keys`` narrows what is kept, and
+    ``sources`` to entries of these sources, e.g. DYNAMIC_TOPIC_CONFIG: a whole cell's topics
+    have ~40 entries each, nearly all defaults).
 
     A topic deleted meanwhile is left out.
     """
@@ -100,6 +106,12 @@ def describe_many_topic_configs(
         return {}
     context = "Reading topic configurations"
     wanted = set(keys) if keys is not None else None
+    # The client gives a source as the enum or its int: accept either.
+    kept_sources = (
+        None
+        if sources is None
+        else {s for name in sources for s in (ConfigSource[name], ConfigSource[name].value)}
+    )
     with _admin(conn) as (admin, trap, deadline):
         futures = admin.describe_configs(
             [ConfigResource(ResourceType.TOPIC, name) for name in dict.fromkeys(names)],
@@ -122,7 +134,8 @@ def describe_many_topic_configs(
                 is_sensitive=bool(entry.is_sensitive),
             )
             for key, entry in entries.items()
-            if wanted is None or key in wanted
+            if (wanted is None or key in wanted)
+            and (kept_sources is None or entry.source in kept_sources)
         }
     return out
 

@@ -10,7 +10,7 @@ cannot name anything outside its cluster's prefix.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,11 +100,15 @@ class PlatformSuperuser:
         return topics.delete_topic(self.connection, name, missing_ok=missing_ok)
 
     def describe_many_topic_configs(
-        self, names: Sequence[str], keys: Sequence[str] | None = None
+        self,
+        names: Sequence[str],
+        keys: Sequence[str] | None = None,
+        *,
+        sources: Collection[str] | None = None,
     ) -> dict[str, dict[str, ConfigEntryDescription]]:
         """Configs of many topics of any tenant in one DescribeConfigs round (the periodic
         topic sync reads a cell's once, not once per cluster; issue 20)."""
-        return configs.describe_many_topic_configs(self.connection, names, keys)
+        return configs.describe_many_topic_configs(self.connection, names, keys, sources=sources)
 
     def list_consumer_groups(self) -> dict[str, str]:
         return groups.list_consumer_groups(self.connection)
