@@ -11,16 +11,19 @@ each given one message so that the brokers export its series), then for each top
 
 it measures, over --cpu-window seconds each: the brokers' CPU before the console starts (no
 scrapes) and again with the sampler running and no sockets — the difference is what the
-brokers' metrics exporters spend answering the scrapes — and the sampler's own CPU (its process
-in production; in the embedded topology the whole web process, an upper bound). Then it opens
-N idle WebSocket clients (default 500) subscribed to the cluster, measures the web
+brokers spend answering the scrapes: since issue 20 the sampler reads each broker's own per-topic
+endpoint (io.skiff.metrics.TopicMetricsEndpoint) each second, and the JMX exporter only for the
+cell page and the 60 s legacy-client scan (counted when they run) — and the sampler's own CPU (its
+process in production; in the embedded topology the whole web process, an upper bound). Then it
+opens N idle WebSocket clients (default 500) subscribed to the cluster, measures the web
 process's CPU over a window (and, before they connect, with none), then runs trials: wait a
 random 0 to interval s, produce one message with the cluster's key, and time until a pushed
 document shows the topic's messages_in rate > 0. Latency is counted from the broker's delivery
 acknowledgement (and also from the start of the produce call, which includes the new client's
 TLS + SCRAM handshake). Prints p50/p95/max and CPU, and each goal of issue 20 as met or not
-with the load average: produce → chart p95 <= 2.0 s and p50 <= 1.0 s; sampler + exporters
-<= 5% of a core at 1,000 topics; 500 idle sockets <= 15% of a core.
+with the load average: produce → chart p95 <= 2.0 s and p50 <= 1.0 s; sampler + the brokers'
+metrics endpoints <= 5% of a core at 1,000 topics; 500 idle sockets <= 15% of a core.
+bench/scrape_cost.py measures the per-scrape costs alone (exporter against endpoint).
 
 Where the time goes, per trial, from the document's `ts` (taken by the sampler right after the
 scrape that saw the message): ack → ts is waiting for the next pass plus its scrape, which the
@@ -202,7 +205,7 @@ def run_topology(name: str, args, env: dict, ctx: dict, work: Path) -> dict:
         time.sleep(max(5.0, 3 * args.interval))  # the sampler's first passes (no rates yet)
 
         # With no socket: the web process (embedded: with the sampler thread), the sampler's
-        # process (production) and the brokers (their exporters answering the scrapes).
+        # process (production) and the brokers (their metrics endpoints answering the scrapes).
         t0 = time.monotonic()
         c0 = {p: cpu_seconds(p) for p in [web.pid, *ctx["broker_pids"]]}
         s0 = cpu_seconds(sampler.pid) if sampler is not None else 0.0
@@ -224,7 +227,7 @@ def run_topology(name: str, args, env: dict, ctx: dict, work: Path) -> dict:
                 else " (the sampler thread is in it)"
             )
             + f", brokers {100 * result['brokers_scraped']:.1f}% scraped vs "
-            f"{100 * ctx['brokers_quiet']:.1f}% not (exporters "
+            f"{100 * ctx['brokers_quiet']:.1f}% not (metrics endpoints "
             f"{100 * result['exporters']:.1f}%) of a core; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
@@ -479,7 +482,7 @@ def main() -> int:
         ctx["broker_pids"] = [
             pid for pid in cell.brokers.values_list("pid", flat=True) if pid is not None
         ]
-        # The brokers' own CPU without any scrape: the baseline the exporters' cost adds to.
+        # The brokers' own CPU without any scrape: the baseline the scrapes' cost adds to.
         ctx["brokers_quiet"] = cpu_share(ctx["broker_pids"], args.cpu_window)
         print(f"brokers without scrapes: {100 * ctx['brokers_quiet']:.1f}% of a core")
         topologies = ["embedded", "production"] if args.topology == "both" else [args.topology]
@@ -571,7 +574,7 @@ def main() -> int:
         print(
             f"  no sockets: {what} {100 * sampler_idle:.1f}% of a core; brokers "
             f"{100 * r['brokers_scraped']:.1f}% scraped vs {100 * r['brokers_quiet']:.1f}% not "
-            f"(exporters: {100 * r['exporters']:.1f}%)"
+            f"(metrics endpoints: {100 * r['exporters']:.1f}%)"
         )
         sockets = r["cpu_idle_n"] - (r["cpu_idle_0"] if r["sampler_idle"] is None else 0.0)
         p50, p95 = percentile(ack, 0.5), percentile(ack, 0.95)
@@ -583,7 +586,7 @@ def main() -> int:
                 f"p50 {p50:.2f} s, p95 {p95:.2f} s",
             ),
             (
-                f"sampler + exporters <= 5% of a core at {args.topics + 1} topics",
+                f"sampler + metrics endpoints <= 5% of a core at {args.topics + 1} topics",
                 sampler_idle + r["exporters"] <= 0.05,
                 f"{100 * (sampler_idle + r['exporters']):.1f}%",
             ),

@@ -61,6 +61,11 @@ class BrokerMetrics:
         """The topics this broker has a log for (computed once per parsed answer)."""
         return frozenset(topic for topic, _partition in self.log_sizes)
 
+    @cached_property
+    def counted_topics(self) -> frozenset[str]:
+        """The topics this broker has counters for (computed once per parsed answer)."""
+        return frozenset(topic for _meter, topic in self.counters)
+
 
 # One sample line of the text format: name, optional {labels}, value, optional timestamp.
 _SAMPLE_LINE = re.compile(
@@ -176,6 +181,8 @@ class Observation:
     rates: dict[SeriesKey, float] = field(default_factory=dict)
     first_sample: bool = False
     rated: bool = False  # an interval since the previous live scrape exists: rates are known
+    # The very same counters as the previous observation: every delta and rate is zero.
+    unchanged: bool = False
 
 
 class CounterTracker:
@@ -216,6 +223,7 @@ class CounterTracker:
             and hosted_topics is not None
         ):
             # The same answer as last time (a quiet broker): nothing moved, nothing to forget.
+            result.unchanged = True
             result.deltas = dict.fromkeys(counters, 0)
             if result.rated:
                 result.rates = dict.fromkeys(counters, 0.0)

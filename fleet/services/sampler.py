@@ -477,6 +477,11 @@ class Sampler:
         self.now = now
         self.tracker = CounterTracker()
         self._parsed = _ParseCache()
+        # Per cell, after a pass in which nothing moved: what it saw and the documents it made.
+        # A next pass that sees the very same answers (and clusters, and minute) reuses them.
+        self._quiet: dict[int, tuple[tuple, dict[int, dict]]] = {}
+        # Per cell, the counters of the checkpoint last written (rewritten only when they moved).
+        self._checkpointed: dict[int, dict[str, dict]] = {}
         # Last good log sizes per broker, used while a broker does not answer.
         self._log_sizes: dict[int, dict[tuple[str, int], int]] = {}
         self._totals: dict[UsageKey, _MinuteTotals] = {}
@@ -555,6 +560,10 @@ class Sampler:
         has_rates: dict[int, bool] = {}
         sizes: dict[int, list[dict[tuple[str, int], int]]] = {}
         partial: dict[int, bool] = {}
+        # Quiet brokers (the same answer as last pass): their topics, without per-series work.
+        quiet_topics: dict[int, set[str]] = {}
+        seen: dict[int, list[BrokerMetrics]] = {}
+        moved: dict[int, bool] = {}
         for result in results:
             target = result.target
             cell_deltas = deltas.setdefault(target.cell_id, {})
@@ -576,6 +585,14 @@ class Sampler:
             )
             if observed.rated:
                 has_rates[target.cell_id] = True
+            seen.setdefault(target.cell_id, []).append(metrics)
+            self._log_sizes[target.pk] = metrics.log_sizes
+            sizes.setdefault(target.cell_id, []).append(metrics.log_sizes)
+            if observed.unchanged:
+                # Every delta and rate is zero: only its topics count (for the documents).
+                quiet_topics.setdefault(target.cell_id, set()).update(metrics.counted_topics)
+                continue
+            moved[target.cell_id] = True
             for (meter, topic), delta in observed.deltas.items():
                 if delta:
                     per_topic = cell_deltas.setdefault(topic, {})
@@ -583,17 +600,39 @@ class Sampler:
             for (meter, topic), rate in observed.rates.items():
                 per_topic_rates = cell_rates.setdefault(topic, {})
                 per_topic_rates[meter] = per_topic_rates.get(meter, 0.0) + rate
-            self._log_sizes[target.pk] = metrics.log_sizes
-            sizes.setdefault(target.cell_id, []).append(metrics.log_sizes)
 
         clusters = self._live_clusters(set(deltas))
         messages: list[tuple[str, dict]] = []
         snapshots: dict[int, dict[str, dict]] = {}
         for cell_id in deltas:
+            cell_clusters = {
+                cluster_id: prefix
+                for (c_cell, prefix), cluster_id in clusters.items()
+                if c_cell == cell_id
+            }
+            # A quiet cell: every broker answered exactly what it answered in the last pass, in
+            # which nothing moved either; same clusters, same minute. Its documents are the last
+            # ones with this pass's time, and its minute rows already hold all of it.
+            quiet_key = (tuple(seen.get(cell_id, ())), minute, cell_clusters)
+            quiet = not moved.get(cell_id) and not partial[cell_id] and has_rates[cell_id]
+            last_quiet = self._quiet.get(cell_id)
+            if quiet and last_quiet is not None and last_quiet[0] == quiet_key:
+                ts = moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+                cell_snapshot = {}
+                for quiet_cluster, last_document in last_quiet[1].items():
+                    fresh = {**last_document, "ts": ts}
+                    outcome.documents[quiet_cluster] = fresh
+                    cell_snapshot[str(quiet_cluster)] = fresh
+                    messages.append((throughput_group_name(quiet_cluster), fresh))
+                snapshots[cell_id] = cell_snapshot
+                continue
+            self._quiet.pop(cell_id, None)
             storage = topic_storage(sizes.get(cell_id, []))
             by_cluster_rates: dict[int, dict[str, dict[str, float]]] = {}
             by_cluster_storage: dict[int, dict[str, int]] = {}
-            for topic in set(rates[cell_id]) | set(storage) | set(deltas[cell_id]):
+            topics_seen = set(rates[cell_id]) | set(storage) | set(deltas[cell_id])
+            topics_seen |= quiet_topics.get(cell_id, set())
+            for topic in topics_seen:
                 split = split_wire_name(topic)
                 if split is None:
                     continue
@@ -627,6 +666,11 @@ class Sampler:
                 cell_snapshot[str(cluster_id)] = document
                 messages.append((throughput_group_name(cluster_id), document))
             snapshots[cell_id] = cell_snapshot
+            if quiet:
+                self._quiet[cell_id] = (
+                    quiet_key,
+                    {int(cluster_id): document for cluster_id, document in cell_snapshot.items()},
+                )
 
         # Push first (latency is what the pages feel), then write: broker states, rows.
         if self.publisher is not None:
@@ -811,14 +855,15 @@ class Sampler:
                         "updated_at",
                     ],
                 )
-            by_cell: dict[int, dict[str, dict[str, int]]] = {}
+            by_cell: dict[int, dict[str, dict]] = {}
             for target in targets:
                 counters = self.tracker.checkpoint((target.cell_id, target.node_id))
                 if counters:
-                    by_cell.setdefault(target.cell_id, {})[str(target.node_id)] = encode_counters(
-                        counters
-                    )
-            for cell_id, encoded in by_cell.items():
+                    by_cell.setdefault(target.cell_id, {})[str(target.node_id)] = counters
+            for cell_id, raw in by_cell.items():
+                if self._checkpointed.get(cell_id) == raw:
+                    continue  # a quiet cell: the stored checkpoint already says this
+                encoded = {node: encode_counters(counters) for node, counters in raw.items()}
                 SamplerCheckpoint.objects.update_or_create(
                     cell_id=cell_id, defaults={"counters": encoded, "taken_at": moment}
                 )
@@ -827,6 +872,7 @@ class Sampler:
                     cell_id=cell_id, defaults={"clusters": clusters, "taken_at": moment}
                 )
         # Committed: the in-memory totals now include the rows' earlier values.
+        self._checkpointed.update(by_cell)
         for key, merged in rows.items():
             self._totals[key] = merged
         self._seeded |= set(dirty)

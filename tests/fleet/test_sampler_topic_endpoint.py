@@ -170,3 +170,60 @@ def test_the_trackers_shortcut_gives_what_the_full_comparison_gives() -> None:
     full = slow.observe("b", 1.0, dict(counters), set(hosted))  # equal copies: the full path
     assert (same.deltas, same.rates, same.rated) == (full.deltas, full.rates, full.rated)
     assert fast.checkpoint("b") == slow.checkpoint("b")
+
+
+def test_a_quiet_cell_reuses_its_documents_and_still_writes_each_minutes_storage(broker) -> None:
+    """Passes that see the same answers reuse the last documents (with their own time); a new
+    minute is computed again, so its row holds the storage gauge (billing reads it)."""
+    _row, cluster = broker
+    topic = f"{cluster.wire_prefix}pay"
+    fake = Endpoints()
+    fake.moment = START.replace(second=50)
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 100}, {(topic, 0): 2048})
+    sampler = fake.sampler()
+    documents = []
+    for _ in range(15):  # 12:00:50 … 12:01:04; the first pass has no rates (no document)
+        documents.append(sampler.run_once().documents.get(cluster.pk))
+        fake.advance(1)
+    computed, reused = documents[1], documents[2]
+    assert reused["ts"] != computed["ts"]
+    assert {**reused, "ts": ""} == {**computed, "ts": ""}
+    assert reused["topics"] is computed["topics"], "the quiet pass computed it again"
+    assert computed["topics"]["pay"] == {
+        "bytes_in_per_sec": 0.0,
+        "bytes_out_per_sec": 0.0,
+        "messages_in_per_sec": 0.0,
+        "storage_bytes": 2048,
+    }
+    sampler.flush_pending()
+    minutes = dict(
+        TopicMinuteUsage.objects.filter(cluster=cluster, topic="pay").values_list(
+            "minute", "storage_bytes"
+        )
+    )
+    assert minutes == {START.replace(second=0): 2048, START.replace(minute=1, second=0): 2048}
+    # Then traffic: computed again, with its rate.
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 400}, {(topic, 0): 2348})
+    moved = sampler.run_once().documents[cluster.pk]["topics"]["pay"]
+    assert (moved["bytes_in_per_sec"], moved["storage_bytes"]) == (300.0, 2348)
+
+
+def test_a_quiet_cell_writes_its_checkpoint_once(broker, django_assert_max_num_queries) -> None:
+    from fleet.models import SamplerCheckpoint
+
+    _row, cluster = broker
+    topic = f"{cluster.wire_prefix}pay"
+    fake = Endpoints()
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 100}, {(topic, 0): 10})
+    sampler = fake.sampler()
+    sampler.run_once()
+    first = SamplerCheckpoint.objects.get(cell_id=cluster.cell_id).taken_at
+    fake.advance(1)
+    sampler.run_once()
+    assert SamplerCheckpoint.objects.get(cell_id=cluster.cell_id).taken_at == first
+    fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 101}, {(topic, 0): 10})
+    fake.advance(1)
+    sampler.run_once()
+    checkpoint = SamplerCheckpoint.objects.get(cell_id=cluster.cell_id)
+    assert checkpoint.taken_at > first
+    assert checkpoint.counters == {"1": {f"bytes_in|{topic}": 101}}

@@ -57,6 +57,8 @@ import org.slf4j.LoggerFactory;
  *       in constant time. Without them the endpoint does not start (never unauthenticated).
  * </ul>
  *
+ * <p>Every topic but Kafka's internal ones (names starting with {@code __}).
+ *
  * <p>{@code GET /metrics} answers the families; anything else 404; a missing or wrong credential
  * 401. The HTTP server runs on daemon threads and stops in {@link #close()}. A port that cannot
  * be bound is logged and the broker goes on without the endpoint (the sampler then reads the
@@ -248,7 +250,10 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
                 return null;
             }
             String topic = unquoted(object.getKeyProperty("topic"));
-            if (topic == null || topic.isEmpty()) {
+            if (topic == null || topic.isEmpty() || topic.startsWith("__")) {
+                // Kafka's internal topics are nobody's usage, and they change all the time (the
+                // metadata log grows every half second, consumer offsets with every commit):
+                // without them a quiet cell answers the same bytes scrape after scrape.
                 return null;
             }
             if (meter) {
@@ -393,13 +398,9 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
             executor.shutdownNow();
         }
 
-        int port() {
-            return server.getAddress().getPort();
-        }
-
         private static void handle(HttpExchange exchange, Settings settings, Catalog catalog) throws IOException {
             try (exchange) {
-                exchange.getRequestBody().readAllBytes();
+                // The request body (a GET has none) is never read: closing the exchange drops it.
                 if (!settings.accepts(exchange.getRequestHeaders().getFirst("Authorization"))) {
                     exchange.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"skiff-metrics\"");
                     exchange.sendResponseHeaders(401, -1);
