@@ -202,6 +202,9 @@ def main() -> int:
     )
     parser.add_argument("--retries", type=int, default=1, help="retries of a failed create")
     parser.add_argument(
+        "--start-timeout", type=float, default=600, help="seconds for the cell to serve (start)"
+    )
+    parser.add_argument(
         "--progress", type=int, default=25, help="a progress line every N clusters filled"
     )
     parser.add_argument(
@@ -250,6 +253,7 @@ def main() -> int:
 
     django.setup()
     from confluent_kafka.admin import AdminClient, NewTopic
+    from django.conf import settings
     from django.core.management import call_command
 
     from clusters.services.access.reconcile import reconcile_all_access
@@ -257,12 +261,20 @@ def main() -> int:
     from console.models import Team, User
     from console.services.teams import api_token_create, team_create, user_create
     from fleet.models import Broker
-    from fleet.services.cells import fleet_down, fleet_up
+    from fleet.services.cells import cell_record_local, fleet_down, local_cell
     from fleet.services.sampler import Sampler
 
     call_command("migrate", verbosity=0)
     t0 = time.perf_counter()
-    cell = fleet_up(name="density", nodes=args.nodes, heap_mb=args.heap_mb)
+    # fleet_up with a longer wait: a cell restarted with thousands of partitions on a loaded
+    # host took more than its 120 s to serve again.
+    cell = cell_record_local(
+        local_cell("density").up(
+            nodes=args.nodes,
+            heap_mb=args.heap_mb or settings.SKIFF_BROKER_HEAP_MB,
+            timeout=args.start_timeout,
+        )
+    )
     print(
         f"cell of {args.nodes} node(s) {'restarted' if resuming else 'ready'} in "
         f"{time.perf_counter() - t0:.1f} s; work {work}"
