@@ -4,13 +4,14 @@ has none or its endpoint refuses; a quiet broker's repeated answer is not parsed
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 
 import pytest
 
 from fleet.models import Broker, TopicMinuteUsage
 from fleet.services import sampler as sampler_module
-from fleet.services.rates import CounterTracker
+from fleet.services.rates import CounterTracker, parse_broker_metrics
 from fleet.services.sampler import Sampler
 from tests.factories import CellFactory, ClusterFactory, TeamFactory
 from tests.fleet.metrics_texts import exporter_text
@@ -152,10 +153,10 @@ def test_a_quiet_brokers_same_answer_is_parsed_once_and_counts_the_same(
     assert len(parsed) == 1, "the same bytes were parsed again"
     assert documents[1][cluster.pk]["topics"]["pay"]["bytes_in_per_sec"] == 0.0
     assert documents[1][cluster.pk]["topics"]["pay"] == documents[3][cluster.pk]["topics"]["pay"]
-    # Traffic again: parsed, and counted from the last value.
+    # Traffic again: parsed (the changed lines only), and counted from the last value.
     fake.texts[ENDPOINT] = exporter_text({("bytes_in", topic): 150}, {(topic, 0): 60})
     outcome = sampler.run_once()
-    assert len(parsed) == 2
+    assert len(parsed) > 1
     assert outcome.documents[cluster.pk]["topics"]["pay"]["bytes_in_per_sec"] == 50.0
     assert outcome.documents[cluster.pk]["topics"]["pay"]["storage_bytes"] == 60
 
@@ -227,3 +228,29 @@ def test_a_quiet_cell_writes_its_checkpoint_once(broker, django_assert_max_num_q
     checkpoint = SamplerCheckpoint.objects.get(cell_id=cluster.cell_id)
     assert checkpoint.taken_at > first
     assert checkpoint.counters == {"1": {f"bytes_in|{topic}": 101}}
+
+
+def test_parsing_only_the_changed_lines_gives_what_a_full_parse_gives() -> None:
+    """Series that move, appear and disappear between answers, in the exporter's text and in
+    the endpoint's: the cache's result is always the full parse's."""
+    rng = random.Random(20)
+    topics = [f"acme.orders.t{i}" for i in range(60)]
+    counters = {(m, t): rng.randrange(1000) for t in topics for m in ("bytes_in", "bytes_out")}
+    sizes = {(t, p): rng.randrange(10_000) for t in topics for p in range(2)}
+    cache = sampler_module._ParseCache()
+    for step in range(40):
+        for key in rng.sample(sorted(counters), 3):
+            counters[key] += rng.randrange(1, 500)
+        if step % 5 == 1:  # a topic goes away (deleted, or led elsewhere)
+            gone = rng.choice(topics)
+            counters = {k: v for k, v in counters.items() if k[1] != gone}
+            sizes = {k: v for k, v in sizes.items() if k[0] != gone}
+        if step % 7 == 3:  # a topic appears
+            new = f"acme.orders.n{step}"
+            counters[("messages_in", new)] = 1
+            sizes[(new, 0)] = 5
+        text = exporter_text(counters, sizes)
+        if step >= 20:  # the endpoint's shape (integers) from half-way
+            text = text.replace(".0\n", "\n")
+        assert cache.parse(1, text) == parse_broker_metrics(text), f"step {step}"
+    assert cache.partial >= 35
