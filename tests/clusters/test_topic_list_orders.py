@@ -15,7 +15,9 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -168,3 +170,15 @@ def test_a_page_reads_rates_of_its_own_rows_only(api, cluster):
     assert [t["name"] for t in body["results"]] == [f"t{i:03d}" for i in range(10, 20)]
     usage = [q["sql"] for q in queries if "topicminuteusage" in q["sql"] and "IN (" in q["sql"]]
     assert len(usage) == 1, usage  # the rates of the page's ten topics, by name
+
+
+def test_the_page_links_each_row_and_keeps_the_sort_for_the_search(member, cluster):
+    page = Client()
+    page.force_login(member.user)
+    url = reverse("clusters:topics", args=[cluster.pk])
+    fragment = page.get(url, {"ordering": "-size"}, HTTP_HX_REQUEST="true").content.decode()
+    assert f'<a href="{reverse("clusters:topic_detail", args=[cluster.pk, "t000"])}">t000</a>' in (
+        page.get(url).content.decode()
+    )
+    # The search form's sort follows a click on a heading (swapped in out of band).
+    assert 'id="topic-ordering" value="-size" hx-swap-oob="true"' in fragment
