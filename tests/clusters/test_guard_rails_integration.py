@@ -18,7 +18,7 @@ from console.models import AuditEvent, Role
 from fleet import limits
 from tests.factories import MembershipFactory
 from tests.fleet.kafka import gateway
-from tests.fleet.kafka.util import eventually
+from tests.fleet.kafka.util import eventually, settled
 
 
 @pytest.fixture
@@ -238,7 +238,12 @@ def test_delete_is_allowed_past_the_mutation_budget(active, admin_connection):
     )
     topics.topic_delete(cluster=cluster, name="big")
     assert not Topic.objects.filter(cluster=cluster, name="big").exists()
-    assert f"{cluster.wire_prefix}big" not in gateway.list_topics(admin_connection)
+    # The controller has deleted it; each broker learns so from the metadata log a moment later.
+    settled(
+        lambda: gateway.list_topics(admin_connection),
+        lambda names: f"{cluster.wire_prefix}big" not in names,
+        what="the deleted topic gone",
+    )
 
 
 def test_partitions_beyond_the_cells_budget_are_refused(active, admin_connection, settings, member):
