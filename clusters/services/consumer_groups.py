@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from clusters.models import Cluster
 from clusters.services import list_cache
+from clusters.services.paging import PageNumbers
 from console.audit import audit_record
 from console.errors import NotFound, ValidationFailed
 from fleet.kafka.tenant import ClusterGateway, NameOutsideCluster
@@ -207,7 +208,7 @@ ORDERINGS = ("group", "state", "members", "lag")
 
 
 @dataclass(frozen=True)
-class GroupPage:
+class GroupPage(PageNumbers):
     rows: list[GroupRow]  # this page's rows
     read_at: datetime
     total: int = 0  # groups matching the search
@@ -216,18 +217,6 @@ class GroupPage:
     search: str = ""
     ordering: str = "group"
     cluster_groups: int = 0  # every group of the cluster
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
 
 
 def _ordering(ordering: str | None) -> tuple[str, str, bool]:

@@ -37,6 +37,7 @@ from clusters.services import list_cache
 from clusters.services.capacity import cell_replication_factor, check_cell_capacity
 from clusters.services.cells import cluster_cell
 from clusters.services.consumer_groups import TopicGroupLag, topic_consumer_groups
+from clusters.services.paging import PageNumbers
 from console.audit import audit_record
 from console.errors import NotFound, ValidationFailed
 from fleet import limits
@@ -566,7 +567,7 @@ class TopicSnapshot:
 
 
 @dataclass
-class TopicPage:
+class TopicPage(PageNumbers):
     rows: list[TopicRow]
     total: int  # topics matching the search
     page: int
@@ -579,18 +580,6 @@ class TopicPage:
     sizes_unavailable: bool = False
     read_at: datetime | None = None
     sizes_read_at: datetime | None = None
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
 
 
 _cold_locks: dict[int, threading.Lock] = {}
