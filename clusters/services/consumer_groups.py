@@ -167,6 +167,11 @@ def refresh_group_snapshot(*, cluster: Cluster) -> GroupSnapshot:
     """Read the cluster's groups from the cell and store the snapshot (background work)."""
     started = time.time()
     snapshot = read_group_snapshot(_gateway(cluster))
+    # A group the console deleted in the last minute stays gone, even when the coordinator
+    # that answered the read had not applied the delete yet.
+    gone = {name for name, row in list_cache.recent_changes("groups", cluster.pk) if row is None}
+    if gone:
+        snapshot = replace(snapshot, rows=tuple(r for r in snapshot.rows if r.group not in gone))
     list_cache.snapshot_put("groups", cluster.pk, snapshot, started=started)
     return snapshot
 
@@ -193,6 +198,7 @@ def groups_changed(cluster: Cluster, *, gone: str | None = None) -> None:
     """A change the stored snapshot does not show yet: drop a deleted group from it, and have
     the next background refresh read the cluster again."""
     if gone is not None:
+        list_cache.note_change("groups", cluster.pk, gone, None)
         list_cache.snapshot_patch(
             "groups",
             cluster.pk,

@@ -14,8 +14,10 @@ cache was lost) reads synchronously; `cold_reads` counts those.
 
 A change made through the console (a topic created, deleted, grown, purged, a message produced)
 patches the stored snapshot where it can and marks it stale: the next tick of the task reads it
-again, whatever its age. A change made over the Kafka protocol is found by the topic sync, which
-marks the snapshot stale the same way.
+again, whatever its age. The console also remembers what it created and deleted for a minute
+(`note_change`): a refresh that began before the change, or was answered by a broker that had
+not applied it yet, is stored with the change applied. A change made over the Kafka protocol is
+found by the topic sync, which marks the snapshot stale the same way.
 """
 
 from __future__ import annotations
@@ -139,6 +141,45 @@ def drop_all() -> None:
     """Forget every snapshot (a new generation of keys; the old ones expire)."""
     cache = _cache()
     cache.set(_GENERATION, _generation() + 1, None)
+
+
+# A change the console made stays known for this long: a read that began before it, or that
+# was answered by a broker whose metadata had not caught up yet (seconds on a loaded host), is
+# stored with the change applied. A topic deleted through the console never comes back on the
+# next page because the background refresh read a lagging broker.
+RECENT_CHANGE_SECONDS = 60.0
+# At most this many recent changes per list are kept (the newest win).
+_RECENT_MAX = 500
+
+
+def note_change(kind: Kind, cluster_id: int, name: str, row: Any | None) -> None:
+    """The console created (`row`, the row to show) or deleted (`row=None`) `name`."""
+    cache = _cache()
+    counter = _key("recent", kind, cluster_id)
+    cache.add(counter, 0, _ttl())
+    try:
+        seq = cache.incr(counter)  # atomic in Redis and in process memory
+    except ValueError:  # expired between add and incr
+        cache.set(counter, 1, _ttl())
+        seq = 1
+    cache.set(f"{counter}:{seq}", (time.time(), name, row), RECENT_CHANGE_SECONDS)
+
+
+def recent_changes(kind: Kind, cluster_id: int) -> list[tuple[str, Any | None]]:
+    """The console's changes of the last RECENT_CHANGE_SECONDS, oldest first."""
+    cache = _cache()
+    counter = _key("recent", kind, cluster_id)
+    seq = cache.get(counter)
+    if not seq:
+        return []
+    keys = [f"{counter}:{i}" for i in range(max(1, seq - _RECENT_MAX + 1), seq + 1)]
+    found = cache.get_many(keys)
+    now = time.time()
+    return [
+        (found[k][1], found[k][2])
+        for k in keys
+        if k in found and now - found[k][0] < RECENT_CHANGE_SECONDS
+    ]
 
 
 def note_viewed(kind: Kind, cluster_id: int) -> None:

@@ -318,20 +318,16 @@ def topic_create(
             target_repr=wire,
             after={"name": clean_name, "partitions": clean_partitions, "configs": clean_configs},
         )
-    topics_changed(
-        cluster,
-        patch=lambda rows: {
-            **rows,
-            clean_name: TopicRow(
-                name=clean_name,
-                partitions=clean_partitions,
-                replication_factor=topic.replication_factor,
-                size_bytes=0,
-                messages=0,
-                under_replicated=0,
-            ),
-        },
+    row = TopicRow(
+        name=clean_name,
+        partitions=clean_partitions,
+        replication_factor=topic.replication_factor,
+        size_bytes=0,
+        messages=0,
+        under_replicated=0,
     )
+    list_cache.note_change("topics", cluster.pk, clean_name, row)
+    topics_changed(cluster, patch=lambda rows: {**rows, clean_name: row})
     return topic
 
 
@@ -536,6 +532,7 @@ def topic_delete(*, cluster: Cluster, name: str) -> None:
             before={"partitions": topic.partitions, "cleanup_policy": topic.cleanup_policy},
         )
         topic.delete()
+    list_cache.note_change("topics", cluster.pk, topic.name, None)
     topics_changed(cluster, patch=lambda rows: {k: v for k, v in rows.items() if k != topic.name})
 
 
@@ -683,8 +680,24 @@ def refresh_topic_snapshot(*, cluster: Cluster) -> TopicSnapshot:
     snapshot = read_topic_snapshot(
         cluster_gateway(cluster), previous=stored.value if stored else None
     )
+    snapshot = _with_recent_changes(cluster, snapshot)
     list_cache.snapshot_put("topics", cluster.pk, snapshot, started=started)
     return snapshot
+
+
+def _with_recent_changes(cluster: Cluster, snapshot: TopicSnapshot) -> TopicSnapshot:
+    """The read with the console's creates and deletes of the last minute applied: the read may
+    have begun before them, or been answered by a broker that had not applied them yet."""
+    changes = list_cache.recent_changes("topics", cluster.pk)
+    if not changes:
+        return snapshot
+    rows = dict(snapshot.rows)
+    for name, row in changes:
+        if row is None:
+            rows.pop(name, None)
+        elif name not in rows:  # the cell's own row, when it has one, is the fresher
+            rows[name] = row
+    return replace(snapshot, rows=rows)
 
 
 def cluster_topic_snapshot(cluster: Cluster, *, fresh: bool = False) -> TopicSnapshot:
@@ -1032,6 +1045,12 @@ def _import_topic(
     return topic
 
 
+# How long after a delete the sync distrusts a read that still shows the topic (a broker's
+# metadata lags the controller's by seconds on a loaded host). A topic re-created over the Kafka
+# protocol within this window is imported by the first sync after it.
+DELETE_SETTLE = timedelta(seconds=60)
+
+
 @dataclass
 class SyncResult:
     created: list[str] = field(default_factory=list)
@@ -1075,7 +1094,20 @@ def sync_topics(
                 cluster=locked, occurred_at__gte=read_at
             ).values_list("topic_name", flat=True)
         )
-        new_names = [n for n in on_cell if n not in known and n not in changed_since]
+        # A topic deleted a moment before the read can still be in it, when a broker that had
+        # not applied the delete answered: it is not imported again until the brokers settle.
+        deleted_lately = set(
+            TopicPartitionEvent.objects.filter(
+                cluster=locked,
+                kind=TopicPartitionEvent.Kind.DELETED,
+                occurred_at__gte=read_at - DELETE_SETTLE,
+            ).values_list("topic_name", flat=True)
+        )
+        new_names = [
+            n
+            for n in on_cell
+            if n not in known and n not in changed_since and n not in deleted_lately
+        ]
         configs = gw.describe_many_topic_configs(new_names, ["cleanup.policy"]) if new_names else {}
         missing = [
             n

@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from clusters.models import Topic
 from clusters.services import consumer_groups as groups
 from clusters.services import list_cache, topics
 from clusters.services.clusters import ClusterSpec, cluster_create
@@ -237,3 +238,62 @@ def test_the_refresh_is_scheduled_in_both_topologies(active, member, recorder):
     after = list_cache.snapshot_get("topics", cluster.pk)
     assert after is not None and not after.stale and after.started > before.started
     assert "list_topics" in recorder.calls
+
+
+class ConsoleChangeDuringRead(CallRecorder):
+    """The real transport, where the console makes `change` once a topic read has its answer
+    and before the refresh stores it: the read began before the change, as the background
+    refresh's read does when a tenant creates or deletes a topic meanwhile (or a broker that
+    has not applied the change yet answers it)."""
+
+    change: Any = None
+
+    def __getattr__(self, call: str) -> Any:
+        real = super().__getattr__(call)
+        if call != "list_topics":
+            return real
+
+        def read_then_change(*args: Any, **kwargs: Any) -> Any:
+            answer = real(*args, **kwargs)
+            change, self.change = self.change, None
+            if change is not None:
+                change()
+            return answer
+
+        return read_then_change
+
+
+def test_a_read_older_than_a_console_change_does_not_undo_it(active, member, monkeypatch):
+    """The console's creates and deletes of the last minute are applied to every read stored:
+    a topic deleted in the console does not come back in the list (nor a created one vanish)
+    because the background read began before the change."""
+    cluster = active.cluster
+    topics.topic_create(cluster=cluster, name="doomed", partitions=1)
+    doomed = eventually(lambda: topics.cluster_gateway(cluster).list_topics()["doomed"], timeout=30)
+    spy = ConsoleChangeDuringRead(real=tenant_module.MODULES_TRANSPORT)
+    monkeypatch.setattr(tenant_module, "MODULES_TRANSPORT", spy)
+    api = APIClient()
+    _, raw = api_token_create(user=member.user, team=member.team, name="t")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    url = f"/api/v1/clusters/{cluster.pk}/topics/"
+
+    def names() -> list[str]:
+        return sorted(t["name"] for t in api.get(url).json()["results"])
+
+    def delete_and_create() -> None:
+        topics.topic_delete(cluster=cluster, name="doomed")
+        topics.topic_create(cluster=cluster, name="newborn", partitions=1)
+
+    spy.change = delete_and_create
+    topics.refresh_topic_snapshot(cluster=cluster)
+    assert spy.change is None, "the refresh made no list_topics call"
+    assert names() == ["newborn"]
+    stored = list_cache.snapshot_get("topics", cluster.pk)
+    assert stored is not None and sorted(stored.value.rows) == ["newborn"]
+
+    # The topic sync, given a read that still shows the deleted topic (what a broker that
+    # has not applied the delete answers), does not import it again.
+    stale_read = {**topics.cluster_gateway(cluster).list_topics(), "doomed": doomed}
+    result = topics.sync_topics(cluster=cluster, metadata=stale_read)
+    assert "doomed" not in result.created
+    assert not Topic.objects.filter(cluster=cluster, name="doomed").exists()
