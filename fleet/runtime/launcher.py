@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -501,7 +502,12 @@ def _escape_property(value: str) -> str:
 
 # Metrics behind authentication (issue 13) ---------------------------------------------------
 def render_metrics_config(
-    base_config: str, *, username: str, password: str, topic_series: bool = True
+    base_config: str,
+    *,
+    username: str,
+    password: str,
+    topic_series: bool = True,
+    salt: str | None = None,
 ) -> str:
     """The exporter's configuration with HTTP basic auth on its server (jmx_exporter >= 1.0).
 
@@ -509,6 +515,9 @@ def render_metrics_config(
     ``<salt>:<password>``); the password itself stays in the cell's owner-only credentials.
     ``topic_series=False`` (the platform's own cells, whose brokers serve the per-topic series
     on their TopicMetricsEndpoint) leaves them out: see `without_topic_series`.
+    ``salt`` keeps the salt of the file written before (so an unchanged cell rewrites nothing
+    under running agents) when the agent accepts the password under it; otherwise, and when
+    it is None, a fresh salt is drawn (see `exporter_accepts`).
     """
     if not topic_series:
         base_config = without_topic_series(base_config)
@@ -516,7 +525,10 @@ def render_metrics_config(
         raise ValueError("the base exporter configuration already has an httpServer section")
     if not username.isidentifier():
         raise ValueError("the metrics username must be a plain identifier")
-    salt = secrets.token_hex(16)
+    if salt is None or not exporter_accepts(salt=salt, password=password):
+        salt = secrets.token_hex(16)
+        while not exporter_accepts(salt=salt, password=password):
+            salt = secrets.token_hex(16)
     digest = hashlib.sha256(f"{salt}:{password}".encode()).hexdigest()
     return (
         base_config.rstrip("\n")
@@ -528,6 +540,29 @@ def render_metrics_config(
         + f'      salt: "{salt}"\n'
         + f'      passwordHash: "{digest}"\n'
     )
+
+
+def exporter_accepts(*, salt: str, password: str) -> bool:
+    """Whether the exporter agent matches ``password`` against the salted digest we write.
+
+    The agent we ship (jmx_exporter 1.0.1, MessageDigestAuthenticator) hex-encodes the SHA-256
+    of ``<salt>:<password>`` with BigInteger.toString(16), which drops leading zero digits, and
+    compares that string with the configured passwordHash. When the digest starts with "0" (one
+    salt in 16) the two never match: the exporter answers 401 to the right credential for its
+    JVM's whole life. Measured with the real agent: leading "0" -> HTTP 401, else 200.
+    """
+    if not salt or not all(c in "0123456789abcdef" for c in salt):
+        return False
+    return not hashlib.sha256(f"{salt}:{password}".encode()).hexdigest().startswith("0")
+
+
+_CONFIGURED_SALT = re.compile(r'^      salt: "([0-9a-f]+)"$', re.MULTILINE)
+
+
+def configured_salt(config_text: str) -> str | None:
+    """The salt in an exporter configuration `render_metrics_config` wrote, if any."""
+    match = _CONFIGURED_SALT.search(config_text)
+    return match.group(1) if match else None
 
 
 # The per-topic MBeans of the exporter's rules (fleet/config/jmx-exporter.yaml); the broker-wide
@@ -1364,15 +1399,27 @@ class LocalCell:
         certs.write_private_file(self._properties_path(node.node_id), text)
 
     def _write_metrics_config(self, state: _CellState, runtime: Runtime) -> None:
+        """Write the agents' configuration once per cell credential and rules.
+
+        Every node's agent reads this one file; the running ones reload their rules when it
+        changes. The salt of the file already there is kept, so a node (re)start under running
+        agents writes nothing unless the password or the rules changed.
+        """
         certs.ensure_private_dir(self._metrics_config_path.parent)
+        try:
+            previous: str | None = self._metrics_config_path.read_text()
+        except FileNotFoundError:
+            previous = None
         text = render_metrics_config(
             runtime.metrics_config.read_text(),
             username=METRICS_USERNAME,
             password=state.metrics_password,
             # The per-topic series come from each node's TopicMetricsEndpoint (issue 20).
             topic_series=self.exporter_topic_series,
+            salt=configured_salt(previous) if previous else None,
         )
-        certs.write_private_file(self._metrics_config_path, text)
+        if text != previous:
+            certs.write_private_file(self._metrics_config_path, text)
 
     def _info(self, state: _CellState) -> CellInfo:
         infos = []

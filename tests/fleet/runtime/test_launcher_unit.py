@@ -312,3 +312,78 @@ def test_metrics_config_asks_for_a_salted_sha256_password() -> None:
     assert basic["username"] == "metrics"
     assert basic["algorithm"] == "SHA-256"
     assert basic["passwordHash"] == hashlib.sha256(f"{basic['salt']}:pw".encode()).hexdigest()
+
+
+def _salt_whose_digest_starts_with_zero(password: str) -> str:
+    import hashlib
+    import secrets
+
+    while True:
+        salt = secrets.token_hex(16)
+        if hashlib.sha256(f"{salt}:{password}".encode()).hexdigest().startswith("0"):
+            return salt
+
+
+def _draw_first(monkeypatch: pytest.MonkeyPatch, salt: str) -> None:
+    """`secrets.token_hex` gives ``salt`` first, then fresh salts again."""
+    real = launcher.secrets.token_hex
+    drawn = iter([salt])
+    monkeypatch.setattr(launcher.secrets, "token_hex", lambda n=16: next(drawn, None) or real(n))
+
+
+def test_metrics_config_never_carries_a_digest_the_exporter_cannot_match(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The agent (jmx_exporter 1.0.1) drops the leading zeros of its hex digest before comparing:
+    # a passwordHash starting with "0" locked the cell's own credential out (HTTP 401).
+    import hashlib
+
+    import yaml
+
+    unlucky = _salt_whose_digest_starts_with_zero("pw")
+    _draw_first(monkeypatch, unlucky)
+    text = launcher.render_metrics_config("rules: []\n", username="metrics", password="pw")
+    basic = yaml.safe_load(text)["httpServer"]["authentication"]["basic"]
+    assert basic["salt"] != unlucky
+    assert not basic["passwordHash"].startswith("0")
+    assert basic["passwordHash"] == hashlib.sha256(f"{basic['salt']}:pw".encode()).hexdigest()
+    assert launcher.exporter_accepts(salt=basic["salt"], password="pw")
+    assert not launcher.exporter_accepts(salt=unlucky, password="pw")
+
+
+def test_metrics_config_keeps_a_given_salt_only_when_the_exporter_accepts_it() -> None:
+    render = launcher.render_metrics_config
+    first = render("rules: []\n", username="metrics", password="pw")
+    salt = launcher.configured_salt(first)
+    assert salt is not None
+    assert render("rules: []\n", username="metrics", password="pw", salt=salt) == first
+    unlucky = _salt_whose_digest_starts_with_zero("pw")
+    again = render("rules: []\n", username="metrics", password="pw", salt=unlucky)
+    assert launcher.configured_salt(again) not in (None, unlucky)
+
+
+def test_the_exporter_config_is_not_rewritten_for_a_node_start_under_running_agents(
+    tmp_path: Path,
+) -> None:
+    # Every node's agent reads the one file; restarting one node must leave it as it is.
+    import hashlib
+    from types import SimpleNamespace
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: []\n")
+    cell = LocalCell(tmp_path / "cell", name="c")
+    runtime = SimpleNamespace(metrics_config=rules)
+    state = SimpleNamespace(metrics_password="pw")
+    cell._write_metrics_config(state, runtime)
+    path = cell._metrics_config_path
+    before = (path.read_text(), path.stat().st_ino, path.stat().st_mtime_ns)
+    cell._write_metrics_config(state, runtime)
+    assert (path.read_text(), path.stat().st_ino, path.stat().st_mtime_ns) == before
+    # A new password (a cell made before issue 13 gets one) is written.
+    cell._write_metrics_config(SimpleNamespace(metrics_password="other"), runtime)
+    salt = launcher.configured_salt(path.read_text())
+    assert salt is not None
+    assert launcher.exporter_accepts(salt=salt, password="other")
+    assert f'passwordHash: "{hashlib.sha256(f"{salt}:other".encode()).hexdigest()}"' in (
+        path.read_text()
+    )
