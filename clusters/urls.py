@@ -50,20 +50,22 @@ urlpatterns = [
     path(
         "<int:pk>/consumer-groups/", consumer_groups.ConsumerGroupListView.as_view(), name="groups"
     ),
+    # A group id may contain "/" (Kafka allows any characters): `path`, with the action routes
+    # first, so "a/b/delete/" is the delete action of group "a/b".
     path(
-        "<int:pk>/consumer-groups/<str:group>/",
-        consumer_groups.ConsumerGroupDetailView.as_view(),
-        name="group_detail",
-    ),
-    path(
-        "<int:pk>/consumer-groups/<str:group>/reset-offsets/",
+        "<int:pk>/consumer-groups/<path:group>/reset-offsets/",
         consumer_groups.ConsumerGroupActionView.as_view(action="reset"),
         name="group_reset",
     ),
     path(
-        "<int:pk>/consumer-groups/<str:group>/delete/",
+        "<int:pk>/consumer-groups/<path:group>/delete/",
         consumer_groups.ConsumerGroupActionView.as_view(action="delete"),
         name="group_delete",
+    ),
+    path(
+        "<int:pk>/consumer-groups/<path:group>/",
+        consumer_groups.ConsumerGroupDetailView.as_view(),
+        name="group_detail",
     ),
     # Access keys, policies, ACLs and the network allow-list (issue 5)
     path("<int:pk>/access/", access.AccessView.as_view(), name="access"),

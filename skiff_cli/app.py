@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 
@@ -486,7 +487,8 @@ def groups_describe(group: str, cluster: ClusterOpt = None, output: OutputOpt = 
     """A group's members and its lag per partition."""
     api, chosen = _api()
     found = _resolve_cluster(api, chosen, cluster)
-    detail = api.get(f"clusters/{found['id']}/consumer-groups/{group}/")
+    # A group id may hold any character ("/", "?", "#", "%"): one path segment, escaped.
+    detail = api.get(f"clusters/{found['id']}/consumer-groups/{quote(group, safe='')}/")
     if output is not Format.table:
         emit(detail, output)
         return
@@ -550,7 +552,7 @@ def groups_reset_offsets(
     if to_offset is not None:
         body["offset"] = to_offset
     result = api.post(
-        f"clusters/{found['id']}/consumer-groups/{group}/reset-offsets/",
+        f"clusters/{found['id']}/consumer-groups/{quote(group, safe='')}/reset-offsets/",
         body,
         dry_run="1" if dry_run else None,
     )

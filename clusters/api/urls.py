@@ -44,15 +44,16 @@ urlpatterns = [
         topic_api.ConsumerGroupListAPIView.as_view(),
         name="consumer-group-list",
     ),
+    # A group id may contain "/" (see clusters/urls.py): the reset route first.
     path(
-        "clusters/<int:pk>/consumer-groups/<str:group>/",
-        topic_api.ConsumerGroupDetailAPIView.as_view(),
-        name="consumer-group-detail",
-    ),
-    path(
-        "clusters/<int:pk>/consumer-groups/<str:group>/reset-offsets/",
+        "clusters/<int:pk>/consumer-groups/<path:group>/reset-offsets/",
         topic_api.ConsumerGroupResetAPIView.as_view(),
         name="consumer-group-reset-offsets",
+    ),
+    path(
+        "clusters/<int:pk>/consumer-groups/<path:group>/",
+        topic_api.ConsumerGroupDetailAPIView.as_view(),
+        name="consumer-group-detail",
     ),
     path(
         "clusters/<int:pk>/throughput/",

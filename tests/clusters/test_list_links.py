@@ -127,3 +127,47 @@ def test_topics_groups_and_keys_link_and_the_topic_list_is_fresh_and_dated(
         reverse("clusters:key_detail", args=[cluster.pk, key.pk]),
         key.name,
     ) in row_links(access)
+
+
+def test_a_group_id_with_a_slash_links_and_opens(
+    cell, client, admin_connection, django_capture_on_commit_callbacks
+):
+    """Kafka allows any character in a group id: "team/app?v=2#x" gets a working row link, a
+    topic page that lists it, an API detail at its escaped URL, and its delete action."""
+    from urllib.parse import quote
+
+    from rest_framework.test import APIClient
+
+    from console.services.teams import api_token_create
+
+    member = new_member("slash")
+    cluster, _key, _secret = active_cluster(member, django_capture_on_commit_callbacks)
+    topic_services.topic_create(cluster=cluster, name="events", partitions=1)
+    wire = f"{cluster.wire_prefix}events"
+    group = "team/app?v=2#x"
+    assert gateway.produce(admin_connection, wire, [b"m"] * 3) == 3
+    gateway.consume(admin_connection, wire, group_id=f"{cluster.wire_prefix}{group}", timeout=30)
+    client.force_login(member.user)
+
+    listing = client.get(reverse("clusters:groups", args=[cluster.pk])).content.decode()
+    href = next((h for h, text in row_links(listing) if text == group), None)
+    assert href is not None, row_links(listing)
+    detail = client.get(href)
+    assert detail.status_code == 200, detail.content[:300]
+    assert group in html.unescape(detail.content.decode())
+    topic_page = client.get(reverse("clusters:topic_detail", args=[cluster.pk, "events"]))
+    assert topic_page.status_code == 200
+    assert reverse("clusters:group_detail", args=[cluster.pk, group]) in html.unescape(
+        topic_page.content.decode()
+    )
+
+    _, raw = api_token_create(user=member.user, team=member.team, name="t")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    url = f"/api/v1/clusters/{cluster.pk}/consumer-groups/{quote(group, safe='')}/"
+    answer = api.get(url)
+    assert answer.status_code == 200, answer.content[:300]
+    assert answer.json()["group"] == group
+    deleted = client.post(reverse("clusters:group_delete", args=[cluster.pk, group]))
+    assert deleted.status_code == 302, deleted.content[:300]
+    assert api.get(url).status_code == 404
