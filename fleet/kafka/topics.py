@@ -243,6 +243,13 @@ def list_partition_offsets(
     }
 
 
+# A partition whose leader the client does not know right now: leadership moving, or a topic
+# being created or deleted while the list is read (librdkafka answers that partition with
+# _NOENT, "Failed to query partition leaders: No leaders found"). Asked again; still unknown
+# after the last round, it is left out rather than failing the whole read.
+_LEADER_UNKNOWN = ("NOT_LEADER", "LEADER_NOT_AVAILABLE", "_NOENT")
+
+
 def _offset_results(
     futures: Mapping[TopicPartition, concurrent.futures.Future[Any]],
     context: str,
@@ -257,7 +264,7 @@ def _offset_results(
         except UnknownTopic:
             continue
         except KafkaGatewayError as exc:
-            moved = (exc.kafka_error or "").startswith("NOT_LEADER")
+            moved = (exc.kafka_error or "").startswith(_LEADER_UNKNOWN)
             if isinstance(exc, KafkaUnavailable) or moved:
                 retry.add(key)
                 continue
