@@ -236,26 +236,32 @@ def list_partition_offsets(
                 request_timeout=_request_timeout(deadline),
             )
             _await(admin, trap, deadline, [*earliest.values(), *latest.values()], context)
-        retry = _offset_results(earliest, context, starts) | _offset_results(latest, context, ends)
+        last = attempt == 2
+        retry = _offset_results(earliest, context, starts, last_round=last) | _offset_results(
+            latest, context, ends, last_round=last
+        )
         todo = [tp for tp in todo if (tp.topic, tp.partition) in retry]
     return {
         key: PartitionOffsets(start=starts[key], end=ends[key]) for key in ends if key in starts
     }
 
 
-# A partition whose leader the client does not know right now: leadership moving, or a topic
-# being created or deleted while the list is read (librdkafka answers that partition with
-# _NOENT, "Failed to query partition leaders: No leaders found"). Asked again; still unknown
-# after the last round, it is left out rather than failing the whole read.
-_LEADER_UNKNOWN = ("NOT_LEADER", "LEADER_NOT_AVAILABLE", "_NOENT")
+# A partition whose leader the client does not know right now: a topic being created or
+# deleted while the list is read (librdkafka answers that partition with _NOENT, "Failed to
+# query partition leaders: No leaders found"). Asked again; still unknown at the last round,
+# the read fails as before: leaving it out would show a wrong count or lag without a word.
+_LEADER_UNKNOWN = ("LEADER_NOT_AVAILABLE", "_NOENT")
 
 
 def _offset_results(
     futures: Mapping[TopicPartition, concurrent.futures.Future[Any]],
     context: str,
     out: dict[TopicPartitionKey, int],
+    *,
+    last_round: bool = False,
 ) -> set[TopicPartitionKey]:
-    """Fill ``out``; return the partitions worth asking again (leadership moved)."""
+    """Fill ``out``; return the partitions worth asking again (leadership moved, or not known
+    yet before the last round)."""
     retry: set[TopicPartitionKey] = set()
     for tp, future in futures.items():
         key = (tp.topic, tp.partition)
@@ -264,8 +270,10 @@ def _offset_results(
         except UnknownTopic:
             continue
         except KafkaGatewayError as exc:
-            moved = (exc.kafka_error or "").startswith(_LEADER_UNKNOWN)
-            if isinstance(exc, KafkaUnavailable) or moved:
+            name = exc.kafka_error or ""
+            moved = name.startswith("NOT_LEADER")
+            unknown = name in _LEADER_UNKNOWN and not last_round
+            if isinstance(exc, KafkaUnavailable) or moved or unknown:
                 retry.add(key)
                 continue
             raise
