@@ -163,15 +163,18 @@ def note_change(kind: Kind, cluster_id: int, name: str, row: Any | None) -> None
         cache.set(counter, 1, _ttl())
         seq = 1
     cache.set(f"{counter}:{seq}", (time.time(), name, row), RECENT_CHANGE_SECONDS)
+    # Lives as long as the newest change: without it, a refresh reads no change keys at all.
+    cache.set(f"{counter}:any", True, RECENT_CHANGE_SECONDS)
 
 
 def recent_changes(kind: Kind, cluster_id: int) -> list[tuple[str, Any | None]]:
     """The console's changes of the last RECENT_CHANGE_SECONDS, oldest first."""
     cache = _cache()
     counter = _key("recent", kind, cluster_id)
-    seq = cache.get(counter)
-    if not seq:
-        return []
+    found_counter = cache.get_many([counter, f"{counter}:any"])
+    seq = found_counter.get(counter)
+    if not seq or f"{counter}:any" not in found_counter:
+        return []  # nothing changed within RECENT_CHANGE_SECONDS (most refreshes)
     keys = [f"{counter}:{i}" for i in range(max(1, seq - _RECENT_MAX + 1), seq + 1)]
     found = cache.get_many(keys)
     now = time.time()

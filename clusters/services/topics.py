@@ -326,8 +326,7 @@ def topic_create(
         messages=0,
         under_replicated=0,
     )
-    list_cache.note_change("topics", cluster.pk, clean_name, row)
-    topics_changed(cluster, patch=lambda rows: {**rows, clean_name: row})
+    _console_changed(cluster, clean_name, row)
     return topic
 
 
@@ -532,8 +531,7 @@ def topic_delete(*, cluster: Cluster, name: str) -> None:
             before={"partitions": topic.partitions, "cleanup_policy": topic.cleanup_policy},
         )
         topic.delete()
-    list_cache.note_change("topics", cluster.pk, topic.name, None)
-    topics_changed(cluster, patch=lambda rows: {k: v for k, v in rows.items() if k != topic.name})
+    _console_changed(cluster, topic.name, None)
 
 
 # --- the list (bulk, cached) ----------------------------------------------------------------
@@ -611,6 +609,16 @@ def topics_changed(
             "topics", cluster.pk, lambda snap: replace(snap, rows=rows_patch(snap.rows))
         )
     list_cache.mark_stale("topics", cluster.pk)
+
+
+def _console_changed(cluster: Cluster, name: str, row: TopicRow | None) -> None:
+    """The console created (`row`) or deleted (None) a topic: in the stored list at once, and
+    kept for a minute in every read stored after (see `_with_recent_changes`)."""
+    list_cache.note_change("topics", cluster.pk, name, row)
+    if row is None:
+        topics_changed(cluster, patch=lambda rows: {k: v for k, v in rows.items() if k != name})
+    else:
+        topics_changed(cluster, patch=lambda rows: {**rows, name: row})
 
 
 def read_topic_snapshot(
@@ -1089,20 +1097,18 @@ def sync_topics(
     with transaction.atomic():
         locked = _lock(cluster)
         known = {t.name: t for t in Topic.objects.filter(cluster=locked)}
-        changed_since = set(
+        # Events since the read (changes the console made meanwhile) and deletes a moment
+        # before it: a broker that had not applied such a delete can still have answered the
+        # read, so the name is not imported again until the brokers settle. One query for both.
+        lately = list(
             TopicPartitionEvent.objects.filter(
-                cluster=locked, occurred_at__gte=read_at
-            ).values_list("topic_name", flat=True)
+                cluster=locked, occurred_at__gte=read_at - DELETE_SETTLE
+            ).values_list("topic_name", "kind", "occurred_at")
         )
-        # A topic deleted a moment before the read can still be in it, when a broker that had
-        # not applied the delete answered: it is not imported again until the brokers settle.
-        deleted_lately = set(
-            TopicPartitionEvent.objects.filter(
-                cluster=locked,
-                kind=TopicPartitionEvent.Kind.DELETED,
-                occurred_at__gte=read_at - DELETE_SETTLE,
-            ).values_list("topic_name", flat=True)
-        )
+        changed_since = {name for name, _kind, at in lately if at >= read_at}
+        deleted_lately = {
+            name for name, kind, _at in lately if kind == TopicPartitionEvent.Kind.DELETED
+        }
         new_names = [
             n
             for n in on_cell

@@ -206,6 +206,9 @@ def _tp_list(partitions: Iterable[TopicPartitionKey]) -> list[TopicPartition]:
     return [TopicPartition(topic, partition) for topic, partition in dict.fromkeys(partitions)]
 
 
+_OFFSET_ROUNDS = 3  # ListOffsets rounds for partitions whose leader moved or is not known yet
+
+
 def list_partition_offsets(
     conn: KafkaConnection, partitions: Iterable[TopicPartitionKey]
 ) -> dict[TopicPartitionKey, PartitionOffsets]:
@@ -221,7 +224,7 @@ def list_partition_offsets(
     context = "Reading partition offsets"
     starts: dict[TopicPartitionKey, int] = {}
     ends: dict[TopicPartitionKey, int] = {}
-    for attempt in range(3):
+    for attempt in range(_OFFSET_ROUNDS):
         if not todo:
             break
         if attempt:
@@ -236,7 +239,7 @@ def list_partition_offsets(
                 request_timeout=_request_timeout(deadline),
             )
             _await(admin, trap, deadline, [*earliest.values(), *latest.values()], context)
-        last = attempt == 2
+        last = attempt == _OFFSET_ROUNDS - 1
         retry = _offset_results(earliest, context, starts, last_round=last) | _offset_results(
             latest, context, ends, last_round=last
         )
