@@ -52,6 +52,12 @@ def cluster_get(*, team: Team, pk: int) -> Cluster:
     )
 
 
+def cluster_state(*, cluster_id: int) -> tuple[str, str] | None:
+    """The cluster's state and its reason alone (one narrow read, for `services.state_waits`);
+    None once the row is gone. Unscoped: the caller has already found it in its team."""
+    return Cluster.objects.filter(pk=cluster_id).values_list("state", "state_reason").first()
+
+
 # --- the create wizard's drafts -------------------------------------------------------------
 
 

@@ -250,8 +250,10 @@ def clusters_create(
                         f"Cluster {name} is still {cluster['state']} after {timeout:.0f} s.",
                         exit_code=EXIT_UNAVAILABLE,
                     )
-                time.sleep(0.3)
-                cluster = api.get(f"clusters/{created['id']}/")
+                # The console holds this answer until the cluster is ACTIVE or FAILED (at
+                # most `wait` s), so the loop asks again only to update the spinner.
+                wait = max(0.0, min(5.0, deadline - time.monotonic()))
+                cluster = api.get(f"clusters/{created['id']}/", wait=f"{wait:.1f}")
                 spinner.update(f"{name}: {cluster['state']} {cluster.get('progress') or ''}")
         if cluster["state"] == "FAILED":
             raise CliError(

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from clusters.models import Cluster, PolicyTemplate
+from clusters.services.state_waits import MAX_WAIT
 from fleet import limits
 
 
@@ -74,3 +75,9 @@ class ClusterCreateInput(serializers.Serializer):
     tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     access = AccessInput(required=False)
     network = NetworkInput(required=False)
+
+
+class ClusterWaitQuery(serializers.Serializer):
+    """`?wait=`: seconds to hold a cluster's answer while it is CREATING or DELETING."""
+
+    wait = serializers.FloatField(required=False, min_value=0, max_value=MAX_WAIT)

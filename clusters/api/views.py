@@ -1,5 +1,5 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
@@ -8,6 +8,7 @@ from clusters.api.serializers import (
     ClusterCreateInput,
     ClusterOutput,
     ClusterUpdateInput,
+    ClusterWaitQuery,
 )
 from clusters.downloads import cluster_ca_response
 from clusters.models import Cluster
@@ -17,6 +18,7 @@ from clusters.services.clusters import (
     cluster_delete,
     cluster_update_tags,
 )
+from clusters.services.state_waits import wait_while_transitional
 from console.api.mixins import TeamScopedAPIMixin
 from console.permissions import Action
 
@@ -38,6 +40,31 @@ class ClusterViewSet(
         "DELETE": Action.CLUSTER_MANAGE,
     }
     required_action = Action.CLUSTER_VIEW
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "wait",
+                OpenApiTypes.FLOAT,
+                description=(
+                    "Seconds (at most 60) to hold the answer while the cluster is CREATING or "
+                    "DELETING: it comes as soon as the cluster is ACTIVE, FAILED or deleted "
+                    "(a 404), or a deletion stopped with a reason; else, after the wait, "
+                    "with the cluster as it is. Instead of polling."
+                ),
+            )
+        ],
+        responses={200: ClusterOutput},
+    )
+    def retrieve(self, request, pk=None):
+        cluster = self.get_object()  # another team's cluster is a 404 before any wait
+        query = ClusterWaitQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        wait = query.validated_data.get("wait")
+        if wait:
+            wait_while_transitional(cluster_id=cluster.pk, timeout=wait)
+            cluster = self.get_object()  # a cluster deleted meanwhile is a 404 now
+        return Response(ClusterOutput(cluster).data)
 
     @extend_schema(request=ClusterCreateInput, responses={201: ClusterCreatedOutput})
     def create(self, request):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
@@ -61,19 +61,39 @@ def create_scram_user(
     mechanism: str = "SCRAM-SHA-512",
 ) -> None:
     """Create the user, or replace its password if it exists (upsert)."""
-    context = f"Creating credentials for user '{username}'"
+    create_scram_users(conn, {username: password}, iterations, mechanism=mechanism)
+
+
+def create_scram_users(
+    conn: KafkaConnection,
+    passwords: Mapping[str, str],
+    iterations: int = 4096,
+    *,
+    mechanism: str = "SCRAM-SHA-512",
+) -> None:
+    """`create_scram_user` for many users in one AlterUserScramCredentials request (creates
+    provisioned together, issue 20). The first user Kafka refused fails the call, naming it."""
+    if len(passwords) == 1:
+        context = f"Creating credentials for user '{next(iter(passwords))}'"
+    else:
+        context = f"Creating credentials for {len(passwords)} users"
     if iterations < 4096:
         # Kafka rejects fewer iterations than 4096 for SCRAM-SHA-512/256.
         raise InvalidKafkaRequest(f"{context}: at least 4096 iterations are required.")
-    upsert = UserScramCredentialUpsertion(
-        username, ScramCredentialInfo(_scram_mechanism(mechanism), iterations), password.encode()
-    )
+    if not passwords:
+        return
+    info = ScramCredentialInfo(_scram_mechanism(mechanism), iterations)
+    upserts = [
+        UserScramCredentialUpsertion(username, info, password.encode())
+        for username, password in sorted(passwords.items())
+    ]
     with _admin(conn) as (admin, trap, deadline):
         futures = admin.alter_user_scram_credentials(
-            [upsert], request_timeout=_request_timeout(deadline)
+            upserts, request_timeout=_request_timeout(deadline)
         )
         _await(admin, trap, deadline, futures.values(), context)
-        _result(futures[username], context)
+        for username in sorted(futures):
+            _result(futures[username], f"Creating credentials for user '{username}'")
 
 
 def revoke_scram_user(
