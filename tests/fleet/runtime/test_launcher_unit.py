@@ -117,6 +117,16 @@ def test_three_node_properties_are_hardened() -> None:
     assert props["group.initial.rebalance.delay.ms"] == "0"
 
 
+def test_replication_is_tuned_for_many_idle_partitions() -> None:
+    # A leader reads every partition of a follower's fetch session on each fetch: more, smaller
+    # sessions, and fewer empty rounds (bench/density.py's round trip at 1,000 clusters).
+    props = _render(_nodes(3))
+    assert props["num.replica.fetchers"] == "4"
+    assert int(props["replica.fetch.wait.max.ms"]) == 2000
+    # An empty fetch must never wait long enough to drop a follower from the ISR.
+    assert int(props["replica.fetch.wait.max.ms"]) < 30_000  # replica.lag.time.max.ms default
+
+
 def test_single_node_uses_replication_factor_one() -> None:
     props = _render(_nodes(1))
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19102"
