@@ -284,6 +284,9 @@ SPECTACULAR_SETTINGS = {
 SKIFF_FLEET_DIR = BASE_DIR / "fleet"
 SKIFF_LOCAL_CELL_NAME = os.environ.get("SKIFF_LOCAL_CELL", "local")
 SKIFF_KAFKA_TIMEOUT = float(os.environ.get("SKIFF_KAFKA_TIMEOUT", "15"))
+# The topic sync's config-drift check reads at most this many topics' configs a pass, the
+# next ones the next pass (clusters.services.topic_sync._config_turn).
+SKIFF_DRIFT_TOPICS_PER_PASS = int(os.environ.get("SKIFF_DRIFT_TOPICS_PER_PASS", "1000"))
 # Connection guard rails (issue 13) on every listener of the cells the platform launches
 # (fleet.runtime.launcher.ConnectionLimits; README "Environment variables", docs/security.md).
 SKIFF_KAFKA_MAX_CONNECTIONS_PER_IP = int(

@@ -1,8 +1,9 @@
 """The periodic topic sync: one metadata read per cell, then every active cluster compared.
 
 Its requests and queries per pass do not grow with the cell's clusters (issue 20): one
-listing, one read of the Topic rows, configs in batches of CONFIG_BATCH topics; per cluster
-only work for what changed.
+listing, one read of the Topic rows, configs in batches of CONFIG_BATCH topics (at most
+SKIFF_DRIFT_TOPICS_PER_PASS topics a pass, in turn: `_config_turn`); per cluster only work for
+what changed.
 
 Platform code: it reads a whole cell with the platform's super-user client, then hands each
 cluster only its own topics, scoped and shortened by that cluster's `ClusterGateway`.
@@ -15,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.cache import caches
 from django.utils import timezone
 
 from clusters.models import Cluster, Topic
@@ -98,7 +101,7 @@ def sync_all_topics(clusters: Iterable[Cluster] | None = None) -> dict[int, Sync
         ).values_list("cluster_id", "name", "partitions", "replication_factor", "cleanup_policy"):
             known[cluster_id].topics[name] = (partitions, rf, policy)
         wanted = [w for c in members for w in by_prefix.get(c.wire_prefix, {})]
-        configs = _cell_topic_configs(superuser, wanted, cell.name)
+        configs = _cell_topic_configs(superuser, _config_turn(cell.pk, wanted), cell.name)
         rebalancing = cell_rebalancing(cell.pk)
         for cluster in members:
             gw = cluster_gateway(cluster)
@@ -130,6 +133,30 @@ def sync_all_topics(clusters: Iterable[Cluster] | None = None) -> dict[int, Sync
                 rebalancing=rebalancing,
             )
     return results
+
+
+def _config_turn(cell_id: int, names: list[str]) -> list[str]:
+    """The topics whose configs this pass checks: all of them up to
+    SKIFF_DRIFT_TOPICS_PER_PASS, else that many in turn, the next slice each pass.
+
+    Reading a topic's configs costs the console ~0.6 ms of CPU (Kafka answers every config of
+    the topic), so at 5,000 topics a full read every 30 s was the console's largest periodic
+    cost, and it slowed creates that ran beside it (issue 20, bench/density.py). In turn, the
+    cost stays flat and every topic is still checked every ceil(topics / per pass) passes.
+    """
+    per_pass = settings.SKIFF_DRIFT_TOPICS_PER_PASS
+    if len(names) <= per_pass:
+        return names
+    turns = -(-len(names) // per_pass)
+    key = f"topic-sync:config-turn:{cell_id}"
+    store = caches["lists"]  # shared by the processes (Redis) where there are several
+    try:
+        turn = store.incr(key)
+    except ValueError:  # not stored yet (or evicted): start over
+        store.set(key, 0, timeout=None)
+        turn = 0
+    start = (turn % turns) * per_pass
+    return sorted(names)[start : start + per_pass]
 
 
 def _cell_topic_configs(

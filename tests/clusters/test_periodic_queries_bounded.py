@@ -195,3 +195,18 @@ def test_periodic_passes_make_the_same_queries_and_requests_for_2_and_8_clusters
         reconcile_cell_access(cell)
         for c in made:
             gateway.delete_topic(admin_connection, f"{c.wire_prefix}t0", missing_ok=True)
+
+
+def test_the_config_check_reads_a_bounded_turn_and_covers_every_topic(settings):
+    # At most SKIFF_DRIFT_TOPICS_PER_PASS topics' configs a pass; in turn, every topic is
+    # checked within ceil(topics / per pass) passes, and a small cell has all of them each pass.
+    settings.SKIFF_DRIFT_TOPICS_PER_PASS = 2
+    cell_id = 10**9 + TeamFactory().pk  # a key no other test uses
+    names = [f"t.c.topic-{n}" for n in range(5)]
+
+    assert topic_sync._config_turn(cell_id, names[:2]) == names[:2]
+    turns = [topic_sync._config_turn(cell_id, names) for _ in range(6)]
+
+    assert all(len(turn) <= 2 for turn in turns)
+    assert {name for turn in turns[:3] for name in turn} == set(names)
+    assert turns[3:] == turns[:3]  # and round again
