@@ -253,7 +253,10 @@ def clusters_create(
                 # The console holds this answer until the cluster is ACTIVE or FAILED (at
                 # most `wait` s), so the loop asks again only to update the spinner.
                 wait = max(0.0, min(5.0, deadline - time.monotonic()))
+                asked = time.monotonic()
                 cluster = api.get(f"clusters/{created['id']}/", wait=f"{wait:.1f}")
+                if cluster["state"] == "CREATING" and time.monotonic() - asked < 0.3:
+                    time.sleep(0.3)  # a console without ?wait= answers at once: poll gently
                 spinner.update(f"{name}: {cluster['state']} {cluster.get('progress') or ''}")
         if cluster["state"] == "FAILED":
             raise CliError(

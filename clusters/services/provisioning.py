@@ -8,7 +8,7 @@ core of deletion. Each step is safe to re-run (upserts and idempotent creates).
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -189,7 +189,9 @@ def _provision_together(clusters: list[Cluster]) -> None:
             .order_by("id")
         )
         desired = sorted({b for key in keys for b in key_desired_acls(key)})
-        quotas = {key.username: dict(key_desired_quotas(key)) for key in keys}
+        quotas: dict[str | None, Mapping[str, float | None]] = {
+            key.username: dict(key_desired_quotas(key)) for key in keys
+        }
         # The three requests at once: each is a metadata write the controller commits, and
         # together they share its commits. No order is needed between them: a key with ACLs
         # but no credential cannot sign in, and one with a credential but no ACLs may do

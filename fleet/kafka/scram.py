@@ -11,6 +11,7 @@ from confluent_kafka.admin import (
     AdminClient,
     ScramCredentialInfo,
     ScramMechanism,
+    UserScramCredentialAlteration,
     UserScramCredentialUpsertion,
 )
 
@@ -83,7 +84,7 @@ def create_scram_users(
     if not passwords:
         return
     info = ScramCredentialInfo(_scram_mechanism(mechanism), iterations)
-    upserts = [
+    upserts: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(username, info, password.encode())
         for username, password in sorted(passwords.items())
     ]
