@@ -12,20 +12,13 @@ from clusters.models import Cluster
 from clusters.services import state_waits
 from clusters.services.provisioning import step_activate
 from console.models import Role
-from console.services.teams import api_token_create
+from tests.clusters.test_cluster_api import client_for
 from tests.factories import ClusterFactory, MembershipFactory
 from tests.fleet.kafka.util import eventually
 
 # A held request in these tests answers within this bound or the test fails; the waits they
 # ask for are longer, so an answer inside it can only come from the change.
 ANSWER_BOUND = 30
-
-
-def client_for(membership) -> APIClient:
-    _, raw = api_token_create(user=membership.user, team=membership.team, name="test")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
-    return client
 
 
 @pytest.fixture
