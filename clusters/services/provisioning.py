@@ -17,7 +17,11 @@ from django.utils import timezone
 
 from clusters.models import AccessKey, Cluster, ClusterEvent
 from clusters.services.access.policy import PolicyInvalid
-from clusters.services.access.reconcile import key_desired_acls, key_desired_quotas
+from clusters.services.access.reconcile import (
+    clusters_with_worker,
+    key_desired_acls,
+    key_desired_quotas,
+)
 from clusters.services.cells import cluster_cell
 from clusters.services.sealing import unseal
 from clusters.services.state_waits import cluster_settled
@@ -111,18 +115,8 @@ def step_set_quotas(cluster: Cluster, superuser: PlatformSuperuser) -> None:
 
 
 def step_activate(cluster: Cluster) -> None:
-    now = timezone.now()
-    with transaction.atomic():
-        # The SCRAM users exist now: the sealed secrets have done their job.
-        cluster.access_keys.exclude(sealed_secret="").update(sealed_secret="")
-        ClusterEvent.objects.get_or_create(
-            cluster=cluster, kind=ClusterEvent.Kind.ACTIVATED, defaults={"occurred_at": now}
-        )
-        cluster.state = Cluster.State.ACTIVE
-        cluster.state_reason = ""
-        cluster.progress = "active"
-        cluster.save(update_fields=["state", "state_reason", "progress", "updated_at"])
-        cluster_settled(cluster.pk)
+    _activate_together([cluster.pk])
+    cluster.refresh_from_db(fields=["state", "state_reason", "progress", "updated_at"])
 
 
 def provision_cluster(*, cluster_id: int) -> Cluster:
@@ -182,13 +176,17 @@ def _provision_together(clusters: list[Cluster]) -> None:
         by_cell.setdefault(cluster.cell_id, []).append(cluster)  # type: ignore[arg-type]
     for group in by_cell.values():
         ids = [c.pk for c in group]
-        superuser = platform_superuser(cluster_cell(group[0]))
+        cell = cluster_cell(group[0])
+        superuser = platform_superuser(cell)
+        workers = clusters_with_worker(cell)  # one query, not one per key
         keys = list(
             AccessKey.objects.filter(cluster_id__in=ids, revoked_at__isnull=True)
             .select_related("cluster__team", "cluster__cell")
             .order_by("id")
         )
-        desired = sorted({b for key in keys for b in key_desired_acls(key)})
+        desired = sorted(
+            {b for key in keys for b in key_desired_acls(key, worker_clusters=workers)}
+        )
         quotas: dict[str | None, Mapping[str, float | None]] = {
             key.username: dict(key_desired_quotas(key)) for key in keys
         }
@@ -226,6 +224,7 @@ def _create_keys_together(keys: list[AccessKey], superuser: PlatformSuperuser) -
 def _activate_together(cluster_ids: list[int]) -> None:
     now = timezone.now()
     with transaction.atomic():
+        # The SCRAM users exist now: the sealed secrets have done their job.
         AccessKey.objects.filter(cluster_id__in=cluster_ids).exclude(sealed_secret="").update(
             sealed_secret=""
         )

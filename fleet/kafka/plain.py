@@ -104,9 +104,6 @@ class PlainCredentials:
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
 
-    def set_secret(self, username: str, secret: str) -> None:
-        self.set_secrets({username: secret})
-
     def set_secrets(self, secrets_by_user: Mapping[str, str]) -> None:
         """Several users' lines in one rewrite of the file (the hashes made before the lock)."""
         new_lines = {u: plain_hash_line(u, secret) for u, secret in secrets_by_user.items()}

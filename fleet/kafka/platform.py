@@ -120,9 +120,7 @@ class PlatformSuperuser:
     def create_scram_user(self, username: str, password: str) -> None:
         """Set the user's secret: its SCRAM credential and, where the cell offers PLAIN, the
         salted hash the brokers' PLAIN handler checks (so rotation reaches both)."""
-        scram.create_scram_user(self.connection, username, password)
-        if self.plain_credentials is not None:
-            self.plain_credentials.set_secret(username, password)
+        self.create_scram_users({username: password})
 
     def create_scram_users(self, secrets_by_user: Mapping[str, str]) -> None:
         """`create_scram_user` for many users: one request, and one rewrite of the PLAIN file."""
