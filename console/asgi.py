@@ -1,12 +1,19 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels with session auth (and the
-staff second factor, as for pages)."""
+"""ASGI entry point: HTTP through Django (its synchronous path on a pool of threads,
+console/http_handler.py), WebSockets through Channels with session auth (and the staff second
+factor, as for pages)."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from django.conf import settings  # noqa: E402
+
+from console.http_handler import PooledThreadsHttpHandler  # noqa: E402
+
+django_asgi_app = PooledThreadsHttpHandler(threads=settings.SKIFF_HTTP_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

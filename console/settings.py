@@ -310,7 +310,10 @@ SKIFF_KAFKA_CONNECTIONS_MAX_REAUTH_MS = int(
 SKIFF_MAX_CLUSTERS_PER_TEAM = int(os.environ.get("SKIFF_MAX_CLUSTERS_PER_TEAM", "10"))
 # The embedded server (run_console, no Redis) runs queued tasks (provisioning, deletion) in
 # this many threads of its process, not in the request that queued them (console/background.py).
-SKIFF_EMBEDDED_TASK_WORKERS = int(os.environ.get("SKIFF_EMBEDDED_TASK_WORKERS", "8"))
+SKIFF_EMBEDDED_TASK_WORKERS = int(os.environ.get("SKIFF_EMBEDDED_TASK_WORKERS", "32"))
+# Threads that serve HTTP requests in a console process (console/http_handler.py): requests in
+# flight past this wait for one. Requests held on purpose (`?wait=`) take at most half.
+SKIFF_HTTP_THREADS = int(os.environ.get("SKIFF_HTTP_THREADS", "64"))
 # Live throughput sampler: seconds between scrapes (start to start) and per-broker timeout.
 # 1 s keeps produce → chart under 2 s (issue 20); a cluster's document is pushed when it changed,
 # or every SAMPLER_HEARTBEAT seconds when it did not (0: every pass).

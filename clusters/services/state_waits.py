@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
+from django.conf import settings
 from django.db import transaction
 
 from clusters.models import Cluster
@@ -37,6 +38,11 @@ def wait_while_transitional(*, cluster_id: int, timeout: float) -> str | None:
     deadline = time.monotonic() + min(timeout, MAX_WAIT)
     woken = threading.Event()
     with _lock:
+        if sum(len(events) for events in _waiting.values()) >= max_held_requests():
+            # Every held request keeps one of the process's HTTP threads: past half of them,
+            # answer at once (the client asks again) rather than leave requests to queue.
+            row = cluster_state(cluster_id=cluster_id)
+            return None if row is None else row[0]
         _waiting.setdefault(cluster_id, set()).add(woken)
     try:
         while True:
@@ -52,6 +58,11 @@ def wait_while_transitional(*, cluster_id: int, timeout: float) -> str | None:
             waiting.discard(woken)
             if not waiting:
                 _waiting.pop(cluster_id, None)
+
+
+def max_held_requests() -> int:
+    """Requests a process holds at once: half of its HTTP threads (console/http_handler.py)."""
+    return max(1, settings.SKIFF_HTTP_THREADS // 2)
 
 
 def cluster_settled(cluster_id: int) -> None:

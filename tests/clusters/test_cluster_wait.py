@@ -112,3 +112,22 @@ def test_another_teams_cluster_is_a_404_without_waiting(developer):
 
 def _assert_held(cluster_id: int) -> None:
     assert cluster_id in state_waits._waiting, "the request is not held yet"
+
+
+def test_past_half_of_the_http_threads_a_wait_answers_at_once(developer, settings):
+    """A held request keeps an HTTP thread (console/http_handler.py): once half of them are
+    held, another wait answers at once with the state as it is, and the client asks again."""
+    settings.SKIFF_HTTP_THREADS = 2  # one request may be held
+    first = ClusterFactory(team=developer.team, state=Cluster.State.CREATING)
+    second = ClusterFactory(team=developer.team, state=Cluster.State.CREATING)
+    api = client_for(developer)
+    thread, answers = held_get(api, f"/api/v1/clusters/{first.pk}/?wait=60")
+    eventually(lambda: _assert_held(first.pk), timeout=ANSWER_BOUND)
+
+    # Held, it would answer after 60 s, past the bound: answered() would fail.
+    response = answered(*held_get(api, f"/api/v1/clusters/{second.pk}/?wait=60"))
+    assert response.status_code == 200 and response.json()["state"] == "CREATING"
+    assert second.pk not in state_waits._waiting
+
+    step_activate(first)
+    assert answered(thread, answers).json()["state"] == "ACTIVE"

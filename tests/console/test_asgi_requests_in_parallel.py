@@ -106,3 +106,41 @@ def test_a_create_is_answered_while_another_request_is_still_in_its_view(monkeyp
     assert status == 201, created
     assert held_status == 200
     assert Cluster.objects.filter(team=member.team, name="side-by-side").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_answer_arrives_whole_and_its_request_ends_after_the_last_chunk(monkeypatch):
+    """console/http_handler.py: a streaming response (a CSV export) is sent chunk by chunk
+    and closed (request_finished, the database connection given back) only after the last."""
+    from django.core.signals import request_finished
+    from django.http import StreamingHttpResponse
+
+    member = MembershipFactory(team__slug=f"s{uuid.uuid4().hex[:8]}")
+    _, token = api_token_create(user=member.user, team=member.team, name="streaming")
+    sent: list[int] = []
+    finished_after: list[int] = []
+
+    def chunks():
+        for i in range(5):
+            sent.append(i)
+            yield f"row {i}\n".encode()
+
+    def streamed_list(self, request, *args, **kwargs):
+        return StreamingHttpResponse(chunks(), content_type="text/csv")
+
+    def on_finished(**kwargs):
+        finished_after.append(len(sent))
+
+    monkeypatch.setattr(cluster_api.ClusterViewSet, "list", streamed_list)
+    request_finished.connect(on_finished)
+    try:
+
+        async def scenario() -> tuple[int, bytes]:
+            return await answer(await start(http_scope("GET", "/api/v1/clusters/", token)))
+
+        status, body = asyncio.run(scenario())
+    finally:
+        request_finished.disconnect(on_finished)
+    assert status == 200
+    assert body == b"".join(f"row {i}\n".encode() for i in range(5))
+    assert finished_after == [5]
