@@ -5,12 +5,15 @@ the client-final message with the nonce twice), so Debian's kcat and older confl
 cannot log in with SCRAM. Skiff's tenant listener also offers PLAIN (over TLS), checked by a
 broker-side handler (`io.skiff.auth.SkiffPlainServerCallbackHandler`, fleet/policy/).
 
-The platform never stores the secret: for each key it writes a salted PBKDF2-HMAC-SHA512 hash
-to one file per cell, which every broker of the cell reads (local cells share the host;
-compose mounts the cell's folder). The platform super-user writes it in the same call that
-sets the key's SCRAM credential (fleet.kafka.platform), so creation, rotation and revocation
-reach both mechanisms together. Writers take a lock and replace the file atomically; readers
-(the brokers) only ever see a whole file.
+The platform never stores the secret: for each key it writes one line to one file per cell,
+which every broker of the cell reads (local cells share the host; compose mounts the cell's
+folder). The platform super-user writes it in the same call that sets the key's SCRAM
+credential (fleet.kafka.platform), so creation, rotation and revocation reach both mechanisms
+together. The line (v2) is that credential's salt, iterations and StoredKey (RFC 5802), made
+from the same salted secret (fleet.kafka.scram.SaltedSecret): the file holds nothing the cell
+does not hold already, and a key costs one slow hash, not two. Lines written before (v1) hold
+their own PBKDF2-HMAC-SHA512 hash, and still verify. Writers take a lock and replace the file
+atomically; readers (the brokers) only ever see a whole file.
 
 Keys created before PLAIN existed have no line until they are rotated: their secret was shown
 once and never kept.
@@ -28,15 +31,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from fleet.kafka.scram import SaltedSecret
+
 PLAIN_CREDENTIALS_FILE = "plain-credentials"
-# The same rounds as the key's SCRAM-SHA-512 credential, which the cell stores salted with 4,096
-# rounds of the same PBKDF2-HMAC-SHA512 (scram.py): more here would add nothing, since whoever
-# reads the cell's files could attack that copy instead. And the secrets are 256-bit random keys,
-# not human passwords, so no number of rounds is what keeps them safe. 50,000 rounds (before
-# issue 20) cost the console ~40-50 ms of CPU per created key, about a quarter of a create;
-# 4,096 cost ~3 ms. Lines keep their own count, so older lines still verify.
-PBKDF2_ITERATIONS = 4096
-SALT_BYTES = 16
+# The broker's handler checks a v2 line as SCRAM-SHA-512 does (SkiffPlainServerCallbackHandler).
+PLAIN_SCRAM_MECHANISM = "SCRAM-SHA-512"
+_VERSIONS = frozenset({"v1", "v2"})
 _USERNAME = re.compile(r"^[A-Za-z0-9._@=+-]{1,200}$")
 
 
@@ -44,22 +44,27 @@ def plain_credentials_path(cell_state_dir: Path) -> Path:
     return cell_state_dir / PLAIN_CREDENTIALS_FILE
 
 
-def plain_hash_line(username: str, secret: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
+def plain_line(username: str, salted: SaltedSecret) -> str:
+    """The v2 line of a key whose secret is salted for its SCRAM-SHA-512 credential."""
     if not _USERNAME.match(username):
         raise ValueError(f"username {username!r} cannot be written to the PLAIN credentials")
-    salt = secrets.token_bytes(SALT_BYTES)
-    digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, iterations)
+    if salted.mechanism != PLAIN_SCRAM_MECHANISM:
+        raise ValueError(f"a PLAIN line is made from a {PLAIN_SCRAM_MECHANISM} credential")
     return " ".join(
-        ["v1", username, str(iterations), base64.b64encode(salt).decode(),
-         base64.b64encode(digest).decode()]
+        ["v2", username, str(salted.iterations), base64.b64encode(salted.salt).decode(),
+         base64.b64encode(salted.stored_key).decode()]
     )  # fmt: skip
 
 
 def plain_hash_matches(line: str, secret: str) -> bool:
     """What the broker checks, in Python (for tests and the reconciler)."""
-    _, _, iterations, salt, digest = line.split(" ")
+    version, _, iterations, salt, digest = line.split(" ")
     salt_bytes = base64.b64decode(salt)
     derived = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt_bytes, int(iterations))
+    if version == "v2":
+        derived = SaltedSecret(
+            PLAIN_SCRAM_MECHANISM, int(iterations), salt_bytes, derived
+        ).stored_key
     return secrets.compare_digest(derived, base64.b64decode(digest))
 
 
@@ -90,7 +95,7 @@ class PlainCredentials:
         lines = {}
         for line in text.splitlines():
             fields = line.split(" ")
-            if len(fields) == 5 and fields[0] == "v1":
+            if len(fields) == 5 and fields[0] in _VERSIONS:
                 lines[fields[1]] = line
         return lines
 
@@ -104,9 +109,9 @@ class PlainCredentials:
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
 
-    def set_secrets(self, secrets_by_user: Mapping[str, str]) -> None:
-        """Several users' lines in one rewrite of the file (the hashes made before the lock)."""
-        new_lines = {u: plain_hash_line(u, secret) for u, secret in secrets_by_user.items()}
+    def set_secrets(self, salted_by_user: Mapping[str, SaltedSecret]) -> None:
+        """Several users' lines in one rewrite of the file (the lines made before the lock)."""
+        new_lines = {u: plain_line(u, salted) for u, salted in salted_by_user.items()}
         with self._locked() as lines:
             lines.update(new_lines)
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from fleet.kafka import acls, brokers, configs, groups, logdirs, quotas, scram, topics
 from fleet.kafka.connection import KafkaConnection
 from fleet.kafka.errors import CellUnreachable
-from fleet.kafka.plain import PlainCredentials, plain_credentials_path
+from fleet.kafka.plain import PLAIN_SCRAM_MECHANISM, PlainCredentials, plain_credentials_path
 from fleet.kafka.types import (
     AclBinding,
     BrokerDescription,
@@ -123,10 +123,17 @@ class PlatformSuperuser:
         self.create_scram_users({username: password})
 
     def create_scram_users(self, secrets_by_user: Mapping[str, str]) -> None:
-        """`create_scram_user` for many users: one request, and one rewrite of the PLAIN file."""
-        scram.create_scram_users(self.connection, secrets_by_user)
+        """`create_scram_user` for many users: one request, and one rewrite of the PLAIN file.
+
+        Each secret is salted once (SCRAM-SHA-512, 4,096 rounds), for its SCRAM credential and
+        its PLAIN line both."""
+        salted = {
+            username: scram.salt_secret(secret, mechanism=PLAIN_SCRAM_MECHANISM)
+            for username, secret in secrets_by_user.items()
+        }
+        scram.upsert_salted_secrets(self.connection, salted)
         if self.plain_credentials is not None:
-            self.plain_credentials.set_secrets(secrets_by_user)
+            self.plain_credentials.set_secrets(salted)
 
     def revoke_scram_user(self, username: str, *, missing_ok: bool = True) -> bool:
         # PLAIN first: a failure half-way leaves the key unable to log in, never the reverse.

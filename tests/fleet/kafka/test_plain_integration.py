@@ -4,6 +4,9 @@ and SCRAM together; ACLs apply to the same principal."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import shutil
 import stat
 import subprocess
@@ -13,7 +16,7 @@ import pytest
 
 from clusters.services.access.keys import access_key_create, access_key_revoke, access_key_rotate
 from fleet.kafka.errors import KafkaAuthenticationFailed, KafkaAuthorizationFailed
-from fleet.kafka.plain import plain_credentials_path, plain_hash_matches
+from fleet.kafka.plain import PlainCredentials, plain_credentials_path, plain_hash_matches
 from fleet.kafka.platform import PlatformSuperuser
 from tests.clusters.access_helpers import active_cluster, as_key, new_member
 from tests.fleet.kafka import gateway
@@ -75,6 +78,42 @@ def test_a_key_produces_and_consumes_over_plain_and_its_hash_not_its_secret_is_o
             PlatformSuperuser.authenticate_as(
                 as_plain_key(cell, key.username, secret + "x", address=address), address
             )
+
+
+def test_a_line_written_before_v2_still_signs_in_and_a_new_line_is_the_scram_stored_key(
+    tenant, cell
+):
+    """New lines (v2) keep the key's SCRAM-SHA-512 StoredKey, salted once for both mechanisms
+    (issue 20); a v1 line, a PBKDF2 hash of its own, written before, still signs in."""
+    cluster, topic = tenant
+    created = access_key_create(cluster=cluster, name="older-app")
+    username, secret = created.key.username, created.secret
+    plain = PlainCredentials(plain_credentials_path(Path(cell.credentials_path).parent))
+
+    version, _user, iterations, salt, stored_key = plain.line(username).split(" ")
+    salted = hashlib.pbkdf2_hmac("sha512", secret.encode(), base64.b64decode(salt), 4096)
+    client_key = hmac.new(salted, b"Client Key", "sha512").digest()
+    assert (version, iterations) == ("v2", "4096")
+    assert base64.b64decode(stored_key) == hashlib.sha512(client_key).digest()
+
+    v1_salt = b"0123456789abcdef"
+    v1_hash = hashlib.pbkdf2_hmac("sha512", secret.encode(), v1_salt, 10_000)
+    v1_line = " ".join(
+        ["v1", username, "10000", base64.b64encode(v1_salt).decode(),
+         base64.b64encode(v1_hash).decode()]
+    )  # fmt: skip
+    with plain._locked() as lines:
+        lines[username] = v1_line
+    assert plain_hash_matches(v1_line, secret) and not plain_hash_matches(v1_line, secret + "x")
+    for address in _brokers(cell):
+        PlatformSuperuser.authenticate_as(
+            as_plain_key(cell, username, secret, address=address), address
+        )
+        with pytest.raises(KafkaAuthenticationFailed):
+            PlatformSuperuser.authenticate_as(
+                as_plain_key(cell, username, secret + "x", address=address), address
+            )
+    assert gateway.produce(as_plain_key(cell, username, secret), topic, [b"v1"]) == 1
 
 
 def test_another_clusters_key_over_plain_is_refused_by_the_acls(

@@ -16,8 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.crypto.Mac;
 import javax.crypto.SecretKeyFactory;
 import javax.crypto.spec.PBEKeySpec;
+import javax.crypto.spec.SecretKeySpec;
 import javax.security.auth.callback.Callback;
 import javax.security.auth.callback.NameCallback;
 import javax.security.auth.callback.UnsupportedCallbackException;
@@ -33,9 +35,13 @@ import org.slf4j.LoggerFactory;
  * locks out (librdkafka before 2.6.1).
  *
  * <p>The broker never sees a secret at rest: the platform writes one line per key to the file
- * named by the JAAS option {@code credentials_file},
- * {@code v1 <username> <iterations> <base64 salt> <base64 PBKDF2-HMAC-SHA512>}, and this handler
- * derives the same hash from the password the client sent. Rotation rewrites the line and
+ * named by the JAAS option {@code credentials_file}, and this handler derives the same value
+ * from the password the client sent. A line is either
+ * {@code v2 <username> <iterations> <base64 salt> <base64 StoredKey>}, the key's SCRAM-SHA-512
+ * StoredKey (RFC 5802: SHA-512(HMAC-SHA512(PBKDF2-HMAC-SHA512(password), "Client Key"))) with
+ * the salt and iterations of the SCRAM credential the cell keeps for the same key, so the
+ * platform salts a secret once for both mechanisms; or, for keys written before that,
+ * {@code v1 <username> <iterations> <base64 salt> <base64 PBKDF2-HMAC-SHA512>}. Rotation rewrites the line and
  * revocation removes it; the file is re-read as soon as it changes (checked on every
  * authentication: one stat), so both take effect on the next login, on every broker of the
  * cell (they share the file). The principal is {@code User:<username>}, the same as SCRAM's, so
@@ -51,7 +57,7 @@ public class SkiffPlainServerCallbackHandler implements AuthenticateCallbackHand
     static final String FILE_OPTION = "credentials_file";
     // Used to spend the same time for an unknown user as for a wrong password.
     private static final Credential DECOY =
-            new Credential("", 10_000, new byte[16], new byte[64]);
+            new Credential("", 4096, new byte[32], new byte[64], true);
 
     private Path file;
     private volatile Snapshot snapshot = Snapshot.EMPTY;
@@ -106,7 +112,7 @@ public class SkiffPlainServerCallbackHandler implements AuthenticateCallbackHand
             }
         }
         Credential checked = credential != null ? credential : DECOY;
-        boolean ok = MessageDigest.isEqual(derive(password, checked), checked.hash)
+        boolean ok = MessageDigest.isEqual(proof(password, checked), checked.hash)
                 && credential != null;
         if (ok) {
             remembered.put(username, new Remembered(credential, passwordDigest));
@@ -156,6 +162,22 @@ public class SkiffPlainServerCallbackHandler implements AuthenticateCallbackHand
         }
     }
 
+    /** What the line keeps, computed from a password: the StoredKey (v2) or the hash (v1). */
+    static byte[] proof(char[] password, Credential credential) {
+        byte[] derived = derive(password, credential);
+        if (!credential.storedKey) {
+            return derived;
+        }
+        try {
+            Mac hmac = Mac.getInstance("HmacSHA512");
+            hmac.init(new SecretKeySpec(derived, "HmacSHA512"));
+            byte[] clientKey = hmac.doFinal("Client Key".getBytes(StandardCharsets.US_ASCII));
+            return MessageDigest.getInstance("SHA-512").digest(clientKey);
+        } catch (GeneralSecurityException e) {
+            throw new KafkaException("HmacSHA512 or SHA-512 is not available", e);
+        }
+    }
+
     static byte[] derive(char[] password, Credential credential) {
         PBEKeySpec spec = new PBEKeySpec(
                 password, credential.salt, credential.iterations, credential.hash.length * 8);
@@ -189,12 +211,15 @@ public class SkiffPlainServerCallbackHandler implements AuthenticateCallbackHand
         final int iterations;
         final byte[] salt;
         final byte[] hash;
+        // v2: `hash` is the SCRAM-SHA-512 StoredKey, derived from a 64-byte SaltedPassword.
+        final boolean storedKey;
 
-        Credential(String username, int iterations, byte[] salt, byte[] hash) {
+        Credential(String username, int iterations, byte[] salt, byte[] hash, boolean storedKey) {
             this.username = username;
             this.iterations = iterations;
             this.salt = salt;
             this.hash = hash;
+            this.storedKey = storedKey;
         }
 
         /** One line of the file, or null for a blank line, a comment or a line it cannot use. */
@@ -204,7 +229,8 @@ public class SkiffPlainServerCallbackHandler implements AuthenticateCallbackHand
                 return null;
             }
             String[] fields = trimmed.split(" ");
-            if (fields.length != 5 || !"v1".equals(fields[0])) {
+            boolean storedKey = "v2".equals(fields[0]);
+            if (fields.length != 5 || !(storedKey || "v1".equals(fields[0]))) {
                 return null;
             }
             int iterations = Integer.parseInt(fields[2]);
@@ -212,14 +238,19 @@ public class SkiffPlainServerCallbackHandler implements AuthenticateCallbackHand
                 return null;
             }
             Base64.Decoder decoder = Base64.getDecoder();
+            byte[] hash = decoder.decode(fields[4]);
+            if (storedKey && hash.length != 64) {
+                return null;
+            }
             return new Credential(
-                    fields[1], iterations, decoder.decode(fields[3]), decoder.decode(fields[4]));
+                    fields[1], iterations, decoder.decode(fields[3]), hash, storedKey);
         }
 
         @Override
         public boolean equals(Object other) {
             return other instanceof Credential c && c.username.equals(username)
-                    && c.iterations == iterations && MessageDigest.isEqual(c.salt, salt)
+                    && c.iterations == iterations && c.storedKey == storedKey
+                    && MessageDigest.isEqual(c.salt, salt)
                     && MessageDigest.isEqual(c.hash, hash);
         }
 
