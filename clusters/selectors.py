@@ -8,10 +8,12 @@ never a 403.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import Count, F, Min, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
@@ -29,7 +31,7 @@ from clusters.models import (
 )
 from console.access import get_team_object_or_404, scope_to_team
 from console.models import Team, User
-from fleet.models import TopicMinuteUsage
+from fleet.models import Broker, Cell, TopicMinuteUsage
 from fleet.tenancy import CellTenancy
 
 # The live throughput charts start with this much history (closed minutes).
@@ -340,3 +342,73 @@ def connector_task_changes(
     )
     for cluster_id, connector_id, tasks, occurred_at in changes.iterator(chunk_size=5000):
         yield ConnectorTaskChange(cluster_id, connector_id, tasks, occurred_at)
+
+
+# --- admission by capacity ------------------------------------------------------------------
+
+
+class CellRoom(NamedTuple):
+    """A healthy, open cell's serving brokers and the partition replicas its tenants hold."""
+
+    cell_id: int
+    serving_brokers: int
+    replicas: int
+
+
+def open_cell_rooms() -> list[CellRoom]:
+    """Every healthy cell that is open to new clusters, with what its room is computed from, in
+    one query: the check every create makes before anything is written
+    (clusters.services.capacity.check_fleet_room_for_cluster). The same counts as placement's
+    (fleet.selectors.cell_loads): brokers not unregistered, and the Topic rows of every cluster
+    not deleted, partitions x replication factor.
+
+    In SQL, because Django took 2.4 ms of CPU to build this query each time (its annotations
+    and subqueries), about a fifth of a create's request, for a query SQLite answers in
+    0.1 ms (issue 20: 20 creates at once). Table and column names come from the models.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _open_cell_rooms_sql(),
+            [
+                Broker.State.UNREGISTERED,
+                Cluster.State.DELETED,
+                Cell.State.HEALTHY,
+                Cell.Admission.OPEN,
+            ],
+        )
+        return [CellRoom(pk, serving, held) for pk, serving, held in cursor.fetchall()]
+
+
+@functools.cache
+def _open_cell_rooms_sql() -> str:
+    def name(model, field: str | None = None) -> str:
+        meta = model._meta
+        return connection.ops.quote_name(meta.get_field(field).column if field else meta.db_table)
+
+    # Only identifiers from the models are put in the text; every value is a parameter.
+    return (  # noqa: S608
+        "SELECT c.{cell_id},"
+        " (SELECT COUNT(*) FROM {broker} b WHERE b.{broker_cell} = c.{cell_id}"
+        "  AND b.{broker_state} <> %s),"
+        " (SELECT COALESCE(SUM(t.{partitions} * t.{factor}), 0) FROM {topic} t"
+        "  JOIN {cluster} k ON t.{topic_cluster} = k.{cluster_id}"
+        "  WHERE k.{cluster_cell} = c.{cell_id} AND k.{cluster_state} <> %s)"
+        " FROM {cell} c WHERE c.{cell_state} = %s AND c.{cell_admission} = %s"
+        " ORDER BY c.{cell_id}"
+    ).format(
+        cell=name(Cell),
+        cell_id=name(Cell, "id"),
+        cell_state=name(Cell, "state"),
+        cell_admission=name(Cell, "admission"),
+        broker=name(Broker),
+        broker_cell=name(Broker, "cell"),
+        broker_state=name(Broker, "state"),
+        topic=name(Topic),
+        topic_cluster=name(Topic, "cluster"),
+        partitions=name(Topic, "partitions"),
+        factor=name(Topic, "replication_factor"),
+        cluster=name(Cluster),
+        cluster_id=name(Cluster, "id"),
+        cluster_cell=name(Cluster, "cell"),
+        cluster_state=name(Cluster, "state"),
+    )

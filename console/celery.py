@@ -7,6 +7,7 @@ imports this module back (its embedded runner looks the app up through Celery).
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from console.periodic import beat_schedule
 
@@ -20,3 +21,12 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def _install_beat_schedule(sender, **kwargs) -> None:
     sender.conf.beat_schedule = beat_schedule()
+
+
+@worker_process_init.connect
+def _preload(**kwargs) -> None:
+    # Each worker process provisions clusters through kafka-python: import it before the
+    # first task rather than in it.
+    from fleet.kafka.connection import preload_kafka_python
+
+    preload_kafka_python()

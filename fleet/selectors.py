@@ -145,11 +145,16 @@ def cell_partition_budget(cell: Cell, *, brokers: int | None = None) -> int:
     README "Sizing a cell"); placement and topic creation admit work within it. ``brokers``
     (the serving brokers, already counted by the caller) spares counting them again.
     """
-    # A cell whose brokers are not recorded (yet) counts as one: it has at least that.
     # A broker retired by a fleet operation (unregistered) carries nothing any more.
     if brokers is None:
         brokers = _serving_brokers(cell)
-    return max(1, brokers) * settings.SKIFF_PARTITIONS_PER_BROKER
+    return cell_partition_budget_for(brokers)
+
+
+def cell_partition_budget_for(serving_brokers: int) -> int:
+    """`cell_partition_budget` of a cell with this many serving brokers."""
+    # A cell whose brokers are not recorded (yet) counts as one: it has at least that.
+    return max(1, serving_brokers) * settings.SKIFF_PARTITIONS_PER_BROKER
 
 
 def _serving_brokers(cell: Cell) -> int:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from django.db.models import F, Sum
 
 from clusters.models import Cluster, Topic
+from clusters.selectors import CellRoom, open_cell_rooms
 from console.errors import ServiceUnavailable, ValidationFailed
 from fleet import limits
 from fleet.models import Cell
-from fleet.selectors import NEW_CLUSTER_PARTITIONS, cell_partition_budget, placement_candidates
+from fleet.selectors import NEW_CLUSTER_PARTITIONS, cell_partition_budget, cell_partition_budget_for
 
 # Room a cell must have left to accept a new cluster (one topic of the default size) is
 # fleet.selectors.NEW_CLUSTER_PARTITIONS: placement and this module read the same number.
@@ -60,19 +61,22 @@ def cell_has_room_for_cluster(cell: Cell) -> bool:
     return cell_free_partitions(cell) >= NEW_CLUSTER_PARTITIONS
 
 
+def room_free_partitions(room: CellRoom) -> int:
+    """Partitions (at the cell's replication factor) a healthy, open cell can still take."""
+    free = max(cell_partition_budget_for(room.serving_brokers) - room.replicas, 0)
+    return free // limits.cell_replication_factor(room.serving_brokers)
+
+
 def check_fleet_room_for_cluster() -> None:
     """Refuse a new cluster when open, healthy cells exist but none has room for it.
 
-    Which cell a new cluster goes to is fleet.selectors.placement_candidates' ranking; a cell
-    that is draining or closed (admission) counts as none.
+    The room is placement's (fleet.selectors.placement_candidates: a healthy, open cell with
+    room for one default topic); a cell that is draining or closed (admission) counts as none.
+    Every create asks this before it writes anything, so it reads the rooms in one query
+    (open_cell_rooms) rather than placement's ranking (issue 20: 20 creates at once).
     """
-    candidates = placement_candidates(usage=False)  # eligibility only: no usage rows
-    takes_clusters = [
-        c
-        for c in candidates
-        if c.cell.state == Cell.State.HEALTHY and c.cell.admission == Cell.Admission.OPEN
-    ]
-    if takes_clusters and not any(c.eligible for c in takes_clusters):
+    free = [room_free_partitions(room) for room in open_cell_rooms()]
+    if free and max(free) < NEW_CLUSTER_PARTITIONS:
         raise ServiceUnavailable(
             "Every Kafka cell is at its partition capacity, so no new cluster can be placed "
             "now. The platform team has been told; try again later.",

@@ -16,12 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import AccessKey, Cluster, ClusterEvent
+from clusters.selectors import open_cell_rooms
 from clusters.services.access.policy import PolicyInvalid
 from clusters.services.access.reconcile import (
     clusters_with_worker,
     key_desired_acls,
     key_desired_quotas,
 )
+from clusters.services.capacity import room_free_partitions
 from clusters.services.cells import cluster_cell
 from clusters.services.sealing import unseal
 from clusters.services.state_waits import cluster_settled
@@ -30,7 +32,7 @@ from fleet.kafka.errors import KafkaGatewayError
 from fleet.kafka.platform import PlatformSuperuser, platform_superuser
 from fleet.kafka.quotas import QUOTA_KEYS
 from fleet.models import Cell
-from fleet.selectors import placement_candidates
+from fleet.selectors import NEW_CLUSTER_PARTITIONS, placement_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +49,20 @@ class ProvisioningError(ApplicationError):
 
 def least_loaded_healthy_cell() -> Cell:
     """The open, healthy cell with the most headroom (fleet.selectors.placement_candidates:
-    free partitions, then bytes stored, then ingress). Draining and closed cells take none."""
+    free partitions, then bytes stored, then ingress). Draining and closed cells take none.
+
+    The rooms come first from one query (open_cell_rooms): with one cell that has room, as a
+    fleet of one cell always, the ranking has nothing to rank (issue 20).
+    """
+    rooms = open_cell_rooms()
+    with_room = [r for r in rooms if room_free_partitions(r) >= NEW_CLUSTER_PARTITIONS]
+    if len(with_room) == 1:
+        return Cell.objects.get(pk=with_room[0].cell_id)
     candidates = placement_candidates(usage=None)  # usage only to rank several cells
     chosen = next((c for c in candidates if c.eligible), None)
     if chosen is not None:
         return chosen.cell
-    takes_clusters = [
-        c
-        for c in candidates
-        if c.cell.state == Cell.State.HEALTHY and c.cell.admission == Cell.Admission.OPEN
-    ]
-    if takes_clusters:
+    if rooms:
         # Admission by capacity (issue 13): open, healthy cells exist but none has room.
         raise ProvisioningError(
             "Every healthy Kafka cell is at its partition capacity. The platform team has been "
@@ -163,14 +168,13 @@ def _provision_together(clusters: list[Cluster]) -> None:
     now = timezone.now()
     if unplaced:
         # One placement for all: the ranking cannot change between clusters that hold nothing.
+        cell = least_loaded_healthy_cell()
         Cluster.objects.filter(pk__in=unplaced).update(
-            cell=least_loaded_healthy_cell(), progress="placed on a cell", updated_at=now
+            cell=cell, progress="placed on a cell", updated_at=now
         )
-        clusters = list(
-            Cluster.objects.select_related("team", "cell")
-            .filter(pk__in=[c.pk for c in clusters])
-            .order_by("pk")
-        )
+        for cluster in clusters:
+            if cluster.cell_id is None:
+                cluster.cell = cell
     by_cell: dict[int, list[Cluster]] = {}
     for cluster in clusters:
         by_cell.setdefault(cluster.cell_id, []).append(cluster)  # type: ignore[arg-type]

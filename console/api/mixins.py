@@ -1,3 +1,5 @@
+from typing import Any
+
 from console.api.permissions import TeamActionPermission, api_team_context
 
 
@@ -15,6 +17,7 @@ class TeamScopedAPIMixin:
 
     permission_classes = [TeamActionPermission]
     team_field = "team"
+    url_object: Any = None  # what the URL names, once looked up (lookup_url_objects)
 
     @property
     def team(self):
@@ -28,8 +31,9 @@ class TeamScopedAPIMixin:
         self.lookup_url_objects()
 
     def lookup_url_objects(self) -> None:
-        """Look up what the URL names (a 404 if it is not the team's). Views whose URL names
-        something other than their queryset's object override this."""
+        """Look up what the URL names (a 404 if it is not the team's), kept as `url_object` for
+        the view, which need not read it again. Views whose URL names something other than
+        their queryset's object override this."""
         lookup = getattr(self, "lookup_url_kwarg", None) or getattr(self, "lookup_field", "pk")
         if lookup in self.kwargs and hasattr(self, "get_object"):
-            self.get_object()
+            self.url_object = self.get_object()

@@ -12,6 +12,7 @@ from console.models import User
 from console.owner_only import ensure_private_dir, write_private_file
 from console.periodic import EmbeddedScheduler
 from console.services.teams import team_create, user_create
+from fleet.kafka.connection import preload_kafka_python
 from fleet.kafka.errors import KafkaGatewayError
 from fleet.runtime.launcher import CellError
 from fleet.services.cells import fleet_down, fleet_up
@@ -47,6 +48,7 @@ class Command(BaseCommand):
             scheduler = EmbeddedScheduler()
             scheduler.start()
             background.start(workers=settings.SKIFF_EMBEDDED_TASK_WORKERS)
+            preload_kafka_python()  # what provisioning sends its requests with
         # Live throughput: without a channel layer shared between processes (no Redis), the
         # sampler must run where the WebSocket consumers are, i.e. in this process.
         # Issue 13: a broker of the local cell that dies is started again within seconds.
