@@ -12,8 +12,17 @@ django.setup(set_prefix=False)
 from django.conf import settings  # noqa: E402
 
 from console.http_handler import PooledThreadsHttpHandler  # noqa: E402
+from console.request_turns import turn_given_back  # noqa: E402
+from fleet.kafka.connection import set_cell_wait_hook  # noqa: E402
 
-django_asgi_app = PooledThreadsHttpHandler(threads=settings.SKIFF_HTTP_THREADS)
+# A request that waits for a cell's answer lets the others run meanwhile.
+set_cell_wait_hook(turn_given_back)
+
+django_asgi_app = PooledThreadsHttpHandler(
+    threads=settings.SKIFF_HTTP_THREADS,
+    concurrency=settings.SKIFF_HTTP_CONCURRENCY,
+    queue_seconds=settings.SKIFF_HTTP_QUEUE_SECONDS,
+)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -16,6 +16,10 @@ another up to `SKIFF_HTTP_THREADS` in flight (`tests/console/test_asgi_requests_
 past that they wait for a thread, as under any threaded WSGI server. A request held on purpose
 (`?wait=` on a cluster) takes at most half of them (clusters.services.state_waits).
 
+Of the requests in flight, `SKIFF_HTTP_CONCURRENCY` run at once and the others wait for a turn
+(console/request_turns.py): under one interpreter lock, more running at once only makes each
+slower.
+
 A streaming answer (a CSV export, a file) is sent as Django sends it, and closed on the pool
 after its last chunk; any other answer is closed in the same call, before it is sent.
 """
@@ -23,7 +27,11 @@ after its last chunk; any other answer is closed in the same call, before it is 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
 
 from django.core import signals
 from django.core.exceptions import RequestAborted
@@ -32,13 +40,16 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
+from console.request_turns import RequestTurns
+
 
 class PooledThreadsHttpHandler(ASGIHandler):
-    def __init__(self, *, threads: int) -> None:
+    def __init__(self, *, threads: int, concurrency: int, queue_seconds: float) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.threads = threads
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="skiff-http")
+        self._pool = _DaemonThreads(threads, name="skiff-http")
+        self._turns = RequestTurns(concurrency=concurrency, queue_seconds=queue_seconds)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -47,21 +58,24 @@ class PooledThreadsHttpHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        loop = asyncio.get_running_loop()
         try:
-            response = await loop.run_in_executor(self._pool, self._respond, scope, body_file)
+            response = await asyncio.wrap_future(self._pool.submit(self._respond, scope, body_file))
             try:
                 await self.send_response(response, send)
             except asyncio.CancelledError:
                 pass  # the client went away while the answer was sent
             finally:
                 if response.streaming:
-                    await loop.run_in_executor(self._pool, response.close)
+                    await asyncio.wrap_future(self._pool.submit(response.close))
         finally:
             body_file.close()
 
     def _respond(self, scope, body_file) -> HttpResponseBase:
-        """The whole synchronous part of a request, in one pool thread."""
+        """The whole synchronous part of a request, in one pool thread, in its turn."""
+        with self._turns.turn():
+            return self._respond_now(scope, body_file)
+
+    def _respond_now(self, scope, body_file) -> HttpResponseBase:
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, response = self.create_request(scope, body_file)
@@ -77,3 +91,46 @@ class PooledThreadsHttpHandler(ASGIHandler):
             # given back) rather than in a second trip to the pool after sending.
             response.close()
         return response
+
+
+class _DaemonThreads:
+    """At most `size` daemon threads, made as the requests in flight need them and reused.
+
+    Not a ThreadPoolExecutor: Python joins those at exit, so a console asked to stop would wait
+    for every request held by `?wait=` (up to a minute) before it could.
+    """
+
+    def __init__(self, size: int, *, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._work: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple]] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._idle == 0 and self._threads < self._size:
+                self._threads += 1
+                threading.Thread(
+                    target=self._serve, name=f"{self._name}_{self._threads}", daemon=True
+                ).start()
+            else:
+                self._idle -= 1 if self._idle else 0
+        self._work.put((future, fn, args))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            future, fn, args = self._work.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to the awaiting request
+                    future.set_exception(exc)
+            del future, fn, args
+            with self._lock:
+                self._idle += 1

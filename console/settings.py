@@ -314,6 +314,10 @@ SKIFF_EMBEDDED_TASK_WORKERS = int(os.environ.get("SKIFF_EMBEDDED_TASK_WORKERS", 
 # Threads that serve HTTP requests in a console process (console/http_handler.py): requests in
 # flight past this wait for one. Requests held on purpose (`?wait=`) take at most half.
 SKIFF_HTTP_THREADS = int(os.environ.get("SKIFF_HTTP_THREADS", "64"))
+# Of those, how many run at once; the others wait for a turn, at most SKIFF_HTTP_QUEUE_SECONDS
+# (console/request_turns.py: under one interpreter lock, more at once only makes each slower).
+SKIFF_HTTP_CONCURRENCY = int(os.environ.get("SKIFF_HTTP_CONCURRENCY", "2"))
+SKIFF_HTTP_QUEUE_SECONDS = float(os.environ.get("SKIFF_HTTP_QUEUE_SECONDS", "1"))
 # Live throughput sampler: seconds between scrapes (start to start) and per-broker timeout.
 # 1 s keeps produce → chart under 2 s (issue 20); a cluster's document is pushed when it changed,
 # or every SAMPLER_HEARTBEAT seconds when it did not (0: every pass).

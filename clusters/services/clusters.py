@@ -237,6 +237,7 @@ def cluster_create(
     # As it is now (where tasks run inline, provisioning has run at the commit), with what the
     # answer shows of it, in one query.
     cluster = Cluster.objects.select_related("team", "cell").get(pk=cluster.pk)
+    key.cluster = cluster  # the key's pages and snippets read its cluster as it is now
     return CreatedCluster(cluster, key, secret)
 
 

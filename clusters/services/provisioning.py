@@ -186,13 +186,15 @@ def _provision_together(clusters: list[Cluster]) -> None:
         keys = list(
             AccessKey.objects.filter(cluster_id__in=ids, revoked_at__isnull=True)
             .select_related("cluster__team", "cluster__cell")
+            .prefetch_related("manual_acls")  # one query for every key's, not one per key
             .order_by("id")
         )
         desired = sorted(
             {b for key in keys for b in key_desired_acls(key, worker_clusters=workers)}
         )
+        brokers = cell.brokers.count()  # once for the cell, not once per key
         quotas: dict[str | None, Mapping[str, float | None]] = {
-            key.username: dict(key_desired_quotas(key)) for key in keys
+            key.username: dict(key_desired_quotas(key, brokers=brokers)) for key in keys
         }
         # The three requests at once: each is a metadata write the controller commits, and
         # together they share its commits. No order is needed between them: a key with ACLs

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from clusters.models import Cluster
 from clusters.selectors import cluster_state
+from console.request_turns import turn_given_back
 
 TRANSITIONAL = frozenset({Cluster.State.CREATING, Cluster.State.DELETING})
 # How often a held request reads the state itself: the bound on how late it sees a change
@@ -50,7 +51,8 @@ def wait_while_transitional(*, cluster_id: int, timeout: float) -> str | None:
             remaining = deadline - time.monotonic()
             if row is None or row[0] not in TRANSITIONAL or row[1] or remaining <= 0:
                 return None if row is None else row[0]
-            woken.wait(min(RECHECK, remaining))
+            with turn_given_back():  # other requests run meanwhile (console/request_turns.py)
+                woken.wait(min(RECHECK, remaining))
             woken.clear()
     finally:
         with _lock:

@@ -17,7 +17,7 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,6 +333,23 @@ def _admin(conn: KafkaConnection) -> Iterator[tuple[AdminClient, _ErrorTrap, _De
         raise named from exc
 
 
+# While a call waits for a cell, the caller's thread needs no CPU. A console plugs in here what
+# lets other requests run meanwhile (console/request_turns.py, set in console.asgi): the
+# gateway stays free of console code, and outside a console nothing changes.
+_waiting_for_the_cell: Callable[[], AbstractContextManager[Any]] = nullcontext
+
+
+def set_cell_wait_hook(hook: Callable[[], AbstractContextManager[Any]]) -> None:
+    """Enter `hook()` around every wait for a cell's answer (admin and kafka-python calls,
+    producing and reading messages)."""
+    global _waiting_for_the_cell
+    _waiting_for_the_cell = hook
+
+
+def _cell_wait() -> AbstractContextManager[Any]:
+    return _waiting_for_the_cell()
+
+
 def _await(
     admin: AdminClient | Producer | Consumer,
     trap: _ErrorTrap,
@@ -342,12 +359,15 @@ def _await(
 ) -> None:
     """Wait for futures while serving error_cb so auth/TLS failures abort early."""
     pending = set(futures)
-    while pending:
-        trap.raise_if_fatal(context)
-        if deadline.expired:
-            raise trap.timeout_error(context, deadline.timeout)
-        _done, pending = concurrent.futures.wait(pending, timeout=min(0.1, deadline.remaining()))
-        admin.poll(0)
+    with _cell_wait():
+        while pending:
+            trap.raise_if_fatal(context)
+            if deadline.expired:
+                raise trap.timeout_error(context, deadline.timeout)
+            _done, pending = concurrent.futures.wait(
+                pending, timeout=min(0.1, deadline.remaining())
+            )
+            admin.poll(0)
     trap.raise_if_fatal(context)
 
 
@@ -630,7 +650,9 @@ def _kafka_python_call(
             done.set()
 
     threading.Thread(target=work, name="skiff-kafka-python", daemon=True).start()
-    if not done.wait(limit + 0.5):
+    with _cell_wait():
+        answered = done.wait(limit + 0.5)
+    if not answered:
         abandoned.set()
         raise CellTimeout(
             context,

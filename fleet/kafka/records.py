@@ -14,7 +14,13 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from fleet.kafka.connection import KafkaConnection, _base_config, _Deadline, _ErrorTrap
+from fleet.kafka.connection import (
+    KafkaConnection,
+    _base_config,
+    _cell_wait,
+    _Deadline,
+    _ErrorTrap,
+)
 from fleet.kafka.errors import (
     _AUTHORIZATION,
     InvalidKafkaRequest,
@@ -119,12 +125,13 @@ def produce(
                     trap.raise_if_fatal(context)
                     if deadline.expired:
                         raise trap.timeout_error(context, timeout) from None
-        while producer.flush(min(0.1, max(0.01, deadline.remaining()))) > 0:
-            trap.raise_if_fatal(context)
-            if failures and failures[0].name() in _AUTHORIZATION:
-                break
-            if deadline.expired:
-                raise trap.timeout_error(context, timeout)
+        with _cell_wait():
+            while producer.flush(min(0.1, max(0.01, deadline.remaining()))) > 0:
+                trap.raise_if_fatal(context)
+                if failures and failures[0].name() in _AUTHORIZATION:
+                    break
+                if deadline.expired:
+                    raise trap.timeout_error(context, timeout)
         trap.raise_if_fatal(context)
         if failures:
             raise trap.error(failures[0], context)
@@ -176,48 +183,49 @@ def fetch_messages(
     pending = set(todo)
     try:
         consumer.assign([TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()])
-        while pending and len(out) < max_messages and read_bytes < max_bytes:
-            trap.raise_if_fatal(context)
-            if deadline.expired:
-                break
-            msg = consumer.poll(min(0.2, max(0.01, deadline.remaining())))
-            if msg is None:
-                continue
-            key = (msg.topic(), msg.partition())
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(key)
+        with _cell_wait():  # mostly waiting for the cell: other requests run
+            while pending and len(out) < max_messages and read_bytes < max_bytes:
+                trap.raise_if_fatal(context)
+                if deadline.expired:
+                    break
+                msg = consumer.poll(min(0.2, max(0.01, deadline.remaining())))
+                if msg is None:
                     continue
-                raise trap.error(err, context)
-            if key not in pending:
-                continue
-            stop = todo[key][1]
-            topic, partition, offset = _position(msg)
-            if offset >= stop:
-                pending.discard(key)
-                consumer.pause([TopicPartition(*key)])
-                continue
-            if offset >= stop - 1:
-                pending.discard(key)
-                consumer.pause([TopicPartition(*key)])
-            read_bytes += len(msg.key() or b"") + len(msg.value() or b"")
-            kind, ts = msg.timestamp()
-            out.append(
-                ConsumedMessage(
-                    topic=topic,
-                    partition=partition,
-                    offset=offset,
-                    key=msg.key(),
-                    value=msg.value(),
-                    timestamp_ms=ts if kind else None,
-                    # A fetched message's headers are a list of (name, bytes | None) pairs; the
-                    # stubs' dict form is only what `produce` accepts.
-                    headers=tuple(
-                        cast("list[tuple[str, bytes | None]] | None", msg.headers()) or ()
-                    ),
+                key = (msg.topic(), msg.partition())
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(key)
+                        continue
+                    raise trap.error(err, context)
+                if key not in pending:
+                    continue
+                stop = todo[key][1]
+                topic, partition, offset = _position(msg)
+                if offset >= stop:
+                    pending.discard(key)
+                    consumer.pause([TopicPartition(*key)])
+                    continue
+                if offset >= stop - 1:
+                    pending.discard(key)
+                    consumer.pause([TopicPartition(*key)])
+                read_bytes += len(msg.key() or b"") + len(msg.value() or b"")
+                kind, ts = msg.timestamp()
+                out.append(
+                    ConsumedMessage(
+                        topic=topic,
+                        partition=partition,
+                        offset=offset,
+                        key=msg.key(),
+                        value=msg.value(),
+                        timestamp_ms=ts if kind else None,
+                        # A fetched message's headers are a list of (name, bytes | None) pairs; the
+                        # stubs' dict form is only what `produce` accepts.
+                        headers=tuple(
+                            cast("list[tuple[str, bytes | None]] | None", msg.headers()) or ()
+                        ),
+                    )
                 )
-            )
         trap.raise_if_fatal(context)
         return out
     except KafkaException as exc:
