@@ -113,13 +113,14 @@ class _DaemonThreads:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         future: Future = Future()
         with self._lock:
-            if self._idle == 0 and self._threads < self._size:
+            if self._idle:
+                self._idle -= 1  # a thread waiting for work takes it
+            elif self._threads < self._size:
                 self._threads += 1
                 threading.Thread(
                     target=self._serve, name=f"{self._name}_{self._threads}", daemon=True
                 ).start()
-            else:
-                self._idle -= 1 if self._idle else 0
+            # else: every thread is busy; the first to finish takes it
         self._work.put((future, fn, args))
         return future
 

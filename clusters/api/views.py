@@ -18,7 +18,7 @@ from clusters.services.clusters import (
     cluster_delete,
     cluster_update_tags,
 )
-from clusters.services.state_waits import TRANSITIONAL, wait_while_transitional
+from clusters.services.state_waits import settled, wait_while_transitional
 from console.api.mixins import TeamScopedAPIMixin
 from console.permissions import Action
 
@@ -63,7 +63,7 @@ class ClusterViewSet(
         query = ClusterWaitQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         wait = query.validated_data.get("wait")
-        if wait and cluster.state in TRANSITIONAL and not cluster.state_reason:
+        if wait and not settled(cluster.state, cluster.state_reason):
             wait_while_transitional(cluster_id=cluster.pk, timeout=wait)
             cluster = self.get_object()  # a cluster deleted meanwhile is a 404 now
         return Response(ClusterOutput(cluster).data)

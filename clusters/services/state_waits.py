@@ -49,7 +49,7 @@ def wait_while_transitional(*, cluster_id: int, timeout: float) -> str | None:
         while True:
             row = cluster_state(cluster_id=cluster_id)
             remaining = deadline - time.monotonic()
-            if row is None or row[0] not in TRANSITIONAL or row[1] or remaining <= 0:
+            if row is None or settled(*row) or remaining <= 0:
                 return None if row is None else row[0]
             with turn_given_back():  # other requests run meanwhile (console/request_turns.py)
                 woken.wait(min(RECHECK, remaining))
@@ -60,6 +60,12 @@ def wait_while_transitional(*, cluster_id: int, timeout: float) -> str | None:
             waiting.discard(woken)
             if not waiting:
                 _waiting.pop(cluster_id, None)
+
+
+def settled(state: str, reason: str) -> bool:
+    """Whether a wait has nothing to wait for: the cluster is in neither CREATING nor DELETING,
+    or is stuck in one with a reason (a deletion that must be retried)."""
+    return state not in TRANSITIONAL or bool(reason)
 
 
 def max_held_requests() -> int:

@@ -6,14 +6,16 @@ read it even for a moment, also when `migrate` creates it. SQLite gives the -wal
 the database file's mode. An installation made before this is tightened on its next connection.
 WAL, the busy timeout and BEGIN IMMEDIATE come from OPTIONS in console/settings.py.
 
-Under ASGI every request runs in a thread of its own, so Django opens a connection per request
-and closes it at the end. Opening one costs about 2 ms of CPU here (the file checks, SQLite
-reading the schema of ~160 tables and indexes, Django's functions and pragmas), more than most
-of a request's queries, and 20 creates at once make about 100 (issue 20). A connection Django
-closes outside a transaction is therefore kept (`_IdleConnections`) and handed to the next
-thread that connects to the same database. Nothing of a request survives in it: SQLite keeps no
-per-session state here but the pragmas and functions every connection gets alike, Django sets
-autocommit again on every connect, and one still in a transaction is closed for real.
+Django closes a request's connection at its end and opens a new one for the next (every
+request under Django's own ASGI handler ran in a thread of its own; console/http_handler.py now
+reuses threads, and the task pool's threads come and go with their tasks). Opening one costs
+about 2 ms of CPU here (the file checks, SQLite reading the schema of ~160 tables and indexes,
+Django's functions and pragmas), more than most of a request's queries, and 20 creates at once
+made about 100 (issue 20). A connection Django closes outside a transaction is therefore kept
+(`_IdleConnections`) and handed to the next thread that connects to the same database.
+Nothing of a request survives in it: SQLite keeps no per-session state here but the pragmas
+and functions every connection gets alike, Django sets autocommit again on every connect, and
+one still in a transaction is closed for real.
 """
 
 from __future__ import annotations
