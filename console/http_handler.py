@@ -27,6 +27,7 @@ after its last chunk; any other answer is closed in the same call, before it is 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -59,7 +60,13 @@ class PooledThreadsHttpHandler(ASGIHandler):
         except RequestAborted:
             return
         try:
-            response = await asyncio.wrap_future(self._pool.submit(self._respond, scope, body_file))
+            # In a copy of the loop's context, as Django runs sync code: what a request sets in
+            # a context variable (the audit actor, the Kafka call budget) ends with it, and is
+            # never seen by the next request the thread serves.
+            context = contextvars.copy_context()
+            response = await asyncio.wrap_future(
+                self._pool.submit(context.run, self._respond, scope, body_file)
+            )
             try:
                 await self.send_response(response, send)
             except asyncio.CancelledError:

@@ -144,3 +144,32 @@ def test_a_streamed_answer_arrives_whole_and_its_request_ends_after_the_last_chu
     assert status == 200
     assert body == b"".join(f"row {i}\n".encode() for i in range(5))
     assert finished_after == [5]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_request_sets_in_a_context_variable_ends_with_it(monkeypatch):
+    """Threads serve one request after another (console/http_handler.py): a context variable a
+    request sets (the audit actor, the Kafka call budget) is not seen by the next one."""
+    from contextvars import ContextVar
+
+    member = MembershipFactory(team__slug=f"c{uuid.uuid4().hex[:8]}")
+    _, token = api_token_create(user=member.user, team=member.team, name="contexts")
+    marker: ContextVar[str] = ContextVar("marker", default="unset")
+    seen: list[str] = []
+
+    def marking_list(self, request, *args, **kwargs):
+        seen.append(marker.get())
+        marker.set("left behind")
+        return Response([])
+
+    monkeypatch.setattr(cluster_api.ClusterViewSet, "list", marking_list)
+
+    async def scenario() -> list[int]:
+        statuses = []
+        for _ in range(3):
+            status, _ = await answer(await start(http_scope("GET", "/api/v1/clusters/", token)))
+            statuses.append(status)
+        return statuses
+
+    assert asyncio.run(scenario()) == [200, 200, 200]
+    assert seen == ["unset", "unset", "unset"]
