@@ -397,18 +397,23 @@ def _open_cell_rooms_sql() -> str:
         " ORDER BY c.{cell_id}"
     ).format(
         cell=name(Cell),
-        cell_id=name(Cell, "id"),
-        cell_state=name(Cell, "state"),
-        cell_admission=name(Cell, "admission"),
         broker=name(Broker),
-        broker_cell=name(Broker, "cell"),
-        broker_state=name(Broker, "state"),
         topic=name(Topic),
-        topic_cluster=name(Topic, "cluster"),
-        partitions=name(Topic, "partitions"),
-        factor=name(Topic, "replication_factor"),
         cluster=name(Cluster),
-        cluster_id=name(Cluster, "id"),
-        cluster_cell=name(Cluster, "cell"),
-        cluster_state=name(Cluster, "state"),
+        **{
+            placeholder: name(model, field)
+            for placeholder, model, field in (
+                ("cell_id", Cell, "id"),
+                ("cell_state", Cell, "state"),
+                ("cell_admission", Cell, "admission"),
+                ("broker_cell", Broker, "cell"),
+                ("broker_state", Broker, "state"),
+                ("topic_cluster", Topic, "cluster"),
+                ("partitions", Topic, "partitions"),
+                ("factor", Topic, "replication_factor"),
+                ("cluster_id", Cluster, "id"),
+                ("cluster_cell", Cluster, "cell"),
+                ("cluster_state", Cluster, "state"),
+            )
+        },
     )

@@ -48,7 +48,6 @@ class PooledThreadsHttpHandler(ASGIHandler):
     def __init__(self, *, threads: int, concurrency: int, queue_seconds: float) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
-        self.threads = threads
         self._pool = _DaemonThreads(threads, name="skiff-http")
         self._turns = RequestTurns(concurrency=concurrency, queue_seconds=queue_seconds)
 

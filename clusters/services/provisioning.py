@@ -51,17 +51,18 @@ def least_loaded_healthy_cell() -> Cell:
     """The open, healthy cell with the most headroom (fleet.selectors.placement_candidates:
     free partitions, then bytes stored, then ingress). Draining and closed cells take none.
 
-    The rooms come first from one query (open_cell_rooms): with one cell that has room, as a
-    fleet of one cell always, the ranking has nothing to rank (issue 20).
+    The rooms come first from one query (open_cell_rooms, the same eligibility): the ranking
+    is read only when several cells have room, the only case where it ranks anything (issue 20).
     """
     rooms = open_cell_rooms()
     with_room = [r for r in rooms if room_free_partitions(r) >= NEW_CLUSTER_PARTITIONS]
     if len(with_room) == 1:
         return Cell.objects.get(pk=with_room[0].cell_id)
-    candidates = placement_candidates(usage=None)  # usage only to rank several cells
-    chosen = next((c for c in candidates if c.eligible), None)
-    if chosen is not None:
-        return chosen.cell
+    if with_room:
+        candidates = placement_candidates(usage=None)  # usage only to rank several cells
+        chosen = next((c for c in candidates if c.eligible), None)
+        if chosen is not None:
+            return chosen.cell
     if rooms:
         # Admission by capacity (issue 13): open, healthy cells exist but none has room.
         raise ProvisioningError(
