@@ -39,3 +39,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+if settings.SKIFF_FREEZE_STARTUP_HEAP:
+    from console.heap import freeze_startup_heap
+    from fleet.kafka.connection import preload_kafka_python
+
+    # The server's objects are all made now: out of the full collections' walk with them.
+    preload_kafka_python(wait=True)  # what key secrets are set through, frozen with the rest
+    freeze_startup_heap()

@@ -27,6 +27,15 @@ def _install_beat_schedule(sender, **kwargs) -> None:
 def _preload(**kwargs) -> None:
     # Each worker process provisions clusters through kafka-python: import it before the
     # first task rather than in it.
+    from django.conf import settings
+
     from fleet.kafka.connection import preload_kafka_python
 
-    preload_kafka_python()
+    if not settings.SKIFF_FREEZE_STARTUP_HEAP:
+        preload_kafka_python()
+        return
+    from console.heap import freeze_startup_heap
+
+    # Imported first, then the process's startup objects are frozen (console/heap.py).
+    preload_kafka_python(wait=True)
+    freeze_startup_heap()

@@ -318,6 +318,10 @@ SKIFF_HTTP_THREADS = int(os.environ.get("SKIFF_HTTP_THREADS", "64"))
 # (console/request_turns.py: under one interpreter lock, more at once only makes each slower).
 SKIFF_HTTP_CONCURRENCY = int(os.environ.get("SKIFF_HTTP_CONCURRENCY", "2"))
 SKIFF_HTTP_QUEUE_SECONDS = float(os.environ.get("SKIFF_HTTP_QUEUE_SECONDS", "1"))
+# A server process (the ASGI application, a Celery worker process) freezes the objects it made
+# while starting, so that Python's full collections, which stop the process, walk only what came
+# after (console/heap.py). The test plugin turns it off: a test process is not a server.
+SKIFF_FREEZE_STARTUP_HEAP = env_bool("SKIFF_FREEZE_STARTUP_HEAP", default=True)
 # Live throughput sampler: seconds between scrapes (start to start) and per-broker timeout.
 # 1 s keeps produce → chart under 2 s (issue 20); a cluster's document is pushed when it changed,
 # or every SAMPLER_HEARTBEAT seconds when it did not (0: every pass).

@@ -430,10 +430,14 @@ def _import_kafka_python() -> None:
         _kafka_python_imported.set()
 
 
-def preload_kafka_python() -> None:
-    """Import kafka-python now, in a thread of its own, rather than in the first call that
-    needs it: a server's first cluster create otherwise pays ~0.2 s of CPU for the import
-    (provisioning sets quotas and credentials through it; issue 20)."""
+def preload_kafka_python(*, wait: bool = False) -> None:
+    """Import kafka-python now rather than in the first call that needs it: a server's first
+    cluster create otherwise pays ~0.2 s of CPU for the import (provisioning sets quotas and
+    credentials through it; issue 20). In a thread of its own, unless `wait`: a process that
+    freezes its startup objects next (console/heap.py) wants the import done first."""
+    if wait:
+        _import_kafka_python()
+        return
     threading.Thread(target=_import_kafka_python, name="skiff-preload", daemon=True).start()
 
 

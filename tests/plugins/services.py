@@ -9,6 +9,7 @@ exports the environment that ``console.settings`` reads:
 * ``REDIS_URL`` — channel layer (channels_redis) and Celery broker.
 * ``SKIFF_TASKS_INLINE=1`` — Celery tasks run eagerly in tests.
 * ``SKIFF_HOME`` — a temp dir, so tests never touch ``~/.skiff``.
+* ``SKIFF_FREEZE_STARTUP_HEAP=0`` — no ``gc.freeze()`` in the test process (console/heap.py).
 
 Escape hatch: ``SKIFF_TEST_DATABASE_URL`` / ``SKIFF_TEST_REDIS_URL`` use existing servers
 instead of starting them. A server that cannot start fails the run with the reason and
@@ -466,6 +467,9 @@ class Harness:
 
         os.environ["SKIFF_HOME"] = str(home)
         os.environ["SKIFF_TASKS_INLINE"] = "1"
+        # A test process is not a server: what is alive when a test first imports the ASGI
+        # application (fixtures among it) must stay collectable (console/heap.py).
+        os.environ["SKIFF_FREEZE_STARTUP_HEAP"] = "0"
 
         db_url = os.environ.get("SKIFF_TEST_DATABASE_URL", "").strip()
         if db_url:
