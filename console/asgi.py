@@ -44,6 +44,7 @@ if settings.SKIFF_FREEZE_STARTUP_HEAP:
     from console.heap import freeze_startup_heap
     from fleet.kafka.connection import preload_kafka_python
 
-    # The server's objects are all made now: out of the full collections' walk with them.
-    preload_kafka_python(wait=True)  # what key secrets are set through, frozen with the rest
+    # Everything the server keeps for its life exists now: out of full collections with it
+    # (console/heap.py), kafka-python too (key secrets are set through it).
+    preload_kafka_python(wait=True)
     freeze_startup_heap()

@@ -5,12 +5,12 @@ both Kafka clients, the URL conf and every view. They live as long as the proces
 full collection walks all of them, holding the interpreter lock. Requests, provisionings and
 DRF serializers leave cyclic garbage behind (a serializer and its fields point at each other),
 so under load a full collection comes every few seconds: during 20 cluster creates at once
-(issue 20, goal 4) two of them stopped the whole process for 94 and 117 ms, every request,
-provisioning and WebSocket push in it.
+(issue 20, goal 4) two of them came every three rounds, and each stopped the whole process,
+every request, provisioning and WebSocket push in it, for 87 to 117 ms.
 
 `gc.freeze()` moves every object alive at that moment into a generation that collections never
-walk, so a full collection walks only what was made since: 10 ms instead, for the same garbage
-found. Reference counting frees frozen objects as before. The one cost, documented with
+walk, so a full collection walks only what was made since: 11 to 13 ms instead, for the same
+garbage found. Reference counting frees frozen objects as before. The one cost, documented with
 `gc.freeze`, is that a frozen object which later becomes part of a garbage cycle is never
 freed; objects made while a server starts are modules, classes and settings, not that kind.
 """
