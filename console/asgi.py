@@ -42,9 +42,6 @@ application = ProtocolTypeRouter(
 
 if settings.SKIFF_FREEZE_STARTUP_HEAP:
     from console.heap import freeze_startup_heap
-    from fleet.kafka.connection import preload_kafka_python
 
-    # Everything the server keeps for its life exists now: out of full collections with it
-    # (console/heap.py), kafka-python too (key secrets are set through it).
-    preload_kafka_python(wait=True)
+    # Everything the server keeps for its life exists now: out of full collections with it.
     freeze_startup_heap()

@@ -31,11 +31,9 @@ def _preload(**kwargs) -> None:
 
     from fleet.kafka.connection import preload_kafka_python
 
-    if not settings.SKIFF_FREEZE_STARTUP_HEAP:
-        preload_kafka_python()
-        return
-    from console.heap import freeze_startup_heap
+    if settings.SKIFF_FREEZE_STARTUP_HEAP:
+        from console.heap import freeze_startup_heap
 
-    # Imported first, then the process's startup objects are frozen (console/heap.py).
-    preload_kafka_python(wait=True)
-    freeze_startup_heap()
+        freeze_startup_heap()  # imports it first, then freezes (console/heap.py)
+    else:
+        preload_kafka_python()

@@ -21,7 +21,8 @@ import gc
 
 
 def freeze_startup_heap() -> int:
-    """Load what requests will need, then freeze the heap; the number of frozen objects.
+    """Load what requests and tasks will need (the URL conf, kafka-python), then freeze the
+    heap; the number of frozen objects.
 
     For a server process once it has started (the console's ASGI application, a Celery worker
     process), never for a test process, where the objects alive at that moment include the
@@ -29,7 +30,10 @@ def freeze_startup_heap() -> int:
     """
     from django.urls import get_resolver
 
+    from fleet.kafka.connection import preload_kafka_python
+
     get_resolver().url_patterns  # noqa: B018 (imports the URL conf, so every view, now)
+    preload_kafka_python(wait=True)  # provisioning and key secrets go through it
     gc.collect()  # garbage already made is freed, not frozen
     gc.freeze()
     return gc.get_freeze_count()
