@@ -316,7 +316,11 @@ def _from_kafka_error(
 
 
 def _from_exception(
-    exc: BaseException, context: str, *, cell: str = "", timeout: float | None = None
+    exc: BaseException | KafkaError,
+    context: str,
+    *,
+    cell: str = "",
+    timeout: float | None = None,
 ) -> KafkaGatewayError:
     if isinstance(exc, CellTimeout):
         return exc.named(cell, timeout)
@@ -324,6 +328,8 @@ def _from_exception(
         return exc
     if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
         return _from_kafka_error(exc.args[0], context, cell=cell, timeout=timeout)
+    if isinstance(exc, KafkaError):  # some results list bare errors (ListConsumerGroupsResult)
+        return _from_kafka_error(exc, context, cell=cell, timeout=timeout)
     if isinstance(exc, (concurrent.futures.TimeoutError, TimeoutError)):
         return CellTimeout(context, cell=cell, timeout=timeout, detail=repr(exc))
     if isinstance(exc, (ValueError, TypeError)):

@@ -22,8 +22,10 @@ def list_consumer_groups(conn: KafkaConnection) -> dict[str, str]:
         future = admin.list_consumer_groups(request_timeout=_request_timeout(deadline))
         _await(admin, trap, deadline, [future], context)
         result = _result(future, context)
-    if result.errors:
-        raise _from_exception(result.errors[0], context)
+        # A group listing asks every broker; one that did not answer in time is reported here,
+        # not as a failed future. Raised inside the block, so a timeout names the cell.
+        if result.errors:
+            raise _from_exception(result.errors[0], context)
     return {
         listing.group_id: getattr(listing.state, "name", str(listing.state))
         for listing in sorted(result.valid, key=lambda g: g.group_id)
