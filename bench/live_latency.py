@@ -35,6 +35,10 @@ p95(ack → socket) / p95(ack → ts) is the push pipeline's cost against that b
     .venv/bin/python bench/live_latency.py [--clients 500] [--trials 20] [--nodes 3]
                                            [--topics 1000] [--interval 1] [--heartbeat 5]
                                            [--topology both|embedded|production]
+                                           [--watch cluster|topic]
+
+--watch topic puts every socket on the probe topic's page instead of the cluster's: each receives
+that topic's share of the cluster's push, cut once per push for all of them.
 """
 
 import argparse
@@ -202,6 +206,8 @@ def run_topology(name: str, args, env: dict, ctx: dict, work: Path) -> dict:
     try:
         wait_port(port, web)
         path = f"/ws/clusters/{ctx['cluster_id']}/throughput/"
+        if args.watch == "topic":  # the probe topic's page: its share of each push
+            path = f"/ws/clusters/{ctx['cluster_id']}/topics/{ctx['topic_short']}/throughput/"
         time.sleep(max(5.0, 3 * args.interval))  # the sampler's first passes (no rates yet)
 
         # With no socket: the web process (embedded: with the sampler thread), the sampler's
@@ -389,6 +395,12 @@ def main() -> int:
     parser.add_argument("--cpu-window", type=float, default=30.0)
     parser.add_argument("--connect-concurrency", type=int, default=5, help="handshakes at once")
     parser.add_argument("--topology", choices=["both", "embedded", "production"], default="both")
+    parser.add_argument(
+        "--watch",
+        choices=["cluster", "topic"],
+        default="cluster",
+        help="the page every socket (idle and probe) is on: the cluster's or the probe topic's",
+    )
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the cell and the servers are always stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -521,7 +533,8 @@ def main() -> int:
     print()
     print(
         f"live throughput, SAMPLER_INTERVAL={args.interval:g}s, SAMPLER_HEARTBEAT="
-        f"{args.heartbeat:g}s, {args.nodes}-node local cell, {args.topics + 1} topics"
+        f"{args.heartbeat:g}s, {args.nodes}-node local cell, {args.topics + 1} topics, "
+        f"sockets on the {args.watch}'s page"
     )
     load_after = os.getloadavg()
     print(

@@ -87,6 +87,15 @@ def test_member_receives_each_scrape_and_others_are_refused(world):
         only = await topic_ws.receive_json_from(timeout=5)
         assert set(only["topics"]) == {"payments"}
         assert only["cluster"]["bytes_in_per_sec"] == pytest.approx(1000.0)
+        # And so does each push (cut once per push, whatever the number of topic sockets).
+        counters.value, counters.t = 7000, 6.0
+        await sync_to_async(sampler.run_once)()
+        pushed_share = await topic_ws.receive_json_from(timeout=5)
+        assert set(pushed_share["topics"]) == {"payments"}
+        assert pushed_share["cluster"]["bytes_in_per_sec"] == pytest.approx(2000.0)
+        assert (await ws.receive_json_from(timeout=5))["topics"]["payments"] == pushed_share[
+            "cluster"
+        ]
         await topic_ws.disconnect()
 
         # Another team's member, an anonymous user, an unknown cluster: refused at handshake.
