@@ -68,6 +68,36 @@ LAST_POINTS = """
 """
 
 
+def _sign_in(page, email: str) -> None:
+    page.goto("/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _start_producer(tmp_path, cell, created, topic: str, seconds: float) -> subprocess.Popen:
+    """PRODUCER at RATE messages of VALUE_BYTES on the cluster's first key, for `seconds`."""
+    script = tmp_path / "producer.py"
+    script.write_text(PRODUCER)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            cell.bootstrap_servers,
+            created.initial_key.username,
+            created.secret,
+            cell.ca_path,
+            topic,
+            str(RATE),
+            str(VALUE_BYTES),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_chart_follows_a_real_producer(page, live_app, kafka_cell, admin_connection, tmp_path):
     cell = cell_record_local(kafka_cell)
     slug = f"l{uuid.uuid4().hex[:8]}"
@@ -86,10 +116,7 @@ def test_chart_follows_a_real_producer(page, live_app, kafka_cell, admin_connect
     sampler.start()
     producer = None
     try:
-        page.goto("/login/")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        _sign_in(page, email)
         page.goto(f"/clusters/{created.cluster.pk}/")
         page.get_by_role("link", name="Throughput").click()
         expect(page.get_by_role("heading", name="Throughput")).to_be_visible()
@@ -97,25 +124,7 @@ def test_chart_follows_a_real_producer(page, live_app, kafka_cell, admin_connect
         expect(indicator).to_be_visible(timeout=20_000)
         opened = time.time()
 
-        script = tmp_path / "producer.py"
-        script.write_text(PRODUCER)
-        producer = subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                cell.bootstrap_servers,
-                created.initial_key.username,
-                created.secret,
-                cell.ca_path,
-                topic,
-                str(RATE),
-                str(VALUE_BYTES),
-                str(SECONDS),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        producer = _start_producer(tmp_path, cell, created, topic, SECONDS)
         first_line = producer.stdout.readline()
         assert first_line.startswith("first"), producer.stderr.read()
         first_message = float(first_line.split()[1])
@@ -188,29 +197,8 @@ def test_a_topic_page_chart_follows_its_own_topic(page, live_app, kafka_cell, tm
     sampler.start()
     producer = None
     try:
-        page.goto("/login/")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        script = tmp_path / "producer.py"
-        script.write_text(PRODUCER)
-        producer = subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                cell.bootstrap_servers,
-                created.initial_key.username,
-                created.secret,
-                cell.ca_path,
-                f"{cluster.wire_prefix}busy",
-                str(RATE),
-                str(VALUE_BYTES),
-                "30",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        _sign_in(page, email)
+        producer = _start_producer(tmp_path, cell, created, f"{cluster.wire_prefix}busy", 30)
         assert producer.stdout.readline().startswith("first"), producer.stderr.read()
 
         chart = page.locator('[data-skiff-chart="live-bytes"]')
