@@ -206,7 +206,11 @@ def _tp_list(partitions: Iterable[TopicPartitionKey]) -> list[TopicPartition]:
     return [TopicPartition(topic, partition) for topic, partition in dict.fromkeys(partitions)]
 
 
-_OFFSET_ROUNDS = 3  # ListOffsets rounds for partitions whose leader moved or is not known yet
+# Partitions whose leader moved or is not known yet are asked again, after 0.1 s, 0.2 s, 0.4 s…
+# (at most 1 s apart) for up to this many seconds. A broker learns a new topic's leaders from
+# the controller a moment after the creating client does; on a loaded host three quick rounds
+# (0.6 s) were once not enough (a CI run failed a group list right after a topic's creation).
+_LEADER_WAIT = 5.0
 
 
 def list_partition_offsets(
@@ -215,8 +219,8 @@ def list_partition_offsets(
     """Start and end offsets of many partitions: two ListOffsets rounds for all of them.
 
     Partitions answered with a leadership error (stale metadata right after topics were created
-    or moved) are asked again, up to three rounds; one that still fails, or was deleted
-    meanwhile, is left out.
+    or moved) are asked again for up to _LEADER_WAIT seconds. A leader still unknown then fails
+    the read; a partition whose leader kept moving, or that was deleted meanwhile, is left out.
     """
     from confluent_kafka.admin import OffsetSpec
 
@@ -224,11 +228,9 @@ def list_partition_offsets(
     context = "Reading partition offsets"
     starts: dict[TopicPartitionKey, int] = {}
     ends: dict[TopicPartitionKey, int] = {}
-    for attempt in range(_OFFSET_ROUNDS):
-        if not todo:
-            break
-        if attempt:
-            time.sleep(0.2 * attempt)
+    give_up_at = time.monotonic() + _LEADER_WAIT
+    pause = 0.1
+    while todo:
         with _admin(conn) as (admin, trap, deadline):
             earliest = admin.list_offsets(
                 {tp: OffsetSpec.earliest() for tp in todo},
@@ -239,11 +241,16 @@ def list_partition_offsets(
                 request_timeout=_request_timeout(deadline),
             )
             _await(admin, trap, deadline, [*earliest.values(), *latest.values()], context)
-        last = attempt == _OFFSET_ROUNDS - 1
+        last = time.monotonic() + pause > give_up_at
         retry = _offset_results(earliest, context, starts, last_round=last) | _offset_results(
             latest, context, ends, last_round=last
         )
         todo = [tp for tp in todo if (tp.topic, tp.partition) in retry]
+        if last:
+            break  # what is left moved or was unavailable at every round: left out
+        if todo:
+            time.sleep(pause)  # a wait for the leaders to be known, bounded by _LEADER_WAIT
+            pause = min(1.0, 2 * pause)
     return {
         key: PartitionOffsets(start=starts[key], end=ends[key]) for key in ends if key in starts
     }

@@ -5,6 +5,7 @@ test_gateway_integration.py)."""
 from __future__ import annotations
 
 import concurrent.futures
+import time
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
@@ -94,3 +95,54 @@ def test_the_read_fails_on_other_errors_and_on_a_leader_unknown_at_the_last_roun
             last_round=last_round,
         )
     assert raised.value.kafka_error == KafkaError(code).name()
+
+
+class _LeaderLearningAdmin:
+    """Answers ListOffsets with _NOENT ("No leaders found") for its first `unknown_rounds`
+    rounds of two calls (earliest, latest), then with offsets: a broker that learns a new
+    topic's leader a moment after it was created."""
+
+    def __init__(self, unknown_rounds: int) -> None:
+        self.unknown_rounds = unknown_rounds
+        self.calls = 0
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def list_offsets(self, specs, **kwargs):
+        self.calls += 1
+        if (self.calls + 1) // 2 <= self.unknown_rounds:
+            text = "Failed to query partition leaders: No leaders found"
+            return {tp: _failed(KafkaError._NOENT, text) for tp in specs}
+        return {tp: _answered(7) for tp in specs}
+
+
+def _read_with(monkeypatch, admin: _LeaderLearningAdmin, wait: float):
+    from fleet.kafka import connection, topics
+    from fleet.kafka.connection import KafkaConnection, _ErrorTrap
+
+    conn = KafkaConnection(
+        bootstrap="127.0.0.1:1", username="u", password="p", ca_path=None, cell_name="c1"
+    )
+    trap = _ErrorTrap(cell="c1", timeout=conn.timeout)
+    monkeypatch.setattr(connection._admin_clients, "get", lambda c: (admin, trap))
+    monkeypatch.setattr(topics, "_LEADER_WAIT", wait)
+    return topics.list_partition_offsets(conn, [("t.new", 0)])
+
+
+def test_a_leader_learned_after_several_rounds_is_read(monkeypatch):
+    """Four rounds without a leader (0.1 + 0.2 + 0.4 + 0.8 s of waiting), then the offsets:
+    read, where three quick rounds failed a group list in CI."""
+    admin = _LeaderLearningAdmin(unknown_rounds=4)
+    offsets = _read_with(monkeypatch, admin, wait=5.0)
+    assert offsets[("t.new", 0)].end == 7
+    assert admin.calls == 10
+
+
+def test_a_leader_unknown_for_the_whole_wait_fails_the_read(monkeypatch):
+    admin = _LeaderLearningAdmin(unknown_rounds=1000)
+    started = time.monotonic()
+    with pytest.raises(KafkaGatewayError) as raised:
+        _read_with(monkeypatch, admin, wait=0.5)
+    assert raised.value.kafka_error == "_NOENT"
+    assert time.monotonic() - started < 5, "the wait is bounded by _LEADER_WAIT"
