@@ -209,7 +209,8 @@ def _tp_list(partitions: Iterable[TopicPartitionKey]) -> list[TopicPartition]:
 # Partitions whose leader moved or is not known yet are asked again, after 0.1 s, 0.2 s, 0.4 s…
 # (at most 1 s apart) for up to this many seconds. A broker learns a new topic's leaders from
 # the controller a moment after the creating client does; on a loaded host three quick rounds
-# (0.6 s) were once not enough (a CI run failed a group list right after a topic's creation).
+# (0.6 s) were once not enough (a fresh-clone run failed a group list right after a topic's
+# creation).
 _LEADER_WAIT = 5.0
 
 
