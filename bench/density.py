@@ -20,15 +20,21 @@ with its data, the steps measured are kept, the fill goes on from where it stopp
 
 Every cluster is made through the API (its key, the default produce-and-consume policy: ~10
 ACLs) and gets 5 topics of one partition (made in one CreateTopics request by the platform,
-then imported by the topic sync). Teams hold 10 clusters each, as tenants would.
+then imported by the topic sync). Teams hold 10 clusters each, as tenants would. Before the
+first step, `--warmup` clusters (5) are created and deleted untimed, so that the first step is
+not measured against a console and a cell that have served nothing yet.
 
 At each step:
 
 * create → ACTIVE p95: the step's last `--timed` clusters are created one after the other
-  (POST, then GET until ACTIVE), into a cell that already holds the rest of the step;
+  (POST, then GET until ACTIVE), into a cell that already holds the rest of the step, once the
+  brokers and the console are at rest (`settle`: not in the backlog of the fill or of the
+  console's start);
 * produce/consume round trip p95 with a tenant key: `--rt-clusters` clusters spread over the
   whole cell, each with its own key and a connected producer and consumer: produce one record
-  (acks=all), wait until the consumer has it;
+  (acks=all), wait until the consumer has it; `--rt-rounds` (10) times each, after an untimed
+  pass over the same clusters, the samples paced evenly over `--rt-seconds` (30: the cell's
+  periodic bursts then weigh what their share of the time is);
 * the reconciler's full pass (`reconcile_all_access`, the 60 s periodic repair of every key's
   ACLs and quotas): wall and CPU time (median of 3) and the number of admin calls it made;
 * the sampler's CPU per pass (`Sampler.run_once`: scrape every broker, parse, map to clusters,
@@ -75,6 +81,8 @@ FILL_POLL = 0.25
 # The brokers together below this share of one core count as quiet (`settle`): the cell at
 # rest, scraped every second, used 10-25% on this kind of host.
 SETTLED_BROKER_CPU = 0.4
+# ... and their share still falling by more than this from one window to the next is a backlog.
+SETTLE_SLACK = 0.03
 
 
 def heap_used_mb(pid: int) -> float:
@@ -167,6 +175,20 @@ class Console:
             state = got.get("state")
         return body, time.perf_counter() - t0
 
+    def delete_cluster(self, token: str, cluster_id: str, timeout: float = 180) -> None:
+        """DELETE, then wait (`?wait=`) until the cluster is gone (a 404)."""
+        s = self._session(token)
+        r = s.delete(f"{self.base}/api/v1/clusters/{cluster_id}/", timeout=timeout)
+        if r.status_code != 202:
+            raise RuntimeError(f"delete {cluster_id}: {r.status_code} {r.text[:300]}")
+        deadline = time.perf_counter() + timeout
+        while True:
+            got = s.get(f"{self.base}/api/v1/clusters/{cluster_id}/?wait=30", timeout=timeout)
+            if got.status_code == 404:
+                return
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"cluster {cluster_id} not deleted in {timeout:.0f} s")
+
 
 def _cpu(pids: list[int]) -> float:
     total = 0.0
@@ -176,23 +198,42 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def settle(pids: list[int], *, bound: float, window: float = 5.0) -> tuple[float, float]:
-    """Wait until the brokers together use less than SETTLED_BROKER_CPU of a core over
-    `window` seconds, at most `bound` seconds. Returns (seconds waited, their last share)."""
+def settle(
+    brokers: list[int], console: int, *, bound: float, window: float = 5.0
+) -> tuple[float, float, float]:
+    """Wait until the cell and the console are at rest, at most `bound` seconds: the brokers
+    below SETTLED_BROKER_CPU of a core over `window` seconds, and neither the brokers' share
+    nor the console's still falling (by more than SETTLE_SLACK from the window before).
+    Returns (seconds waited, the brokers' last share, the console's).
+
+    Right after a fill of 880 clusters the brokers used 36% of a core, below the bound; the
+    same cell restarted and left alone used 15-24%. And the first step comes seconds after the
+    console starts, with its first passes of every periodic job. A step measured in either
+    backlog is not the cell at rest, and the ratios compare steps."""
     started = time.perf_counter()
+    before: tuple[float, float] | None = None
     while True:
-        c0, w0 = _cpu(pids), time.perf_counter()
+        b0, c0, w0 = _cpu(brokers), _cpu([console]), time.perf_counter()
         time.sleep(window)  # a measuring window, not a wait for something to happen
-        share = (_cpu(pids) - c0) / (time.perf_counter() - w0)
+        seconds = time.perf_counter() - w0
+        now = ((_cpu(brokers) - b0) / seconds, (_cpu([console]) - c0) / seconds)
         waited = time.perf_counter() - started
-        if share < SETTLED_BROKER_CPU or waited >= bound:
-            if share >= SETTLED_BROKER_CPU:
+        at_rest = (
+            now[0] < SETTLED_BROKER_CPU
+            and before is not None
+            and all(n >= b - SETTLE_SLACK for n, b in zip(now, before, strict=True))
+        )
+        if at_rest or waited >= bound:
+            if not at_rest:
                 print(
-                    f"  WARNING: the brokers still used {share:.0%} of a core after {waited:.0f} s",
+                    f"  WARNING: not at rest after {waited:.0f} s: the brokers used {now[0]:.0%} "
+                    f"of a core, the console {now[1]:.0%}"
+                    + (f" ({before[0]:.0%}, {before[1]:.0%} the window before)" if before else ""),
                     file=sys.stderr,
                     flush=True,
                 )
-            return waited, share
+            return waited, now[0], now[1]
+        before = now
 
 
 def main() -> int:
@@ -207,7 +248,20 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3, help="threads filling the cell")
     parser.add_argument("--timed", type=int, default=20, help="timed creates per step")
     parser.add_argument("--rt-clusters", type=int, default=10)
-    parser.add_argument("--rt-rounds", type=int, default=5)
+    parser.add_argument("--rt-rounds", type=int, default=10)
+    parser.add_argument(
+        "--rt-seconds",
+        type=float,
+        default=30.0,
+        help="the round trips' samples are paced evenly over this many seconds",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=5,
+        help="clusters created (with their topics) and deleted before the first step, "
+        "untimed: the first step's creates then find a warm console and cell",
+    )
     parser.add_argument("--heap-mb", type=int, default=None)
     parser.add_argument(
         "--kafka-timeout",
@@ -362,16 +416,22 @@ def main() -> int:
         wait_port(port, console_proc)
         api = Console(port)
 
-        def make(index: int, poll: float = 0.05) -> tuple[float, float]:
-            """One cluster: (seconds to ACTIVE, seconds to create its 5 topics). The fill
-            polls less often than the timed creates: its GETs were a good part of the
-            console's CPU."""
-            token = tokens[index // CLUSTERS_PER_TEAM]
+        def make(
+            index: int, poll: float = 0.05, *, token: str | None = None, name: str = ""
+        ) -> tuple[float, float, dict]:
+            """One cluster: (seconds to ACTIVE, seconds to create its 5 topics, the create's
+            answer). The fill polls less often than the timed creates: its GETs were a good
+            part of the console's CPU. With `token` and `name` (the warm-up) the cluster is
+            not one of the bench's."""
+            kept = token is None
+            token = token or tokens[index // CLUSTERS_PER_TEAM]
             last: Exception | None = None
+            base = name or f"d{index}"
             for attempt in range(args.retries + 1):
-                name = f"d{index}" if not attempt else f"d{index}r{attempt}"
                 try:
-                    body, seconds = api.create_cluster(token, name, poll=poll)
+                    body, seconds = api.create_cluster(
+                        token, base if not attempt else f"{base}r{attempt}", poll=poll
+                    )
                     break
                 except Exception as exc:  # a timeout under load: try once more
                     last = exc
@@ -388,16 +448,17 @@ def main() -> int:
             for f in futures.values():
                 f.result(timeout=args.kafka_timeout + 30)
             topics_s = time.perf_counter() - t_topics
-            with lock:
-                clusters.append(
-                    {
-                        "id": body["id"],
-                        "prefix": prefix,
-                        "username": key["username"],
-                        "secret": key["secret"],
-                    }
-                )
-            return seconds, topics_s
+            if kept:
+                with lock:
+                    clusters.append(
+                        {
+                            "id": body["id"],
+                            "prefix": prefix,
+                            "username": key["username"],
+                            "secret": key["secret"],
+                        }
+                    )
+            return seconds, topics_s, body
 
         def broker_pids() -> list[int]:
             return [p for p in Broker.objects.filter(cell=cell).values_list("pid", flat=True) if p]
@@ -415,7 +476,7 @@ def main() -> int:
                     try:
                         for fut in futures:
                             try:
-                                a, t = fut.result()
+                                a, t, _ = fut.result()
                                 active.append(a)
                                 topics_s.append(t)
                             except Exception as exc:
@@ -438,6 +499,19 @@ def main() -> int:
                     flush=True,
                 )
 
+        if args.warmup and not clusters:
+            # The first creates after the console and the cell start were 2-4x the rest (the
+            # console's first imports and queries, the brokers' first requests of each kind):
+            # a 10 step timed cold is a baseline no later step is compared fairly with.
+            w0 = time.perf_counter()
+            for n in range(args.warmup):
+                _, _, body = make(0, token=tokens[0], name=f"warmup{n}")
+                api.delete_cluster(tokens[0], body["id"])
+            print(
+                f"warm-up: {args.warmup} cluster(s) created and deleted in "
+                f"{time.perf_counter() - w0:.0f} s",
+                flush=True,
+            )
         measured = {r["clusters"] for r in results}
         for step in steps:
             if step in measured or step < len(clusters):
@@ -449,6 +523,11 @@ def main() -> int:
             if to_fill > 0:
                 print(f"filling to {step - timed} clusters", flush=True)
                 fill(state["next_index"], to_fill, errors)
+            # The timed creates, too, go into the cell at rest at this density, not into the
+            # backlog of the fill or (the first step) of the console's start.
+            before_creates_s, _, _ = settle(
+                broker_pids(), console_proc.pid, bound=args.settle_timeout
+            )
             creates = []
             for _ in range(timed):
                 index = state["next_index"]
@@ -465,10 +544,16 @@ def main() -> int:
             sync_all_topics()  # the console's 30 s job, now: every topic is known
             # Measure the cell as it runs at this density, not the backlog of the fill (new
             # partitions' first checkpoints, the console's periodic passes over new rows).
-            settle_s, broker_idle = settle(broker_pids(), bound=args.settle_timeout)
+            settle_s, broker_idle, console_idle = settle(
+                broker_pids(), console_proc.pid, bound=args.settle_timeout
+            )
 
-            # The round trip, on clusters spread over the whole cell.
-            rt = round_trips(clusters, secured, args.rt_clusters, args.rt_rounds)
+            # The round trip, on clusters spread over the whole cell, after an untimed pass
+            # over the same clusters (their leaders' first requests, the clients' set-up).
+            round_trips(clusters, secured, args.rt_clusters, 1)
+            rt = round_trips(
+                clusters, secured, args.rt_clusters, args.rt_rounds, spread=args.rt_seconds
+            )
 
             # The reconciler's full pass.
             passes, calls = [], Counter()
@@ -522,7 +607,9 @@ def main() -> int:
                 "console_rss_mb": rss_mb(console_proc.pid),
                 "load": os.getloadavg(),
                 "settle_s": settle_s,
+                "settle_before_creates_s": before_creates_s,
                 "broker_idle_cpu": broker_idle,
+                "console_idle_cpu": console_idle,
                 "fill_s": fill_seconds,
                 "errors": len(errors),
             }
@@ -546,48 +633,68 @@ def _ms(values: list[float], q: float) -> str:
     return f"{percentile(values, q) * 1000:.0f} ms" if values else "-"
 
 
-def round_trips(clusters: list[dict], secured: dict, count: int, rounds: int) -> list[float]:
-    """Seconds from produce (acks=all) to the consumer having the record, with tenant keys."""
+def round_trips(
+    clusters: list[dict], secured: dict, count: int, rounds: int, *, spread: float = 0.0
+) -> list[float]:
+    """Seconds from produce (acks=all) to the consumer having the record, with tenant keys:
+    `rounds` times on each of `count` clusters, round after round over all of them, the
+    samples paced evenly over `spread` seconds.
+
+    Why paced: the cell's periodic work comes in bursts (the topic sync's config read cost
+    one broker 0.35-0.8 s of CPU every 30 s at 1,000 clusters), and 100 samples taken back to
+    back in a second or two either all miss a burst or many hit it: the p95 of one run said
+    0.96x and of the next 2.43x. Spread over half a minute, a burst weighs what its share of
+    the time is."""
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     rng = random.Random(len(clusters))
     chosen = rng.sample(clusters, min(count, len(clusters)))
-    out = []
-    for c in chosen:
-        conf = {**secured, "sasl.username": c["username"], "sasl.password": c["secret"]}
-        topic = f"{c['prefix']}t0"
-        producer = Producer({**conf, "acks": "all", "linger.ms": 0})
-        consumer = Consumer(
-            {
-                **conf,
-                "group.id": f"{c['prefix']}rt",
-                "enable.auto.commit": False,
-                "fetch.wait.max.ms": 10,
-            }
-        )
-        try:
+    clients = []
+    out: list[float] = []
+    try:
+        for c in chosen:
+            conf = {**secured, "sasl.username": c["username"], "sasl.password": c["secret"]}
+            topic = f"{c['prefix']}t0"
+            producer = Producer({**conf, "acks": "all", "linger.ms": 0})
+            consumer = Consumer(
+                {
+                    **conf,
+                    "group.id": f"{c['prefix']}rt",
+                    "enable.auto.commit": False,
+                    "fetch.wait.max.ms": 10,
+                }
+            )
+            clients.append((topic, producer, consumer))
             # From the current end, resolved now (OFFSET_END would resolve at the first fetch,
             # which may come after the first record).
             high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)[1]
             consumer.assign([TopicPartition(topic, 0, high)])
-            for n in range(rounds + 1):  # the first one is a warm-up (connections, metadata)
-                value = uuid.uuid4().bytes
-                t0 = time.perf_counter()
-                producer.produce(topic, value)
-                if producer.flush(30):
-                    raise RuntimeError(f"{topic}: not delivered in 30 s")
-                deadline = time.perf_counter() + 60
-                while True:
-                    message = consumer.poll(0.5)
-                    if message is not None and not message.error() and message.value() == value:
-                        break
-                    if time.perf_counter() > deadline:
-                        raise RuntimeError(f"{topic}: not consumed in 60 s")
-                if n:
-                    out.append(time.perf_counter() - t0)
-        finally:
+            _round_trip(topic, producer, consumer)  # a warm-up: connections, metadata
+        slot = spread / max(1, rounds * len(clients))
+        started = time.perf_counter()
+        for n in range(rounds * len(clients)):
+            # Pacing, not waiting for a condition: sample n starts at its slot.
+            time.sleep(max(0.0, started + n * slot - time.perf_counter()))
+            out.append(_round_trip(*clients[n % len(clients)]))
+    finally:
+        for _, _, consumer in clients:
             consumer.close()
     return out
+
+
+def _round_trip(topic: str, producer, consumer) -> float:
+    value = uuid.uuid4().bytes
+    t0 = time.perf_counter()
+    producer.produce(topic, value)
+    if producer.flush(30):
+        raise RuntimeError(f"{topic}: not delivered in 30 s")
+    deadline = time.perf_counter() + 60
+    while True:
+        message = consumer.poll(0.5)
+        if message is not None and not message.error() and message.value() == value:
+            return time.perf_counter() - t0
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{topic}: not consumed in 60 s")
 
 
 def _slowest(creates: list[float]) -> str:
@@ -615,8 +722,10 @@ def print_row(row: dict) -> None:
         f"  broker heap in use    {row['heap_mb']:7.0f} MB (mean of nodes, after a full GC)\n"
         f"  console RSS           {row['console_rss_mb']:7.0f} MB"
         + (
-            f"\n  measured after {row['settle_s']:.0f} s of settling; brokers then used "
-            f"{row['broker_idle_cpu']:.0%} of a core"
+            f"\n  creates after {row.get('settle_before_creates_s', 0):.0f} s of settling, the "
+            f"rest after {row['settle_s']:.0f} s; brokers then used "
+            f"{row['broker_idle_cpu']:.0%} of a core, the console "
+            f"{row.get('console_idle_cpu', float('nan')):.0%}"
             if "settle_s" in row
             else ""
         ),
