@@ -33,7 +33,7 @@ At each step:
 * produce/consume round trip p95 with a tenant key: `--rt-clusters` clusters spread over the
   whole cell, each with its own key and a connected producer and consumer: produce one record
   (acks=all), wait until the consumer has it; `--rt-rounds` (10) times each, after an untimed
-  pass over the same clusters, the samples paced evenly over `--rt-seconds` (30: the cell's
+  one per cluster, the samples paced evenly over `--rt-seconds` (30: the cell's
   periodic bursts then weigh what their share of the time is); then the same again with the
   console paused (SIGSTOP), a diagnosis, not a goal: the cell alone at this density, beside
   the cell with the console's sampler and periodic jobs on the same host;
@@ -503,9 +503,9 @@ def main() -> int:
                 )
 
         if args.warmup and not clusters:
-            # The first creates after the console and the cell start were 2-4x the rest (the
-            # console's first imports and queries, the brokers' first requests of each kind):
-            # a 10 step timed cold is a baseline no later step is compared fairly with.
+            # The first creates after the console and the cell start were the 10 step's
+            # slowest, 400-880 ms against a p50 of 220-250 ms (the console's first imports and
+            # queries, the brokers' first requests of each kind): not the cell at 10 clusters.
             w0 = time.perf_counter()
             for n in range(args.warmup):
                 _, _, body = make(0, token=tokens[0], name=f"warmup{n}")
@@ -551,9 +551,8 @@ def main() -> int:
                 broker_pids(), console_proc.pid, bound=args.settle_timeout
             )
 
-            # The round trip, on clusters spread over the whole cell, after an untimed pass
-            # over the same clusters (their leaders' first requests, the clients' set-up).
-            round_trips(clusters, secured, args.rt_clusters, 1)
+            # The round trip, on clusters spread over the whole cell (each client's first
+            # produce and consume, its connections and metadata, is not timed).
             rt = round_trips(
                 clusters, secured, args.rt_clusters, args.rt_rounds, spread=args.rt_seconds
             )
