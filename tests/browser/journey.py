@@ -59,6 +59,10 @@ _WIDTH = """
 () => Math.max(document.documentElement.scrollWidth, document.body ? document.body.scrollWidth : 0)
 """
 
+_TWO_FRAMES = """
+() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))
+"""
+
 _WIDEST = """
 (limit) => {
   const clipped = (el) => {
@@ -145,6 +149,9 @@ class Journey:
         if self.phone_check and viewport["width"] > PHONE["width"]:
             page.set_viewport_size(PHONE)
             try:
+                # Resize observers (the charts redraw at their new width) run before the next
+                # paint: measure once two frames have passed, as a person would see the page.
+                page.evaluate(_TWO_FRAMES)
                 phone = page.evaluate(_WIDTH)
                 widest = page.evaluate(_WIDEST, PHONE["width"]) if phone > PHONE["width"] else []
             finally:
