@@ -267,6 +267,12 @@ def main() -> int:
     )
     parser.add_argument("--heap-mb", type=int, default=None)
     parser.add_argument(
+        "--full-jit",
+        action="store_true",
+        help="brokers with the full tiered JIT, as a production cell; by default the local "
+        "cell's fast start (C1 only: quicker to start, slower code)",
+    )
+    parser.add_argument(
         "--kafka-timeout",
         type=float,
         default=60.0,
@@ -358,6 +364,7 @@ def main() -> int:
             nodes=args.nodes,
             heap_mb=args.heap_mb or settings.SKIFF_BROKER_HEAP_MB,
             timeout=args.start_timeout,
+            fast_start=not args.full_jit,
         )
     )
     print(
