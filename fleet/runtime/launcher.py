@@ -446,9 +446,10 @@ def render_node_properties(
         # brokers 60% of a core at rest and made a tenant's round trip p95 105-160 ms (14 ms at
         # 10 clusters). Sixteen fetchers per pair keep a session near 100 partitions at that
         # density: round trip p50 3.5-4.2 ms, as with 50 partitions (4 fetchers: 7-8 ms; 8:
-        # 5.6-7.6 ms). The brokers' idle work does not grow with fetchers (every partition is
-        # still read once per round), and an empty fetch waiting 2 s instead of 0.5 s (new
-        # records answer it at once) makes a quarter of the empty rounds: ~20% of a core.
+        # 5.6-7.6 ms). The brokers' idle work grows little with fetchers (every partition is
+        # still read once per round: 15% of a core with 4, 20% with 16), and an empty fetch
+        # waiting 2 s instead of 0.5 s (new records answer it at once) makes a quarter of the
+        # empty rounds.
         "num.replica.fetchers": "16",
         "replica.fetch.wait.max.ms": "2000",
         # Storage
