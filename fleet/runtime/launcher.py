@@ -231,8 +231,8 @@ class ConnectionLimits:
 
     Kafka counts ``max.connections.per.ip`` per broker across the broker's listeners (CLIENT and
     INTERNAL; the KRaft CONTROLLER listener has its own socket server and count). A peer holds
-    about twenty INTERNAL connections (16 replica fetchers and a few more), so the default leaves
-    room for them beside a tenant.
+    about seventy INTERNAL connections on a full cell (64 replica fetchers and a few more), so
+    the default leaves room for them beside a tenant.
     ``per_ip_overrides`` ("host:limit,...") raises the limit for platform addresses: on a local
     cell everything (peer brokers, the console, the test suite, a developer's clients) comes
     from 127.0.0.1, so loopback gets a larger but still finite allowance by default.
@@ -441,16 +441,17 @@ def render_node_properties(
         "group.initial.rebalance.delay.ms": "0",
         # Replication (issue 20, a cell full of tenants): a leader answers each follower fetch
         # by looking at every partition of the follower's fetch session, whether or not it has
-        # new records, and an acks=all produce waits for two fetches of each follower. With one
-        # session per broker pair, at 1,000 clusters (5,000 partitions, 3 nodes) that cost the
-        # brokers 60% of a core at rest and made a tenant's round trip p95 105-160 ms (14 ms at
-        # 10 clusters). Sixteen fetchers per pair keep a session near 100 partitions at that
-        # density: round trip p50 3.5-4.2 ms, as with 50 partitions (4 fetchers: 7-8 ms; 8:
-        # 5.6-7.6 ms). The brokers' idle work grows little with fetchers (every partition is
-        # still read once per round: 15% of a core with 4, 20% with 16), and an empty fetch
-        # waiting 2 s instead of 0.5 s (new records answer it at once) makes a quarter of the
-        # empty rounds.
-        "num.replica.fetchers": "16",
+        # new records, and an acks=all produce waits for two fetches of each follower. So a
+        # produce's latency grows with the session's size. At 1,000 clusters (5,000 partitions,
+        # 3 nodes, leaders balanced), a tenant's round trip p50 / p95 back to back, by replica
+        # fetchers per broker pair (partitions per session): 1: 105-160 ms p95; 4 (~420):
+        # 7-8 ms p50; 16 (~105): 4.5-5.4 / 7.7-11 ms; 32 (~52): 3.6-3.9 / 6.0-7.3 ms; 64 (~26):
+        # 2.6 / 4.5 ms, as fast as a cell with 50 partitions; 128: no faster. The brokers' idle
+        # work grows with the threads (all three brokers at rest: 22% of a core with 16, 27%
+        # with 32, 31% with 64, 52% with 128). A fetcher thread starts only once a partition
+        # hashes to it, so a small cell runs few. An empty fetch waiting 2 s instead of 0.5 s
+        # (new records answer it at once) makes a quarter of the empty rounds.
+        "num.replica.fetchers": "64",
         "replica.fetch.wait.max.ms": "2000",
         # Storage
         "log.dirs": log_dir,

@@ -121,7 +121,7 @@ def test_replication_is_tuned_for_many_idle_partitions() -> None:
     # A leader reads every partition of a follower's fetch session on each fetch: more, smaller
     # sessions, and fewer empty rounds (bench/density.py's round trip at 1,000 clusters).
     props = _render(_nodes(3))
-    assert props["num.replica.fetchers"] == "16"
+    assert props["num.replica.fetchers"] == "64"
     assert int(props["replica.fetch.wait.max.ms"]) == 2000
     # An empty fetch must never wait long enough to drop a follower from the ISR.
     assert int(props["replica.fetch.wait.max.ms"]) < 30_000  # replica.lag.time.max.ms default
