@@ -6,8 +6,11 @@ serves both ways of reading the per-topic series:
 
 * exporter — the JMX exporter agent, asked for the sampler's families only (`name[]`), which
   is how the sampler read every broker each second before issue 20;
-* endpoint — the broker's own TopicMetricsEndpoint (io.skiff.metrics, fleet/policy/), what it
-  reads now.
+* endpoint — the broker's own TopicMetricsEndpoint (io.skiff.metrics, fleet/policy/), a full
+  answer;
+* endpoint, changes only — the same endpoint asked with the token of its previous answer
+  (`?since=`), which answers only the series that changed: what the sampler reads each second
+  now (here the cell is quiet, so nearly nothing).
 
 It creates --topics one-partition topics and gives each one message (so that every broker has
 its meters), then, for each way: --scrapes rounds of one scrape of every broker, the brokers' CPU
@@ -97,7 +100,7 @@ def main() -> int:
 
     from fleet.runtime.launcher import LocalCell
     from fleet.services.cells import cell_record_local
-    from fleet.services.sampler import Sampler, fetch_metrics_text
+    from fleet.services.sampler import Sampler, fetch_metrics_text, url_since
     from tests.factories import ClusterFactory, TeamFactory
     from tests.fleet.kafka import gateway
 
@@ -138,14 +141,23 @@ def main() -> int:
 
         idle = idle_rate(pids, args.idle_window)
         print(f"brokers without scrapes: {100 * idle:.1f}% of a core (all {len(pids)})")
+        tokens: dict[str, str] = {}
+
+        def fetch_changes(url: str, timeout: float, auth: tuple[str, str] | None) -> str:
+            text = fetch_metrics_text(url_since(url, tokens.get(url, "")), timeout, auth)
+            tokens[url] = getattr(text, "token", "")
+            return text
+
         costs = {}
-        for way, urls in (
-            ("exporter", [n.metrics_url for n in info.nodes]),
-            ("endpoint", [n.topic_metrics_url for n in info.nodes]),
+        endpoints = [n.topic_metrics_url for n in info.nodes]
+        for way, urls, fetch in (
+            ("exporter", [n.metrics_url for n in info.nodes], fetch_metrics_text),
+            ("endpoint", endpoints, fetch_metrics_text),
+            ("endpoint, changes only", endpoints, fetch_changes),
         ):
-            per_scrape(pids, urls, auth, 2, 0.0, fetch_metrics_text)  # warm up (JIT, caches)
+            per_scrape(pids, urls, auth, 2, 0.0, fetch)  # warm up (JIT, caches)
             idle = idle_rate(pids, args.idle_window / 2)
-            cost, size = per_scrape(pids, urls, auth, args.scrapes, idle, fetch_metrics_text)
+            cost, size = per_scrape(pids, urls, auth, args.scrapes, idle, fetch)
             costs[way] = cost
             print(
                 f"{way}: {1000 * cost:.1f} ms of broker CPU per scrape ({size / 1024:.0f} KiB "
@@ -172,16 +184,19 @@ def main() -> int:
         print(
             f"sampler CPU per pass ({len(pids)} brokers, {args.topics} topics): quiet "
             f"{1000 * quiet:.1f} ms, busy {1000 * busy:.1f} ms (parse cache hits: "
-            f"{sampler._parsed.hits})"
+            f"{sampler._parsed.hits}, answers of changes only: {sampler._parsed.deltas})"
         )
         brokers = len(pids)
-        for label, cost in (("before (exporter)", costs["exporter"]), ("now (endpoint)", 0.0)):
-            scrape = (costs["endpoint"] if label.startswith("now") else cost) * brokers
+        for label, cost in (
+            ("exporter", costs["exporter"]),
+            ("endpoint, full answers", costs["endpoint"]),
+            ("now (endpoint, changes only)", costs["endpoint, changes only"]),
+        ):
             print(
-                f"{label}: scrapes {100 * scrape:.1f}% + sampler {100 * busy:.1f}% (busy) / "
-                f"{100 * quiet:.1f}% (quiet) of a core at a 1 s interval"
+                f"{label}: scrapes {100 * cost * brokers:.1f}% + sampler {100 * busy:.1f}% "
+                f"(busy) / {100 * quiet:.1f}% (quiet) of a core at a 1 s interval"
             )
-        total = costs["endpoint"] * brokers + busy
+        total = costs["endpoint, changes only"] * brokers + busy
         load = os.getloadavg()
         print(
             f"goal: sampler and exporters <= 5% of a core at {args.topics} topics: "

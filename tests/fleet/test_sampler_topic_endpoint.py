@@ -254,3 +254,146 @@ def test_parsing_only_the_changed_lines_gives_what_a_full_parse_gives() -> None:
             text = text.replace(".0\n", "\n")
         assert cache.parse(1, text) == parse_broker_metrics(text), f"step {step}"
     assert cache.partial >= 35
+
+
+class DeltaEndpoint:
+    """The per-topic endpoint's `since` protocol (io.skiff.metrics.TopicMetricsEndpoint), in
+    memory: a full answer without a token it gave, else the changed series and the removed."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, int] = {}  # "name{labels}" -> value
+        self.changed_at: dict[str, int] = {}
+        self.removed: list[tuple[str, int]] = []
+        self.generation = 0
+        self.asked: list[str] = []
+
+    def set(self, values: dict[str, int]) -> None:
+        for gone in self.series.keys() - values.keys():
+            self.removed.append((gone, self.generation + 1))
+            self.changed_at.pop(gone)
+        self.series = dict(values)
+
+    def fetch(self, url: str, timeout: float) -> str:
+        self.asked.append(url)
+        since = dict(
+            pair.split("=", 1) for pair in url.partition("?")[2].split("&") if "=" in pair
+        ).get("since")
+        self.generation += 1
+        for name in self.series:
+            self.changed_at.setdefault(name, self.generation)
+        last = getattr(self, "_last", {})
+        for name, value in self.series.items():
+            if last.get(name) != value:
+                self.changed_at[name] = self.generation
+        self._last = dict(self.series)
+        delta = since is not None and since.startswith("e.")
+        start = int(since[2:]) if delta else -1
+        lines = [
+            f"{name} {value}"
+            for name, value in self.series.items()
+            if not delta or self.changed_at[name] > start
+        ]
+        if delta:
+            lines += [f"# REMOVED {name} 0" for name, at in self.removed if at > start]
+        text = sampler_module.MetricsText("# TYPE x counter\n" + "\n".join(lines) + "\n")
+        text.token, text.delta = f"e.{self.generation}", delta
+        return text
+
+    def full_text(self) -> str:
+        return "\n".join(f"{name} {value}" for name, value in self.series.items()) + "\n"
+
+
+def _series(counters: dict[tuple[str, str], int], sizes: dict[tuple[str, int], int]) -> dict:
+    families = {
+        "bytes_in": "kafka_server_brokertopicmetrics_bytesinpersec_total",
+        "bytes_out": "kafka_server_brokertopicmetrics_bytesoutpersec_total",
+        "messages_in": "kafka_server_brokertopicmetrics_messagesinpersec_total",
+    }
+    out = {f'{families[m]}{{topic="{t}"}}': v for (m, t), v in counters.items()}
+    out |= {
+        f'kafka_log_size_bytes{{partition="{p}",topic="{t}"}}': v for (t, p), v in sizes.items()
+    }
+    return out
+
+
+def test_answers_since_a_token_give_what_full_answers_give() -> None:
+    """The sampler sends the token of the answer its last result came from; the deltas,
+    applied, are always the full answer's parse, and a quiet broker's result is the same
+    object (which the counter tracker recognises)."""
+    rng = random.Random(21)
+    topics = [f"acme.orders.t{i}" for i in range(40)]
+    counters = {(m, t): rng.randrange(1000) for t in topics for m in ("bytes_in", "messages_in")}
+    sizes = {(t, 0): rng.randrange(10_000) for t in topics}
+    endpoint = DeltaEndpoint()
+    cache = sampler_module._ParseCache()
+    target = sampler_module.BrokerTarget(1, 1, 1, ENDPOINT, "UP", None, fallback_url=EXPORTER)
+    last = None
+    for step in range(30):
+        if step % 3 == 0:
+            for key in rng.sample(sorted(counters), 2):
+                counters[key] += rng.randrange(1, 500)
+        if step % 7 == 2:  # deleted
+            gone = rng.choice(sorted({t for _, t in counters}))
+            counters = {k: v for k, v in counters.items() if k[1] != gone}
+            sizes = {k: v for k, v in sizes.items() if k[0] != gone}
+        if step % 9 == 4:  # created (and one deleted before comes back)
+            counters[("messages_in", f"acme.orders.n{step % 2}")] = step
+        endpoint.set(_series(counters, sizes))
+        [result] = sampler_module.scrape_brokers(
+            [target], timeout=1.0, fetch=endpoint.fetch, parse=cache.parse, since=cache.since
+        )
+        assert result.ok, result.error
+        assert result.metrics == parse_broker_metrics(endpoint.full_text()), f"step {step}"
+        if step % 3 and step % 7 != 2 and step % 9 != 4:
+            assert result.metrics is last, f"step {step}: nothing moved, the same object"
+        last = result.metrics
+    assert "since=" not in endpoint.asked[0]
+    assert all(f"since=e.{n}" in url for n, url in enumerate(endpoint.asked[1:], start=1))
+    assert cache.deltas == 29
+
+
+def test_a_delta_answer_without_a_result_before_it_is_a_failed_scrape() -> None:
+    cache = sampler_module._ParseCache()
+    text = sampler_module.MetricsText("# TYPE x counter\n")
+    text.token, text.delta = "e.2", True
+    with pytest.raises(sampler_module.MetricsParseError):
+        cache.parse(7, text)
+    assert cache.since(7) == ""
+
+
+def test_the_token_is_sent_only_to_the_broker_that_gave_it() -> None:
+    assert sampler_module.url_since(ENDPOINT, "") == ENDPOINT
+    assert sampler_module.url_since(ENDPOINT, "ab.3") == ENDPOINT + "?since=ab.3"
+    assert sampler_module.url_since(ENDPOINT + "?since=ab.1&x=1", "ab.3") == (
+        ENDPOINT + "?x=1&since=ab.3"
+    )
+
+
+def test_in_a_cell_where_one_tenant_moves_the_others_documents_stay_right(broker) -> None:
+    """Only the moving cluster's document is computed again; a still cluster's is its last one
+    with the pass's time, until its own inputs change (here its storage)."""
+    _row, moving = broker
+    still = ClusterFactory(team=TeamFactory(slug=f"s{uuid.uuid4().hex[:8]}"), cell=moving.cell)
+    busy, idle = f"{moving.wire_prefix}pay", f"{still.wire_prefix}logs"
+    fake = Endpoints()
+    sampler = fake.sampler()
+
+    def answer(busy_bytes: int, idle_size: int) -> None:
+        fake.texts[ENDPOINT] = exporter_text(
+            {("bytes_in", busy): busy_bytes, ("bytes_in", idle): 7},
+            {(busy, 0): busy_bytes, (idle, 0): idle_size},
+        )
+
+    documents = []
+    for n, (busy_bytes, idle_size) in enumerate([(100, 50), (200, 50), (300, 50), (400, 80)]):
+        answer(busy_bytes, idle_size)
+        documents.append(sampler.run_once().documents)
+        fake.advance(1)
+        assert n == 0 or documents[n][moving.pk]["topics"]["pay"]["bytes_in_per_sec"] == 100.0
+    first, second, third = (documents[i][still.pk] for i in (1, 2, 3))
+    assert second["ts"] != first["ts"] and {**second, "ts": ""} == {**first, "ts": ""}
+    assert second["topics"] is first["topics"], "a still cluster's document was computed again"
+    # Its storage grew: computed again, with the new size.
+    assert third["topics"]["logs"]["storage_bytes"] == 80
+    assert third["cluster"]["storage_bytes"] == 80
+    assert third["topics"]["logs"]["bytes_in_per_sec"] == 0.0

@@ -122,3 +122,84 @@ def test_the_sampler_reads_the_endpoint(side_by_side: CellInfo) -> None:
     assert asked == [node.topic_metrics_url] * 2
     broker = cell.brokers.get()
     assert broker.last_scrape_error == "" and broker.last_scrape_at is not None
+
+
+def _answer(url: str, auth: tuple[str, str], since: str = "") -> tuple[str, str, bool]:
+    """(text, token, is a delta) of one GET, asking for what changed since `since`."""
+    if since:
+        url = f"{url}?since={since}"
+    request = urllib.request.Request(url)  # noqa: S310 (the test cell's own URL)
+    request.add_header("Authorization", basic_auth_header(auth))
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        text = response.read().decode()
+        token = response.headers.get("X-Skiff-Metrics-Token") or ""
+        return text, token, response.headers.get("X-Skiff-Metrics-Delta") == "1"
+
+
+def test_the_endpoint_answers_only_what_changed_since_a_token(side_by_side: CellInfo) -> None:
+    [node] = side_by_side.nodes
+    auth = side_by_side.metrics_auth
+    assert auth is not None
+    url = node.topic_metrics_url
+    admin = side_by_side.admin_connection(timeout=20.0)
+    topic = unique("skiff.test.delta-")
+    gw.create_topic(admin, topic, partitions=1)
+    try:
+        full, token, delta = eventually(
+            lambda: _present(_answer(url, auth), topic), timeout=30, interval=0.5
+        )
+        assert not delta and token
+
+        # Nothing of the topic moved: a delta leaves it out.
+        text, token, delta = _answer(url, auth, since=token)
+        assert delta and f'topic="{topic}"' not in text, text
+
+        # Records: its counters and size come back, with their new values, and applied to the
+        # full answer they give what a full answer says now.
+        assert gw.produce(admin, topic, [b"z" * 200] * 3) == 3
+        held = parse_broker_metrics(full)
+
+        def moved() -> tuple[dict, dict]:
+            nonlocal token, held
+            text, token, delta = _answer(url, auth, since=token)
+            assert delta, "a token of this run gets a delta"
+            changed = parse_broker_metrics(text)
+            held = BrokerMetrics(
+                counters={**held.counters, **changed.counters},
+                log_sizes={**held.log_sizes, **changed.log_sizes},
+            )
+            ours = _topic(held, topic)
+            assert ours[0].get(("messages_in", topic)) == 3, ours
+            return ours
+
+        ours = eventually(moved, timeout=30, interval=0.5)
+        assert ours == _topic(parse_broker_metrics(_answer(url, auth)[0]), topic)
+        assert ours[1][(topic, 0)] > 0
+
+        # A token the broker did not give (another run of it, garbage, the future) gets the
+        # full answer.
+        for foreign in ("0.1", "zz", token.split(".")[0] + ".99999999"):
+            text, _, delta = _answer(url, auth, since=foreign)
+            assert not delta and f'topic="{topic}"' in text, foreign
+    finally:
+        gw.delete_topic(admin, topic)
+
+    # Deleted: the delta says which of its series are gone.
+    def removed() -> str:
+        text, _, delta = _answer(url, auth, since=token)
+        assert delta
+        gone = [line for line in text.splitlines() if line.startswith("# REMOVED ")]
+        assert any(f'topic="{topic}"' in line for line in gone), text
+        return "\n".join(gone)
+
+    gone = eventually(removed, timeout=30, interval=0.5)
+    assert all(line.endswith(" 0") for line in gone.splitlines())
+    # Each removal is told once per token: the next delta no longer names the topic.
+    _, token, _ = _answer(url, auth)
+    text, _, _ = _answer(url, auth, since=token)
+    assert f'topic="{topic}"' not in text
+
+
+def _present(answer: tuple[str, str, bool], topic: str) -> tuple[str, str, bool]:
+    assert f'topic="{topic}"' in answer[0], "the new topic's series are not served yet"
+    return answer

@@ -60,7 +60,13 @@ import org.slf4j.LoggerFactory;
  * <p>Every topic but Kafka's internal ones (names starting with {@code __}).
  *
  * <p>{@code GET /metrics} answers the families; anything else 404; a missing or wrong credential
- * 401. The HTTP server runs on daemon threads and stops in {@link #close()}. A port that cannot
+ * 401. Every answer carries a token ({@code X-Skiff-Metrics-Token}). {@code GET /metrics?since=}
+ * that token answers only the series whose value changed since that answer, and a line
+ * {@code # REMOVED <series> 0} for each series gone since (header {@code X-Skiff-Metrics-Delta:
+ * 1}): at 1,000 clusters the full answer is about 314 KB and cost a broker 12-17 ms of CPU, and the
+ * sampler asks every second, though on a quiet cell almost nothing changes. A token of another
+ * run of the broker, or older than the removals kept ({@link Catalog#REMOVALS_KEPT}), gets the
+ * full answer. The HTTP server runs on daemon threads and stops in {@link #close()}. A port that cannot
  * be bound is logged and the broker goes on without the endpoint (the sampler then reads the
  * exporter).
  */
@@ -211,12 +217,43 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
 
     // --- what is served ----------------------------------------------------------------------
 
-    /** One served series: its family, its labels already rendered, and where its value is. */
-    record Series(String family, String labels, Metric metric) {}
+    /**
+     * One served series: its family, its labels already rendered, where its value is, and (for
+     * the answers since a token) its value at the last scrape and that scrape's generation when
+     * the value changed. Only the scraping thread reads or writes the last two.
+     */
+    static final class Series {
+        final String family;
+        final String labels;
+        final Metric metric;
+        long last = Long.MIN_VALUE;
+        long changedAt = -1;
+
+        Series(String family, String labels, Metric metric) {
+            this.family = family;
+            this.labels = labels;
+            this.metric = metric;
+        }
+    }
+
+    /** A series gone from the registry, and the first generation that no longer has it. */
+    record Removal(String series, long generation) {}
+
+    /** What one scrape answers: the text, its token, and whether it is a delta. */
+    record Answer(String text, String token, boolean delta) {}
 
     /** The served series, kept up to date by the registry's listener. */
     static final class Catalog implements MetricsRegistryListener {
+        /** Removals kept for the answers since a token; an older token gets the full answer. */
+        static final int REMOVALS_KEPT = 100_000;
+
         final Map<MetricName, Series> series = new ConcurrentHashMap<>();
+        /** This run of the endpoint: a token of another run (a restarted broker) is unknown. */
+        final String epoch = Long.toHexString(new java.security.SecureRandom().nextLong());
+        private final java.util.ArrayDeque<Removal> removals = new java.util.ArrayDeque<>();
+        private long generation;
+        /** The oldest token whose removals are all still kept. */
+        private long floor;
 
         @Override
         public void onMetricAdded(MetricName name, Metric metric) {
@@ -228,7 +265,15 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
 
         @Override
         public void onMetricRemoved(MetricName name) {
-            series.remove(name);
+            Series gone = series.remove(name);
+            if (gone != null) {
+                synchronized (this) {
+                    removals.addLast(new Removal(gone.family + gone.labels, generation + 1));
+                    while (removals.size() > REMOVALS_KEPT) {
+                        floor = removals.removeFirst().generation();
+                    }
+                }
+            }
         }
 
         static Series seriesOf(MetricName name, Metric metric) {
@@ -282,12 +327,24 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
             return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
         }
 
-        /** The text of one scrape: a TYPE line per family, then its samples. */
+        /** The full text of one scrape: a TYPE line per family, then its samples. */
         String render() {
-            StringBuilder bytesIn = family(BYTES_IN, "counter");
-            StringBuilder bytesOut = family(BYTES_OUT, "counter");
-            StringBuilder messagesIn = family(MESSAGES_IN, "counter");
-            StringBuilder sizes = family(LOG_SIZE, "gauge");
+            return answer(null).text();
+        }
+
+        /**
+         * One scrape. With {@code since} (a token this catalog gave), only the series whose
+         * value changed after that answer and the series removed since; else, or for a token
+         * it cannot answer from, every series.
+         */
+        synchronized Answer answer(String since) {
+            long generation = ++this.generation;
+            long from = sinceGeneration(since);
+            boolean delta = from >= 0;
+            StringBuilder bytesIn = family(BYTES_IN, "counter", delta);
+            StringBuilder bytesOut = family(BYTES_OUT, "counter", delta);
+            StringBuilder messagesIn = family(MESSAGES_IN, "counter", delta);
+            StringBuilder sizes = family(LOG_SIZE, "gauge", delta);
             for (Series s : series.values()) {
                 long value;
                 try {
@@ -303,6 +360,13 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
                 } catch (RuntimeException e) {
                     continue; // a log closed or deleted while we read it: gone next scrape
                 }
+                if (value != s.last) {
+                    s.last = value;
+                    s.changedAt = generation;
+                }
+                if (delta && s.changedAt <= from) {
+                    continue;
+                }
                 StringBuilder out = switch (s.family) {
                     case BYTES_IN -> bytesIn;
                     case BYTES_OUT -> bytesOut;
@@ -311,11 +375,41 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
                 };
                 out.append(s.family).append(s.labels).append(' ').append(value).append('\n');
             }
-            return bytesIn.append(bytesOut).append(messagesIn).append(sizes).toString();
+            StringBuilder text = bytesIn.append(bytesOut).append(messagesIn).append(sizes);
+            if (delta) {
+                for (java.util.Iterator<Removal> it = removals.descendingIterator(); it.hasNext(); ) {
+                    Removal removal = it.next();
+                    if (removal.generation() <= from) {
+                        break;
+                    }
+                    text.append("# REMOVED ").append(removal.series()).append(" 0\n");
+                }
+            }
+            return new Answer(text.toString(), epoch + "." + generation, delta);
         }
 
-        private static StringBuilder family(String name, String type) {
-            StringBuilder out = new StringBuilder(64 * 1024);
+        /** The generation of a token this catalog can answer from, else -1. */
+        private long sinceGeneration(String since) {
+            if (since == null) {
+                return -1;
+            }
+            int dot = since.indexOf('.');
+            if (dot < 0 || !since.substring(0, dot).equals(epoch)) {
+                return -1;
+            }
+            long from;
+            try {
+                from = Long.parseLong(since.substring(dot + 1));
+            } catch (NumberFormatException e) {
+                return -1;
+            }
+            // A token from the future is not ours; one older than the kept removals cannot be
+            // answered without them.
+            return from < floor || from >= generation ? -1 : from;
+        }
+
+        private static StringBuilder family(String name, String type, boolean delta) {
+            StringBuilder out = new StringBuilder(delta ? 256 : 64 * 1024);
             return out.append("# TYPE ").append(name).append(' ').append(type).append('\n');
         }
     }
@@ -417,8 +511,13 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
                     exchange.sendResponseHeaders(405, -1);
                     return;
                 }
-                byte[] body = catalog.render().getBytes(StandardCharsets.UTF_8);
+                Answer answer = catalog.answer(sinceParameter(exchange.getRequestURI().getRawQuery()));
+                byte[] body = answer.text().getBytes(StandardCharsets.UTF_8);
                 exchange.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+                exchange.getResponseHeaders().set("X-Skiff-Metrics-Token", answer.token());
+                if (answer.delta()) {
+                    exchange.getResponseHeaders().set("X-Skiff-Metrics-Delta", "1");
+                }
                 if ("HEAD".equals(method)) {
                     exchange.sendResponseHeaders(200, -1);
                     return;
@@ -428,6 +527,20 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
                     out.write(body);
                 }
             }
+        }
+
+        /** The {@code since} query parameter (a token: hex, a dot, digits), or null. */
+        static String sinceParameter(String query) {
+            if (query == null) {
+                return null;
+            }
+            for (String pair : query.split("&")) {
+                if (pair.startsWith("since=")) {
+                    String value = pair.substring(6);
+                    return value.length() <= 64 && value.matches("[0-9a-f]+\\.[0-9]+") ? value : null;
+                }
+            }
+            return null;
         }
     }
 }
