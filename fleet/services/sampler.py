@@ -260,12 +260,12 @@ class _ParseCache:
         if getattr(text, "delta", False):
             if last is None:  # never asked for without a last result; read it as a full one
                 raise MetricsParseError("a delta answer without an answer before it")
-            metrics = self._apply_delta(last[2], text)
+            applied = self._apply_delta(last[2], text)
             with self._lock:
                 self.deltas += 1
-                self._last[pk] = (None, None, metrics)
+                self._last[pk] = (None, None, applied)
                 self._tokens[pk] = token
-            return metrics
+            return applied
         if last is not None and last[0] == text:
             with self._lock:
                 self.hits += 1
@@ -382,7 +382,6 @@ def _zero_rates() -> dict[str, float]:
 
 # A topic's rates in a pass in which it did not move (shared: documents copy what they read).
 _IDLE_TOPIC_RATES: dict[str, float] = {RATE_KEYS[m]: 0.0 for m in METER_KEYS}
-_UNKNOWN = object()  # not looked up yet (None: a name of no cluster)
 
 
 def _rounded(rates: dict[str, float]) -> dict[str, float]:
@@ -751,8 +750,9 @@ class Sampler:
             if len(wire_names) > 200_000:  # names of deleted topics: forget them all at once
                 wire_names.clear()
             for topic in topics_seen:
-                split = wire_names.get(topic, _UNKNOWN)
-                if split is _UNKNOWN:
+                if topic in wire_names:
+                    split = wire_names[topic]
+                else:
                     split = wire_names[topic] = split_wire_name(topic)
                 if split is None:
                     continue
@@ -786,9 +786,9 @@ class Sampler:
                     by_cluster_rates.get(cluster_id, {}),
                     by_cluster_storage.get(cluster_id, {}),
                 )
-                last_document = self._documents.get(cluster_id)
-                if last_document is not None and last_document[0] == inputs:
-                    document = {**last_document[1], "ts": ts}
+                previous = self._documents.get(cluster_id)
+                if previous is not None and previous[0] == inputs:
+                    document = {**previous[1], "ts": ts}
                 else:
                     document = throughput_document(
                         ts=moment,
