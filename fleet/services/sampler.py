@@ -258,7 +258,7 @@ class _ParseCache:
         with self._lock:
             last = self._last.get(pk)
         if getattr(text, "delta", False):
-            if last is None:  # never asked for without a last result; read it as a full one
+            if last is None:  # `since` sends no token then; this pass fails, the next asks afresh
                 raise MetricsParseError("a delta answer without an answer before it")
             applied = self._apply_delta(last[2], text)
             with self._lock:
@@ -384,6 +384,11 @@ def _zero_rates() -> dict[str, float]:
 _IDLE_TOPIC_RATES: dict[str, float] = {RATE_KEYS[m]: 0.0 for m in METER_KEYS}
 
 
+def document_time(moment: dt.datetime) -> str:
+    """A document's `ts`: UTC, ISO 8601 with a Z."""
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _rounded(rates: dict[str, float]) -> dict[str, float]:
     return {key: round(value, 2) for key, value in rates.items()}
 
@@ -412,7 +417,7 @@ def throughput_document(
         cluster_storage += storage
         topics[short] = {**_rounded(rates), "storage_bytes": storage}
     return {
-        "ts": ts.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "ts": document_time(ts),
         "cluster": {**_rounded(cluster), "storage_bytes": cluster_storage},
         "topics": topics,
         "partial": partial,
@@ -727,7 +732,7 @@ class Sampler:
             quiet = not moved.get(cell_id) and not partial[cell_id] and has_rates[cell_id]
             last_quiet = self._quiet.get(cell_id)
             if quiet and last_quiet is not None and last_quiet[0] == quiet_key:
-                ts = moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+                ts = document_time(moment)
                 cell_snapshot = {}
                 for quiet_cluster, last_document in last_quiet[1].items():
                     fresh = {**last_document, "ts": ts}
@@ -777,7 +782,7 @@ class Sampler:
             if not has_rates[cell_id]:
                 continue  # the first pass over this cell: nothing to compare with yet
             cell_snapshot = {}
-            ts = moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+            ts = document_time(moment)
             for (c_cell, _prefix), cluster_id in clusters.items():
                 if c_cell != cell_id:
                     continue
