@@ -184,8 +184,10 @@ def test_the_endpoint_answers_only_what_changed_since_a_token(side_by_side: Cell
     finally:
         gw.delete_topic(admin, topic)
 
-    # Deleted: the delta says which of its series are gone.
+    # Deleted: once the broker serves none of its series, a delta since a token from before
+    # says they are gone (the broker drops a topic's meters and its log's gauge one by one).
     def removed() -> str:
+        assert f'topic="{topic}"' not in _answer(url, auth)[0], "its series are still served"
         text, _, delta = _answer(url, auth, since=token)
         assert delta
         gone = [line for line in text.splitlines() if line.startswith("# REMOVED ")]
@@ -194,6 +196,11 @@ def test_the_endpoint_answers_only_what_changed_since_a_token(side_by_side: Cell
 
     gone = eventually(removed, timeout=30, interval=0.5)
     assert all(line.endswith(" 0") for line in gone.splitlines())
+    assert f'# REMOVED kafka_log_size_bytes{{partition="0",topic="{topic}"}} 0' in gone
+    assert (
+        f'# REMOVED kafka_server_brokertopicmetrics_messagesinpersec_total{{topic="{topic}"}} 0'
+        in gone
+    )
     # Each removal is told once per token: the next delta no longer names the topic.
     _, token, _ = _answer(url, auth)
     text, _, _ = _answer(url, auth, since=token)
