@@ -445,7 +445,7 @@ def render_node_properties(
         # produce's latency grows with the session's size. At 1,000 clusters (5,000 partitions,
         # 3 nodes, leaders balanced), a tenant's round trip p50 / p95 back to back, by replica
         # fetchers per broker pair (partitions per session): 1: 105-160 ms p95; 4 (~420):
-        # 7-8 ms p50; 16 (~105): 4.5-5.4 / 7.7-11 ms; 32 (~52): 3.6-3.9 / 6.0-7.3 ms; 64 (~26):
+        # 7-8 ms p50; 16 (~105): 4.5-6.2 / 7.7-11 ms; 32 (~52): 3.6-3.9 / 6.0-7.3 ms; 64 (~26):
         # 2.6 / 4.5 ms, as fast as a cell with 50 partitions; 128: no faster. The brokers' idle
         # work grows with the threads (all three brokers at rest: 22% of a core with 16, 27%
         # with 32, 31% with 64, 52% with 128). A fetcher thread starts only once a partition
