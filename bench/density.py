@@ -21,8 +21,10 @@ with its data, the steps measured are kept, the fill goes on from where it stopp
 Every cluster is made through the API (its key, the default produce-and-consume policy: ~10
 ACLs) and gets 5 topics of one partition (made in one CreateTopics request by the platform,
 then imported by the topic sync). Teams hold 10 clusters each, as tenants would. Before the
-first step, `--warmup` clusters (5) are created and deleted untimed, so that the first step is
-not measured against a console and a cell that have served nothing yet.
+first step, `--warmup` clusters (5) are created, given `--warmup-seconds` (30) of round trips
+back to back and deleted, untimed, so that the first step is not measured against a console and
+a cell that have served nothing yet. The brokers run the full tiered JIT, as a production cell
+does (the compose image); `--fast-start` gives them the local cell's C1-only fast start instead.
 
 At each step:
 
@@ -32,9 +34,10 @@ At each step:
   console's start);
 * produce/consume round trip p95 with a tenant key: `--rt-clusters` clusters spread over the
   whole cell, each with its own key and a connected producer and consumer: produce one record
-  (acks=all), wait until the consumer has it; `--rt-rounds` (10) times each, after an untimed
-  one per cluster, the samples paced evenly over `--rt-seconds` (30: the cell's
-  periodic bursts then weigh what their share of the time is); then the same again with the
+  (acks=all), wait until the consumer has it; `--rt-rounds` (20) times each, after an untimed
+  one per cluster, the samples paced evenly over `--rt-seconds` (60: the cell's
+  periodic bursts then weigh what their share of the time is; the p95 of 200 samples moves
+  less from run to run than that of the 100 it was); then the same again with the
   console paused (SIGSTOP), a diagnosis, not a goal: the cell alone at this density, beside
   the cell with the console's sampler and periodic jobs on the same host;
 * the reconciler's full pass (`reconcile_all_access`, the 60 s periodic repair of every key's
@@ -251,11 +254,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3, help="threads filling the cell")
     parser.add_argument("--timed", type=int, default=20, help="timed creates per step")
     parser.add_argument("--rt-clusters", type=int, default=10)
-    parser.add_argument("--rt-rounds", type=int, default=10)
+    parser.add_argument("--rt-rounds", type=int, default=20)
     parser.add_argument(
         "--rt-seconds",
         type=float,
-        default=30.0,
+        default=60.0,
         help="the round trips' samples are paced evenly over this many seconds",
     )
     parser.add_argument(
@@ -267,10 +270,17 @@ def main() -> int:
     )
     parser.add_argument("--heap-mb", type=int, default=None)
     parser.add_argument(
-        "--full-jit",
+        "--fast-start",
         action="store_true",
-        help="brokers with the full tiered JIT, as a production cell; by default the local "
-        "cell's fast start (C1 only: quicker to start, slower code)",
+        help="brokers with the local cell's fast start (C1 JIT only: quicker to start, slower "
+        "code) instead of the full tiered JIT that a production cell (the compose image) runs",
+    )
+    parser.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=30.0,
+        help="untimed round trips on the warm-up clusters, back to back, for this long before "
+        "the first step (the full JIT compiles the brokers' hot paths only after many calls)",
     )
     parser.add_argument(
         "--kafka-timeout",
@@ -343,6 +353,7 @@ def main() -> int:
     import django
 
     django.setup()
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
     from django.conf import settings
     from django.core.management import call_command
@@ -364,7 +375,7 @@ def main() -> int:
             nodes=args.nodes,
             heap_mb=args.heap_mb or settings.SKIFF_BROKER_HEAP_MB,
             timeout=args.start_timeout,
-            fast_start=not args.full_jit,
+            fast_start=args.fast_start,
         )
     )
     print(
@@ -514,12 +525,34 @@ def main() -> int:
             # slowest, 400-880 ms against a p50 of 220-250 ms (the console's first imports and
             # queries, the brokers' first requests of each kind): not the cell at 10 clusters.
             w0 = time.perf_counter()
-            for n in range(args.warmup):
-                _, _, body = make(0, token=tokens[0], name=f"warmup{n}")
+            made = [make(0, token=tokens[0], name=f"warmup{n}")[2] for n in range(args.warmup)]
+            # Then their round trips, back to back: with the full JIT the brokers' produce,
+            # fetch and TLS paths reach C2 only after thousands of calls, so without this the
+            # 10 step's round trip was measured on half-compiled brokers (p95 11 ms, against 7
+            # at 100 and at 1,000 clusters in the same run), which flattered the ratio.
+            warm = [
+                {
+                    "prefix": body["prefix"],
+                    "username": body["initial_key"]["username"],
+                    "secret": body["initial_key"]["secret"],
+                }
+                for body in made
+            ]
+            warm_rts, w_rt = 0, time.perf_counter()
+            while warm and time.perf_counter() - w_rt < args.warmup_seconds:
+                try:
+                    warm_rts += len(round_trips(warm, secured, len(warm), 20))
+                except KafkaException as exc:
+                    # Right after ACTIVE a broker may not have the new keys' ACLs yet
+                    # (TOPIC_AUTHORIZATION_FAILED): try again until they have, within a bound.
+                    if time.perf_counter() - w_rt > 60:
+                        raise RuntimeError(f"warm-up round trips still fail: {exc}") from exc
+                    time.sleep(0.5)
+            for body in made:
                 api.delete_cluster(tokens[0], body["id"])
             print(
-                f"warm-up: {args.warmup} cluster(s) created and deleted in "
-                f"{time.perf_counter() - w0:.0f} s",
+                f"warm-up: {args.warmup} cluster(s) created, {warm_rts} round trips on them, "
+                f"deleted, in {time.perf_counter() - w0:.0f} s",
                 flush=True,
             )
         measured = {r["clusters"] for r in results}
