@@ -15,9 +15,13 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -176,7 +180,7 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
                     Integer.parseInt(port),
                     username,
                     salt,
-                    HexFormat.of().parseHex(hash.toLowerCase(java.util.Locale.ROOT)));
+                    HexFormat.of().parseHex(hash.toLowerCase(Locale.ROOT)));
         }
 
         private static String text(Object value) {
@@ -249,8 +253,8 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
 
         final Map<MetricName, Series> series = new ConcurrentHashMap<>();
         /** This run of the endpoint: a token of another run (a restarted broker) is unknown. */
-        final String epoch = Long.toHexString(new java.security.SecureRandom().nextLong());
-        private final java.util.ArrayDeque<Removal> removals = new java.util.ArrayDeque<>();
+        final String epoch = Long.toHexString(new SecureRandom().nextLong());
+        private final ArrayDeque<Removal> removals = new ArrayDeque<>();
         private long generation;
         /** The oldest token whose removals are all still kept. */
         private long floor;
@@ -377,7 +381,7 @@ public final class TopicMetricsEndpoint implements MetricsReporter {
             }
             StringBuilder text = bytesIn.append(bytesOut).append(messagesIn).append(sizes);
             if (delta) {
-                for (java.util.Iterator<Removal> it = removals.descendingIterator(); it.hasNext(); ) {
+                for (Iterator<Removal> it = removals.descendingIterator(); it.hasNext(); ) {
                     Removal removal = it.next();
                     if (removal.generation() <= from) {
                         break;
