@@ -21,7 +21,7 @@ with its data, the steps measured are kept, the fill goes on from where it stopp
 Every cluster is made through the API (its key, the default produce-and-consume policy: ~10
 ACLs) and gets 5 topics of one partition (made in one CreateTopics request by the platform,
 then imported by the topic sync). Teams hold 10 clusters each, as tenants would. Before the
-first step, `--warmup` clusters (5) are created, given `--warmup-seconds` (30) of round trips
+first step, `--warmup` clusters (5) are created, given `--warmup-seconds` (120) of round trips
 back to back and deleted, untimed, so that the first step is not measured against a console and
 a cell that have served nothing yet. The brokers run the full tiered JIT, as a production cell
 does (the compose image); `--fast-start` gives them the local cell's C1-only fast start instead.
@@ -278,7 +278,7 @@ def main() -> int:
     parser.add_argument(
         "--warmup-seconds",
         type=float,
-        default=30.0,
+        default=120.0,
         help="untimed round trips on the warm-up clusters, back to back, for this long before "
         "the first step (the full JIT compiles the brokers' hot paths only after many calls)",
     )
@@ -529,7 +529,9 @@ def main() -> int:
             # Then their round trips, back to back: with the full JIT the brokers' produce,
             # fetch and TLS paths reach C2 only after thousands of calls, so without this the
             # 10 step's round trip was measured on half-compiled brokers (p95 11 ms, against 7
-            # at 100 and at 1,000 clusters in the same run), which flattered the ratio.
+            # at 100 and at 1,000 clusters in the same run), which flattered the ratio. It
+            # takes long: in 30 s 2,700-2,900 round trips (client set-up included), in 150 s
+            # 25,900, nearly twice the rate.
             warm = [
                 {
                     "prefix": body["prefix"],
