@@ -36,8 +36,8 @@ At each step:
   whole cell, each with its own key and a connected producer and consumer: produce one record
   (acks=all), wait until the consumer has it; `--rt-rounds` (20) times each, after an untimed
   one per cluster, the samples paced evenly over `--rt-seconds` (60: the cell's
-  periodic bursts then weigh what their share of the time is; the p95 of 200 samples moves
-  less from run to run than that of the 100 it was); then the same again with the
+  periodic bursts then weigh what their share of the time is; 200 samples, not 100: the p95
+  of 100 is the fifth slowest, so one burst decided it); then the same again with the
   console paused (SIGSTOP), a diagnosis, not a goal: the cell alone at this density, beside
   the cell with the console's sampler and periodic jobs on the same host;
 * the reconciler's full pass (`reconcile_all_access`, the 60 s periodic repair of every key's
@@ -527,11 +527,11 @@ def main() -> int:
             w0 = time.perf_counter()
             made = [make(0, token=tokens[0], name=f"warmup{n}")[2] for n in range(args.warmup)]
             # Then their round trips, back to back: with the full JIT the brokers' produce,
-            # fetch and TLS paths reach C2 only after thousands of calls, so without this the
-            # 10 step's round trip was measured on half-compiled brokers (p95 11 ms, against 7
-            # at 100 and at 1,000 clusters in the same run), which flattered the ratio. It
-            # takes long: in 30 s 2,700-2,900 round trips (client set-up included), in 150 s
-            # 25,900, nearly twice the rate.
+            # fetch and TLS paths reach C2 only after thousands of calls, and the 10 step
+            # should not be measured on half-compiled brokers (without this its p95 was 11 ms,
+            # against 7 at 100 and at 1,000 clusters in the same run). It takes long: in 30 s
+            # 2,700-2,900 round trips (client set-up included), in 150 s 25,900, nearly twice
+            # the rate. (It does not make the 10 step's p95 steady: 5-9 ms in four runs.)
             warm = [
                 {
                     "prefix": body["prefix"],
