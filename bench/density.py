@@ -460,7 +460,6 @@ def main() -> int:
                 assert last is not None
                 raise last
             prefix = body["prefix"]  # `team.cluster.`
-            key = body["initial_key"]
             t_topics = time.perf_counter()
             futures = admin.create_topics(
                 [NewTopic(f"{prefix}t{n}", 1, min(3, args.nodes)) for n in range(5)],
@@ -471,15 +470,18 @@ def main() -> int:
             topics_s = time.perf_counter() - t_topics
             if kept:
                 with lock:
-                    clusters.append(
-                        {
-                            "id": body["id"],
-                            "prefix": prefix,
-                            "username": key["username"],
-                            "secret": key["secret"],
-                        }
-                    )
+                    clusters.append(client_entry(body))
             return seconds, topics_s, body
+
+        def client_entry(body: dict) -> dict:
+            """What the round trips need of a created cluster (and what the state file keeps)."""
+            key = body["initial_key"]
+            return {
+                "id": body["id"],
+                "prefix": body["prefix"],
+                "username": key["username"],
+                "secret": key["secret"],
+            }
 
         def broker_pids() -> list[int]:
             return [p for p in Broker.objects.filter(cell=cell).values_list("pid", flat=True) if p]
@@ -532,14 +534,7 @@ def main() -> int:
             # against 7 at 100 and at 1,000 clusters in the same run). It takes long: in 30 s
             # 2,700-2,900 round trips (client set-up included), in 150 s 25,900, nearly twice
             # the rate. (It does not make the 10 step's p95 steady: 5-9 ms in four runs.)
-            warm = [
-                {
-                    "prefix": body["prefix"],
-                    "username": body["initial_key"]["username"],
-                    "secret": body["initial_key"]["secret"],
-                }
-                for body in made
-            ]
+            warm = [client_entry(body) for body in made]
             warm_rts, w_rt = 0, time.perf_counter()
             while warm and time.perf_counter() - w_rt < args.warmup_seconds:
                 try:
