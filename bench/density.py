@@ -31,15 +31,17 @@ At each step:
 * create → ACTIVE p95: the step's last `--timed` clusters are created one after the other
   (POST, then GET until ACTIVE), into a cell that already holds the rest of the step, once the
   brokers and the console are at rest (`settle`: not in the backlog of the fill or of the
-  console's start);
+  console's start, and the brokers' JIT compiling less than 5% of a core);
 * produce/consume round trip p95 with a tenant key: `--rt-clusters` clusters spread over the
   whole cell, each with its own key and a connected producer and consumer: produce one record
   (acks=all), wait until the consumer has it; `--rt-rounds` (20) times each, after an untimed
-  one per cluster, the samples paced evenly over `--rt-seconds` (60: the cell's
-  periodic bursts then weigh what their share of the time is; 200 samples, not 100: the p95
-  of 100 is the fifth slowest, so one burst decided it); then the same again with the
-  console paused (SIGSTOP), a diagnosis, not a goal: the cell alone at this density, beside
-  the cell with the console's sampler and periodic jobs on the same host;
+  one per cluster, the samples paced evenly over `--rt-seconds` (60: the cell's periodic
+  bursts then weigh what their share of the time is; 200 samples, not 100: the p95
+  of 100 is the fifth slowest, so one burst decided it), printed with the share of a core the
+  brokers' JIT used meanwhile (a step measured while it compiles is not the density's
+  doing); then the same again with the console paused (SIGSTOP), a diagnosis, not a goal:
+  the cell alone at this density, beside the cell with the console's sampler and periodic
+  jobs on the same host;
 * the reconciler's full pass (`reconcile_all_access`, the 60 s periodic repair of every key's
   ACLs and quotas): wall and CPU time (median of 3) and the number of admin calls it made;
 * the sampler's CPU per pass (`Sampler.run_once`: scrape every broker, parse, map to clusters,
@@ -77,7 +79,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import cpu_seconds, free_port, percentile, rss_mb  # noqa: E402
+from bench.measure import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    percentile,
+    rss_mb,
+    thread_cpu_seconds,
+)
 
 STEPS = (10, 100, 1000)
 TOPICS_PER_CLUSTER = 5
@@ -89,6 +97,14 @@ FILL_POLL = 0.25
 SETTLED_BROKER_CPU = 0.4
 # ... and their share still falling by more than this from one window to the next is a backlog.
 SETTLE_SLACK = 0.03
+# ... and their JIT compiling below this share of one core, two windows running, counts as warm.
+# The full tiered JIT of a just-started 10-cluster cell, round trips at 3.3 a second, compiled
+# 13.8, 10.0 and 7.1 s a minute in its first three minutes (23%, 17% and 12% of a core, most of
+# the brokers' CPU), and the round trip p95 fell with it: 11.3, 8.4, 7.4 ms, then 5.0 ms at
+# 2.8 s a minute. The first step came 2-3 minutes after the start: a step measured while the
+# JIT still compiles measures the JIT, not the density.
+SETTLED_JIT = 0.05
+JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
 
 
 def heap_used_mb(pid: int) -> float:
@@ -204,13 +220,22 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
+def _jit(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone: counts no more
+            total += thread_cpu_seconds(pid, *JIT_THREADS)
+    return total
+
+
 def settle(
     brokers: list[int], console: int, *, bound: float, window: float = 5.0
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """Wait until the cell and the console are at rest, at most `bound` seconds: the brokers
-    below SETTLED_BROKER_CPU of a core over `window` seconds, and neither the brokers' share
-    nor the console's still falling (by more than SETTLE_SLACK from the window before).
-    Returns (seconds waited, the brokers' last share, the console's).
+    below SETTLED_BROKER_CPU of a core over `window` seconds, their JIT below SETTLED_JIT over
+    this window and the one before, and neither the brokers' share nor the console's still
+    falling (by more than SETTLE_SLACK from the window before). Returns (seconds waited, the
+    brokers' last share, the console's, the brokers' JIT's).
 
     Right after a fill of 880 clusters the brokers used 36% of a core, below the bound; the
     same cell restarted and left alone used 15-24%. And the first step comes seconds after the
@@ -218,14 +243,17 @@ def settle(
     backlog is not the cell at rest, and the ratios compare steps."""
     started = time.perf_counter()
     before: tuple[float, float] | None = None
+    jit_before = 1.0
     while True:
-        b0, c0, w0 = _cpu(brokers), _cpu([console]), time.perf_counter()
+        b0, c0, j0, w0 = _cpu(brokers), _cpu([console]), _jit(brokers), time.perf_counter()
         time.sleep(window)  # a measuring window, not a wait for something to happen
         seconds = time.perf_counter() - w0
         now = ((_cpu(brokers) - b0) / seconds, (_cpu([console]) - c0) / seconds)
+        jit = max(0.0, _jit(brokers) - j0) / seconds
         waited = time.perf_counter() - started
         at_rest = (
             now[0] < SETTLED_BROKER_CPU
+            and max(jit, jit_before) < SETTLED_JIT
             and before is not None
             and all(n >= b - SETTLE_SLACK for n, b in zip(now, before, strict=True))
         )
@@ -233,13 +261,13 @@ def settle(
             if not at_rest:
                 print(
                     f"  WARNING: not at rest after {waited:.0f} s: the brokers used {now[0]:.0%} "
-                    f"of a core, the console {now[1]:.0%}"
+                    f"of a core (their JIT {jit:.0%}), the console {now[1]:.0%}"
                     + (f" ({before[0]:.0%}, {before[1]:.0%} the window before)" if before else ""),
                     file=sys.stderr,
                     flush=True,
                 )
-            return waited, now[0], now[1]
-        before = now
+            return waited, now[0], now[1], jit
+        before, jit_before = now, jit
 
 
 def main() -> int:
@@ -362,6 +390,7 @@ def main() -> int:
     from clusters.services.topic_sync import sync_all_topics
     from console.models import Team, User
     from console.services.teams import api_token_create, team_create, user_create
+    from fleet.kafka.connection import close_clients
     from fleet.models import Broker
     from fleet.services.cells import cell_record_local, fleet_down, local_cell
     from fleet.services.sampler import Sampler
@@ -565,7 +594,7 @@ def main() -> int:
                 fill(state["next_index"], to_fill, errors)
             # The timed creates, too, go into the cell at rest at this density, not into the
             # backlog of the fill or (the first step) of the console's start.
-            before_creates_s, _, _ = settle(
+            before_creates_s, _, _, _ = settle(
                 broker_pids(), console_proc.pid, bound=args.settle_timeout
             )
             creates = []
@@ -584,15 +613,17 @@ def main() -> int:
             sync_all_topics()  # the console's 30 s job, now: every topic is known
             # Measure the cell as it runs at this density, not the backlog of the fill (new
             # partitions' first checkpoints, the console's periodic passes over new rows).
-            settle_s, broker_idle, console_idle = settle(
+            settle_s, broker_idle, console_idle, jit_idle = settle(
                 broker_pids(), console_proc.pid, bound=args.settle_timeout
             )
 
             # The round trip, on clusters spread over the whole cell (each client's first
             # produce and consume, its connections and metadata, is not timed).
+            j0, w0 = _jit(broker_pids()), time.perf_counter()
             rt = round_trips(
                 clusters, secured, args.rt_clusters, args.rt_rounds, spread=args.rt_seconds
             )
+            jit_rt = max(0.0, _jit(broker_pids()) - j0) / (time.perf_counter() - w0)
             # The same with the console paused (SIGSTOP: no sampler, no periodic job, nothing
             # it asks the brokers): what the cell alone does at this density, beside what the
             # cell and the console together do on this host. Not a goal: a diagnosis.
@@ -646,6 +677,7 @@ def main() -> int:
                 "create_s": creates,
                 "rt_p95": percentile(rt, 0.95),
                 "rt_p50": percentile(rt, 0.50),
+                "rt_jit": jit_rt,
                 "rt_console_paused_p95": percentile(rt_alone, 0.95),
                 "rt_console_paused_p50": percentile(rt_alone, 0.50),
                 "reconcile_s": statistics.median(passes),
@@ -660,6 +692,7 @@ def main() -> int:
                 "settle_s": settle_s,
                 "settle_before_creates_s": before_creates_s,
                 "broker_idle_cpu": broker_idle,
+                "broker_idle_jit": jit_idle,
                 "console_idle_cpu": console_idle,
                 "fill_s": fill_seconds,
                 "errors": len(errors),
@@ -676,6 +709,9 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             console_proc.kill()
         log.close()
+        # This process's cached admin clients (the topic sync's, the reconciler's) would go on
+        # asking the stopped cell, a screenful of refused connections before it exits.
+        close_clients()
         fleet_down(name="density")
     return 0
 
@@ -765,7 +801,13 @@ def print_row(row: dict) -> None:
         f"  create -> ACTIVE      p50 {row['create_p50'] * 1000:7.0f} ms   "
         f"p95 {row['create_p95'] * 1000:7.0f} ms" + _slowest(row.get("create_s") or []) + "\n"
         f"  round trip (tenant)   p50 {row['rt_p50'] * 1000:7.0f} ms   "
-        f"p95 {row['rt_p95'] * 1000:7.0f} ms\n"
+        f"p95 {row['rt_p95'] * 1000:7.0f} ms"
+        + (
+            f"   the brokers' JIT meanwhile {row['rt_jit']:.1%} of a core"
+            if "rt_jit" in row
+            else ""
+        )
+        + "\n"
         + (
             f"    the console paused  p50 {row['rt_console_paused_p50'] * 1000:7.0f} ms   "
             f"p95 {row['rt_console_paused_p95'] * 1000:7.0f} ms\n"
@@ -781,7 +823,9 @@ def print_row(row: dict) -> None:
         + (
             f"\n  creates after {row.get('settle_before_creates_s', 0):.0f} s of settling, the "
             f"rest after {row['settle_s']:.0f} s; brokers then used "
-            f"{row['broker_idle_cpu']:.0%} of a core, the console "
+            f"{row['broker_idle_cpu']:.0%} of a core"
+            + (f" (their JIT {row['broker_idle_jit']:.1%})" if "broker_idle_jit" in row else "")
+            + ", the console "
             f"{row.get('console_idle_cpu', float('nan')):.0%}"
             if "settle_s" in row
             else ""

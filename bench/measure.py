@@ -33,3 +33,20 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def thread_cpu_seconds(pid: int, *name_prefixes: str) -> float:
+    """User plus system CPU time so far of a process's threads whose name starts with one of
+    `name_prefixes`: a JVM's "C1 CompilerThre" and "C2 CompilerThre" are its JIT. A thread that
+    has ended counts no more, so a caller takes the difference of two readings at its own risk
+    of a small negative one."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if not task.joinpath("comm").read_text().startswith(name_prefixes):
+                continue
+            fields = task.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
