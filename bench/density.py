@@ -212,19 +212,12 @@ class Console:
                 raise RuntimeError(f"cluster {cluster_id} not deleted in {timeout:.0f} s")
 
 
-def _cpu(pids: list[int]) -> float:
+def _cpu(pids: list[int], *threads: str) -> float:
+    """CPU seconds so far of these processes, or only of their threads named `threads`."""
     total = 0.0
     for pid in pids:
         with contextlib.suppress(OSError, IndexError, ValueError):  # gone: counts no more
-            total += cpu_seconds(pid)
-    return total
-
-
-def _jit(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError):  # gone: counts no more
-            total += thread_cpu_seconds(pid, *JIT_THREADS)
+            total += thread_cpu_seconds(pid, *threads) if threads else cpu_seconds(pid)
     return total
 
 
@@ -243,13 +236,14 @@ def settle(
     backlog is not the cell at rest, and the ratios compare steps."""
     started = time.perf_counter()
     before: tuple[float, float] | None = None
-    jit_before = 1.0
+    jit_before = 1.0  # no window yet: as if compiling, so that two windows are needed
     while True:
-        b0, c0, j0, w0 = _cpu(brokers), _cpu([console]), _jit(brokers), time.perf_counter()
+        b0, c0, j0 = _cpu(brokers), _cpu([console]), _cpu(brokers, *JIT_THREADS)
+        w0 = time.perf_counter()
         time.sleep(window)  # a measuring window, not a wait for something to happen
         seconds = time.perf_counter() - w0
         now = ((_cpu(brokers) - b0) / seconds, (_cpu([console]) - c0) / seconds)
-        jit = max(0.0, _jit(brokers) - j0) / seconds
+        jit = max(0.0, _cpu(brokers, *JIT_THREADS) - j0) / seconds
         waited = time.perf_counter() - started
         at_rest = (
             now[0] < SETTLED_BROKER_CPU
@@ -619,11 +613,11 @@ def main() -> int:
 
             # The round trip, on clusters spread over the whole cell (each client's first
             # produce and consume, its connections and metadata, is not timed).
-            j0, w0 = _jit(broker_pids()), time.perf_counter()
+            j0, w0 = _cpu(broker_pids(), *JIT_THREADS), time.perf_counter()
             rt = round_trips(
                 clusters, secured, args.rt_clusters, args.rt_rounds, spread=args.rt_seconds
             )
-            jit_rt = max(0.0, _jit(broker_pids()) - j0) / (time.perf_counter() - w0)
+            jit_rt = max(0.0, _cpu(broker_pids(), *JIT_THREADS) - j0) / (time.perf_counter() - w0)
             # The same with the console paused (SIGSTOP: no sampler, no periodic job, nothing
             # it asks the brokers): what the cell alone does at this density, beside what the
             # cell and the console together do on this host. Not a goal: a diagnosis.
