@@ -29,10 +29,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")  # no such process any more
 
 
+def _cpu_ticks(stat: Path) -> int:
+    """utime + stime, in clock ticks, of a /proc/…/stat file (a process's or a thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    return _cpu_ticks(Path(f"/proc/{pid}/stat")) / CLK_TCK
 
 
 def thread_cpu_seconds(pid: int, *name_prefixes: str) -> float:
@@ -43,10 +48,8 @@ def thread_cpu_seconds(pid: int, *name_prefixes: str) -> float:
     total = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            if not task.joinpath("comm").read_text().startswith(name_prefixes):
-                continue
-            fields = task.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+            if task.joinpath("comm").read_text().startswith(name_prefixes):
+                total += _cpu_ticks(task / "stat")
         except OSError:  # the thread ended meanwhile
             continue
-        total += int(fields[11]) + int(fields[12])
     return total / CLK_TCK
